@@ -1,0 +1,259 @@
+"""Self-describing checkpoints: one `.pt` file holds everything needed to rebuild a model.
+
+Contents (plain types and tensors only, so `torch.load(weights_only=True)` can read them and
+a malicious pickle is refused instead of executed):
+
+    format_version, model (name), model_kwargs, config (TrainConfig.to_dict()), metrics,
+    state_dict, created (ISO 8601 UTC), package_version, name (display name)
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import pickle
+import tempfile
+import zipfile
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from mnist_core import __version__
+from mnist_core.config import TrainConfig
+from mnist_core.errors import CheckpointError, MnistError
+from mnist_core.models import count_parameters, create_model, get_spec, list_models
+
+FORMAT_VERSION = 1
+# Our largest architecture is well under 5 MB; anything far larger is not one of ours.
+MAX_CHECKPOINT_BYTES = 50 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """A loaded checkpoint. `build_model()` returns the model in eval mode."""
+
+    model: str
+    model_kwargs: Mapping[str, Any]
+    state_dict: Mapping[str, torch.Tensor]
+    config: Mapping[str, Any] = field(default_factory=dict)
+    metrics: Mapping[str, Any] = field(default_factory=dict)
+    created: str = ""
+    package_version: str = ""
+    name: str = ""
+    format_version: int = FORMAT_VERSION
+
+    @property
+    def test_accuracy(self) -> float | None:
+        acc = self.metrics.get("test_accuracy")
+        return float(acc) if isinstance(acc, int | float) else None
+
+    @property
+    def n_params(self) -> int:
+        return sum(int(v.numel()) for k, v in self.state_dict.items() if _is_param_key(k))
+
+    def build_model(self, device: torch.device | str = "cpu") -> nn.Module:
+        """The architecture with these weights, on `device`, in eval mode."""
+        return _build(self.model, self.model_kwargs, self.state_dict).to(device).eval()
+
+    def to_payload(self) -> dict[str, Any]:
+        return {
+            "format_version": self.format_version,
+            "model": self.model,
+            "model_kwargs": dict(self.model_kwargs),
+            "config": dict(self.config),
+            "metrics": dict(self.metrics),
+            "state_dict": dict(self.state_dict),
+            "created": self.created,
+            "package_version": self.package_version,
+            "name": self.name,
+        }
+
+
+def _is_param_key(key: str) -> bool:
+    return not key.endswith(("running_mean", "running_var", "num_batches_tracked"))
+
+
+def make_checkpoint(
+    model: nn.Module,
+    config: TrainConfig | None,
+    metrics: Mapping[str, Any] | None = None,
+    *,
+    name: str = "",
+    model_name: str | None = None,
+    model_kwargs: Mapping[str, Any] | None = None,
+) -> Checkpoint:
+    """Capture `model` (weights copied to the CPU) with its config and metrics."""
+    if config is None and model_name is None:
+        raise ValueError("give a config or a model_name")
+    state = {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
+    return Checkpoint(
+        model=config.model if config else str(model_name),
+        model_kwargs=dict(config.model_kwargs if config else (model_kwargs or {})),
+        state_dict=state,
+        config=config.to_dict() if config else {},
+        metrics=dict(metrics or {}),
+        created=datetime.now(UTC).isoformat(timespec="seconds"),
+        package_version=__version__,
+        name=name,
+    )
+
+
+def checkpoint_bytes(ckpt: Checkpoint) -> bytes:
+    """The checkpoint serialised as `.pt` bytes (for downloads, from memory)."""
+    buf = io.BytesIO()
+    torch.save(ckpt.to_payload(), buf)
+    return buf.getvalue()
+
+
+def save_checkpoint(ckpt: Checkpoint, path: str | Path) -> Path:
+    """Write atomically: a temporary file in the same folder, fsync, then os.replace, so a
+    crash mid-write leaves the previous file intact. Raises CheckpointError on I/O failure."""
+    path = Path(path)
+    data = checkpoint_bytes(ckpt)
+    tmp: str | None = None
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+        tmp = None
+    except OSError as e:
+        raise CheckpointError(
+            f"Could not save the checkpoint to {path}: {e.strerror or e}. "
+            "The trained model is still available for download."
+        ) from None
+    finally:
+        if tmp is not None:
+            Path(tmp).unlink(missing_ok=True)
+    return path
+
+
+def load_checkpoint(
+    source: str | Path | bytes, *, max_bytes: int = MAX_CHECKPOINT_BYTES
+) -> Checkpoint:
+    """Read and validate a checkpoint from a path or bytes.
+
+    Refuses, with a CheckpointError a person can act on: files that are not checkpoints, files
+    that would run code when unpickled, truncated files, newer format versions, unknown
+    architectures, and weights whose names or shapes do not fit the architecture.
+    """
+    label = "the uploaded file" if isinstance(source, bytes) else str(source)
+    if isinstance(source, bytes):
+        data = source
+    else:
+        p = Path(source)
+        if not p.is_file():
+            raise CheckpointError(f"Checkpoint {p} does not exist.")
+        if p.stat().st_size > max_bytes:
+            raise CheckpointError(_too_big(label, p.stat().st_size, max_bytes))
+        data = p.read_bytes()
+    if len(data) > max_bytes:
+        raise CheckpointError(_too_big(label, len(data), max_bytes))
+    if not data:
+        raise CheckpointError(f"{label} is empty.")
+    try:
+        payload = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as e:
+        raise CheckpointError(
+            f"{label} was refused: it contains Python objects that could run code when loaded. "
+            "Only checkpoints saved by MNIST Playground (weights and plain settings) are accepted."
+        ) from None
+    except (RuntimeError, EOFError, OSError, ValueError, zipfile.BadZipFile, KeyError) as e:
+        raise CheckpointError(
+            f"{label} is not a readable checkpoint: it is truncated or not a .pt file "
+            f"({_first_line(e).split('.')[0]})."
+        ) from None
+    return _validate(payload, label)
+
+
+def _too_big(label: str, size: int, limit: int) -> str:
+    return (
+        f"{label} is {size / 1e6:.1f} MB, larger than any MNIST Playground checkpoint "
+        f"(limit {limit / 1e6:.0f} MB)."
+    )
+
+
+def _first_line(e: BaseException) -> str:
+    text = str(e).strip().splitlines()
+    return text[0][:200] if text else type(e).__name__
+
+
+def _validate(payload: Any, label: str) -> Checkpoint:
+    if not isinstance(payload, dict) or "state_dict" not in payload or "model" not in payload:
+        raise CheckpointError(f"{label} is a PyTorch file but not an MNIST Playground checkpoint.")
+    version = payload.get("format_version")
+    if not isinstance(version, int) or version < 1:
+        raise CheckpointError(f"{label} has no valid format version.")
+    if version > FORMAT_VERSION:
+        raise CheckpointError(
+            f"{label} uses checkpoint format {version}, newer than this app reads "
+            f"({FORMAT_VERSION}). Update MNIST Playground to load it."
+        )
+    name = payload["model"]
+    if name not in list_models():
+        raise CheckpointError(
+            f"{label} is for an unknown architecture {name!r}; "
+            f"this app knows {', '.join(list_models())}."
+        )
+    kwargs = payload.get("model_kwargs") or {}
+    state = payload["state_dict"]
+    if not isinstance(kwargs, dict) or not isinstance(state, dict):
+        raise CheckpointError(f"{label} is damaged: model options or weights are malformed.")
+    if not all(isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in state.items()):
+        raise CheckpointError(f"{label} is damaged: its weights are not all tensors.")
+    _build(name, kwargs, state, label=label)  # shapes and names must fit; raises otherwise
+    for key in ("config", "metrics"):
+        if not isinstance(payload.get(key, {}), dict):
+            raise CheckpointError(f"{label} is damaged: {key} is malformed.")
+    return Checkpoint(
+        model=name,
+        model_kwargs=kwargs,
+        state_dict=state,
+        config=payload.get("config") or {},
+        metrics=payload.get("metrics") or {},
+        created=str(payload.get("created", "")),
+        package_version=str(payload.get("package_version", "")),
+        name=str(payload.get("name", "")),
+        format_version=version,
+    )
+
+
+def _build(
+    name: str, kwargs: Mapping[str, Any], state: Mapping[str, torch.Tensor], label: str = ""
+) -> nn.Module:
+    try:
+        model = create_model(name, **dict(kwargs))
+    except MnistError as e:
+        raise CheckpointError(f"{label or 'Checkpoint'}: {e}") from None
+    try:
+        model.load_state_dict(state, strict=True)
+    except RuntimeError as e:
+        title = get_spec(name).title
+        # torch's message: a header line, then "size mismatch for ..." / "Missing key(s) ...".
+        lines = [ln.strip() for ln in str(e).splitlines()[1:] if ln.strip()]
+        detail = "; ".join(lines)[:300] or _first_line(e)
+        raise CheckpointError(
+            f"{label or 'Checkpoint'} does not fit the {title} architecture it names: {detail}"
+        ) from None
+    return model
+
+
+def describe(ckpt: Checkpoint) -> dict[str, Any]:
+    """A one-row summary for tables: name, architecture, accuracy, parameters, time, created."""
+    model = ckpt.build_model()
+    return {
+        "name": ckpt.name,
+        "architecture": get_spec(ckpt.model).title,
+        "test_accuracy": ckpt.test_accuracy,
+        "parameters": count_parameters(model),
+        "train_seconds": ckpt.metrics.get("train_seconds"),
+        "created": ckpt.created,
+    }

@@ -1,0 +1,63 @@
+"""Immutable progress events yielded by `training.fit`, in this order:
+
+    RunStarted, (StepMetrics* EpochMetrics)*, RunEnded
+
+Consumers (the CLI's progress bar, the background runner, tests) only ever read them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+EndStatus = Literal["finished", "stopped", "diverged"]
+
+
+@dataclass(frozen=True)
+class RunStarted:
+    device: str  # e.g. "cpu", "cuda:0"
+    device_name: str  # for people, e.g. "CPU (2 threads)"
+    n_params: int
+    n_train: int
+    n_val: int
+    n_test: int
+    steps_per_epoch: int
+    total_steps: int
+
+
+@dataclass(frozen=True)
+class StepMetrics:
+    step: int  # optimiser steps done so far, 1-based
+    epoch: float  # fractional epoch, e.g. 1.25
+    loss: float  # mean training loss over the steps since the previous StepMetrics
+    lr: float
+    images_per_s: float  # training throughput over the same window, pauses excluded
+    train_seconds: float  # cumulative time spent training (not evaluating, not paused)
+
+
+@dataclass(frozen=True)
+class EpochMetrics:
+    epoch: int  # 1-based
+    step: int
+    train_loss: float  # mean over the epoch's batches (augmented, in train mode)
+    train_accuracy: float  # running accuracy over those batches, in [0, 1]
+    val_loss: float | None  # None when val_size == 0
+    val_accuracy: float | None
+    test_accuracy: float | None  # None when eval_test is off
+    train_seconds: float  # cumulative
+    eval_seconds: float  # cumulative time spent evaluating
+
+
+@dataclass(frozen=True)
+class RunEnded:
+    status: EndStatus
+    message: str  # for people: why it ended and, if it went wrong, what to do
+    step: int
+    epochs_done: int
+    train_seconds: float
+    eval_seconds: float
+    test_accuracy: float | None  # of the final weights, when measured
+    val_accuracy: float | None
+
+
+Event = RunStarted | StepMetrics | EpochMetrics | RunEnded

@@ -1,0 +1,57 @@
+"""Each architecture's default recipe, tuned for accuracy per minute on a 2-core CPU.
+
+The figures behind these choices are in bench/RESULTS.md (python -m mnist_core bench).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+_RECIPES: dict[str, dict[str, Any]] = {
+    "mlp": dict(
+        epochs=10,
+        batch_size=128,
+        optimizer="adamw",
+        lr=2e-3,
+        weight_decay=1e-4,
+        schedule="onecycle",
+        label_smoothing=0.1,
+        model_kwargs={"dropout": 0.1},
+    ),
+    "lenet5": dict(
+        epochs=8,
+        batch_size=128,
+        optimizer="adamw",
+        lr=3e-3,
+        weight_decay=5e-4,
+        schedule="onecycle",
+        label_smoothing=0.05,
+        aug_rotation=8.0,
+        aug_translate=0.08,
+        aug_scale=0.08,
+    ),
+    "resnet": dict(
+        epochs=6,
+        batch_size=128,
+        optimizer="adamw",
+        lr=4e-3,
+        weight_decay=5e-4,
+        schedule="onecycle",
+        label_smoothing=0.1,
+        aug_rotation=10.0,
+        aug_translate=0.1,
+        aug_scale=0.1,
+    ),
+}
+
+# Presets offered by the UI and the command line, applied on top of a recipe.
+PRESETS: dict[str, dict[str, Any]] = {
+    "quick look": dict(train_subset=1000, epochs=3, val_size=1000, eval_test=True),
+    "best accuracy": {},  # the tuned recipe itself: see RECIPE_EPOCHS_BEST
+}
+
+
+def recipe(model: str) -> dict[str, Any]:
+    """A copy of `model`'s tuned defaults (empty for an architecture without a recipe)."""
+    r = _RECIPES.get(model, {})
+    return {k: (dict(v) if isinstance(v, dict) else v) for k, v in r.items()}
