@@ -161,15 +161,14 @@ def load_checkpoint(
         raise CheckpointError(f"{label} is empty.")
     try:
         payload = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as e:
+    except pickle.UnpicklingError:
         raise CheckpointError(
             f"{label} was refused: it contains Python objects that could run code when loaded. "
             "Only checkpoints saved by MNIST Playground (weights and plain settings) are accepted."
         ) from None
-    except (RuntimeError, EOFError, OSError, ValueError, zipfile.BadZipFile, KeyError) as e:
+    except (RuntimeError, EOFError, OSError, ValueError, zipfile.BadZipFile, KeyError):
         raise CheckpointError(
-            f"{label} is not a readable checkpoint: it is truncated or not a .pt file "
-            f"({_first_line(e).split('.')[0]})."
+            f"{label} is not a readable checkpoint: it is truncated, damaged, or not a .pt file."
         ) from None
     return _validate(payload, label)
 
