@@ -58,6 +58,8 @@ def read_idx_bytes(path: Path) -> bytes:
         with path.open("rb") as f:
             head = f.read(2)
             f.seek(0)
+            if not head:
+                raise DataError(f"{path} is empty (0 bytes), not an MNIST IDX file. {_FIX}")
             if head == _GZIP_MAGIC:
                 # EOFError: gzip stream cut short; zlib.error / BadGzipFile: damaged data or CRC.
                 return gzip.GzipFile(fileobj=f, mode="rb").read()
@@ -68,7 +70,10 @@ def read_idx_bytes(path: Path) -> bytes:
                 )
             return f.read()
     except FileNotFoundError:
-        raise DataMissingError(f"MNIST file {path} does not exist.") from None
+        raise DataMissingError(
+            f"MNIST file {path} does not exist. Download MNIST (python -m mnist_core download) "
+            "or set MNIST_DATA_DIR to a folder holding the four files."
+        ) from None
     except (EOFError, zlib.error, gzip.BadGzipFile) as e:
         raise DataError(
             f"{path} is a truncated or corrupt gzip file ({str(e) or type(e).__name__}); the "

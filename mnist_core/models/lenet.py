@@ -11,6 +11,7 @@ from mnist_core.models.registry import register_model
 @register_model(
     "lenet5",
     title="LeNet-5",
+    order=2,
     description="Classic 1998 convolutional net: two 5x5 conv+pool stages, then 120-84-10.",
 )
 def lenet5(activation: str = "relu", pool: str = "max") -> nn.Module:

@@ -11,6 +11,7 @@ from mnist_core.models.registry import register_model
 @register_model(
     "mlp",
     title="MLP",
+    order=1,
     description="Fully connected 784-256-64-10 network with ReLU: fast, no notion of space.",
 )
 def mlp(hidden: tuple[int, ...] = (256, 64), dropout: float = 0.0) -> nn.Module:

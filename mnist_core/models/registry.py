@@ -25,6 +25,7 @@ class ModelSpec:
     title: str  # short human name, e.g. "LeNet-5"
     description: str  # one line for the UI
     factory: Factory
+    order: int  # position in lists: simple to complex
 
     def default_kwargs(self) -> dict[str, object]:
         """The factory's keyword defaults, e.g. {"hidden": (256, 64), "dropout": 0.0}."""
@@ -39,21 +40,23 @@ class ModelSpec:
 _REGISTRY: dict[str, ModelSpec] = {}
 
 
-def register_model(name: str, *, title: str, description: str) -> Callable[[Factory], Factory]:
+def register_model(
+    name: str, *, title: str, description: str, order: int = 100
+) -> Callable[[Factory], Factory]:
     """Decorator that adds an architecture factory to the registry under `name`."""
 
     def wrap(factory: Factory) -> Factory:
         if name in _REGISTRY:
             raise RuntimeError(f"model {name!r} registered twice")
-        _REGISTRY[name] = ModelSpec(name, title, description, factory)
+        _REGISTRY[name] = ModelSpec(name, title, description, factory, order)
         return factory
 
     return wrap
 
 
 def list_models() -> list[str]:
-    """Names of all registered architectures, in registration order."""
-    return list(_REGISTRY)
+    """Names of all registered architectures, simplest first."""
+    return sorted(_REGISTRY, key=lambda n: (_REGISTRY[n].order, n))
 
 
 def get_spec(name: str) -> ModelSpec:

@@ -48,6 +48,7 @@ class ResidualBlock(nn.Module):
 @register_model(
     "resnet",
     title="ResNet (small)",
+    order=3,
     description="Residual CNN with BatchNorm: the most accurate, about 0.1M parameters.",
 )
 def resnet(width: int = 16, depth: int = 1, dropout: float = 0.0) -> nn.Module:

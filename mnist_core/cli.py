@@ -1,0 +1,276 @@
+"""The command line: `python -m mnist_core {train,evaluate,predict,download,models,bench}`.
+
+Errors in input (missing file, corrupt checkpoint, bad option) exit with status 2 and one
+line on stderr, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import fields
+from pathlib import Path
+from typing import NoReturn
+
+from mnist_core.config import TrainConfig, parse_value
+from mnist_core.errors import MnistError
+
+# TrainConfig fields that `train` exposes as --options (model has its own flag).
+_CONFIG_FLAGS = [f for f in fields(TrainConfig) if f.name != "model"]
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports errors as one line and exit status 2 (its default status)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"error: {message} (see {self.prog} --help)\n")
+
+
+def _flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="python -m mnist_core", description="MNIST Playground engine.")
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    t = sub.add_parser("train", help="train a model and write a checkpoint")
+    t.add_argument("--model", required=True, help="architecture: mlp, lenet5 or resnet")
+    t.add_argument("--data-dir", help="folder with the MNIST IDX files")
+    t.add_argument("--out", help="checkpoint path (default: runs/cli/<model>.pt)")
+    t.add_argument("--name", default="", help="display name stored in the checkpoint")
+    t.add_argument("--download", action="store_true", help="download MNIST if missing")
+    for f in _CONFIG_FLAGS:
+        meta = f.metadata
+        extra = f" ({', '.join(meta['choices'])})" if meta.get("choices") else ""
+        t.add_argument(_flag(f.name), dest=f.name, metavar="V", help=meta["help"] + extra)
+
+    e = sub.add_parser("evaluate", help="test accuracy of a checkpoint")
+    e.add_argument("--checkpoint", required=True)
+    e.add_argument("--data-dir")
+    e.add_argument("--json", action="store_true", help="print one JSON object")
+
+    pr = sub.add_parser("predict", help="predict the digit in PNG/JPEG images")
+    pr.add_argument("--checkpoint", required=True)
+    pr.add_argument("images", nargs="+", metavar="IMAGE")
+    pr.add_argument("--json", action="store_true", help="print a JSON list")
+
+    d = sub.add_parser("download", help="download MNIST to --data-dir or $MNIST_DATA_DIR")
+    d.add_argument("--data-dir")
+
+    sub.add_parser("models", help="list the architectures")
+
+    b = sub.add_parser("bench", help="time-to-accuracy benchmark against two peers")
+    from mnist_core.bench import add_arguments  # the benchmark owns its options
+
+    add_arguments(b)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return _COMMANDS[args.command](args)
+    except MnistError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+# ---- train -------------------------------------------------------------------------------
+
+
+def _train(args: argparse.Namespace) -> int:
+    from mnist_core.checkpoints import make_checkpoint, save_checkpoint
+    from mnist_core.data import load_mnist
+    from mnist_core.events import EpochMetrics, RunEnded, RunStarted, StepMetrics
+    from mnist_core.training import build_model, fit
+
+    overrides = {
+        f.name: parse_value(f.name, getattr(args, f.name))
+        for f in _CONFIG_FLAGS
+        if getattr(args, f.name) is not None
+    }
+    config = TrainConfig.for_model(args.model, **overrides)
+    raw = load_mnist(args.data_dir, download=args.download, progress=_download_bar)
+    model = build_model(config)
+    bar = _Progress()
+    ended: RunEnded | None = None
+    last_epoch: EpochMetrics | None = None
+    last_rate = 0.0
+    for ev in fit(config, raw, model=model):
+        if isinstance(ev, RunStarted):
+            print(
+                f"{config.model}: {ev.n_params:,} parameters, {ev.n_train:,} training images, "
+                f"{config.epochs} epochs on {ev.device_name}"
+            )
+            total = ev.total_steps
+        elif isinstance(ev, StepMetrics):
+            last_rate = ev.images_per_s
+            bar.update(
+                ev.step / total,
+                f"epoch {ev.epoch:5.2f}  loss {ev.loss:.4f}  {ev.images_per_s:,.0f} img/s",
+            )
+        elif isinstance(ev, EpochMetrics):
+            last_epoch = ev
+            bar.line(_epoch_line(ev))
+        elif isinstance(ev, RunEnded):
+            ended = ev
+    bar.done()
+    assert ended is not None
+    print(ended.message)
+    if ended.status == "diverged":
+        return 1
+    metrics = {
+        "test_accuracy": ended.test_accuracy,
+        "val_accuracy": ended.val_accuracy,
+        "train_seconds": round(ended.train_seconds, 2),
+        "epochs": ended.epochs_done,
+        "images_per_s": round(last_rate),
+        "final_train_loss": last_epoch.train_loss if last_epoch else None,
+    }
+    out = Path(args.out) if args.out else Path("runs") / "cli" / f"{config.model}.pt"
+    ckpt = make_checkpoint(model, config, metrics, name=args.name or out.stem)
+    save_checkpoint(ckpt, out)
+    acc = ended.test_accuracy
+    print(
+        f"test accuracy {acc:.2%}  training time {ended.train_seconds:.1f} s  -> {out}"
+        if acc is not None
+        else f"saved {out}"
+    )
+    return 0
+
+
+def _epoch_line(ev: object) -> str:
+    def pct(v: float | None) -> str:
+        return "   -  " if v is None else f"{v:.2%}"
+
+    return (
+        f"epoch {ev.epoch:3d}  train loss {ev.train_loss:.4f}  train {pct(ev.train_accuracy)}  "
+        f"val {pct(ev.val_accuracy)}  test {pct(ev.test_accuracy)}  {ev.train_seconds:7.1f} s"
+    )
+
+
+class _Progress:
+    """A one-line progress bar on a terminal; plain periodic lines otherwise (CI logs)."""
+
+    def __init__(self) -> None:
+        self.tty = sys.stdout.isatty()
+        self.last_print = 0.0
+
+    def update(self, frac: float, text: str) -> None:
+        if self.tty:
+            n = int(30 * frac)
+            print(f"\r[{'#' * n}{'.' * (30 - n)}] {frac:6.1%} {text}", end="", flush=True)
+        elif time.monotonic() - self.last_print > 10:
+            self.last_print = time.monotonic()
+            print(f"{frac:6.1%} {text}", flush=True)
+
+    def line(self, text: str) -> None:
+        print(("\r\033[K" if self.tty else "") + text, flush=True)
+
+    def done(self) -> None:
+        if self.tty:
+            print("\r\033[K", end="", flush=True)
+
+
+def _download_bar(p: object) -> None:
+    print(f"\rdownloading {p.file} {p.fraction:6.1%}", end="", file=sys.stderr, flush=True)
+
+
+# ---- evaluate / predict / download / models ----------------------------------------------
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    from mnist_core.checkpoints import load_checkpoint
+    from mnist_core.data import load_mnist
+    from mnist_core.evaluation import evaluate
+
+    ckpt = load_checkpoint(Path(args.checkpoint))
+    raw = load_mnist(args.data_dir)
+    result = evaluate(ckpt.build_model(), raw.test_images, raw.test_labels)
+    if args.json:
+        print(
+            json.dumps(
+                {"checkpoint": str(args.checkpoint), "model": ckpt.model, **result.to_json()}
+            )
+        )
+    else:
+        print(f"{ckpt.model}: test accuracy {result.accuracy:.2%} ({result.n:,} images)")
+        print(
+            "per class: "
+            + "  ".join(f"{d}:{a:.1%}" for d, a in enumerate(result.per_class_accuracy))
+        )
+        print(f"misclassified: {len(result.misclassified)}")
+    return 0
+
+
+def _predict(args: argparse.Namespace) -> int:
+    from mnist_core.checkpoints import load_checkpoint
+    from mnist_core.errors import ImageError
+    from mnist_core.images import load_image_bytes
+    from mnist_core.preprocess import predict, preprocess
+
+    model = load_checkpoint(Path(args.checkpoint)).build_model()
+    results = []
+    for name in args.images:
+        path = Path(name)
+        if not path.is_file():
+            raise ImageError(f"Image {path} does not exist.")
+        pre = preprocess(load_image_bytes(path.read_bytes(), name=path.name))
+        if pre.image is None:
+            results.append(
+                {"file": name, "digit": None, "probabilities": None, "message": pre.message}
+            )
+            continue
+        probs = predict(model, pre.image)
+        results.append(
+            {"file": name, "digit": int(probs.argmax()), "probabilities": [float(p) for p in probs]}
+        )
+    if args.json:
+        print(json.dumps(results))
+    else:
+        for r in results:
+            if r["digit"] is None:
+                print(f"{r['file']}: nothing drawn")
+            else:
+                print(f"{r['file']}: {r['digit']} ({max(r['probabilities']):.1%})")
+    return 0
+
+
+def _download(args: argparse.Namespace) -> int:
+    from mnist_core.data import download_mnist
+
+    dest = download_mnist(args.data_dir, progress=_download_bar)
+    print(f"\nMNIST is in {dest}", file=sys.stderr)
+    return 0
+
+
+def _models(args: argparse.Namespace) -> int:
+    from mnist_core.models import count_parameters, create_model, get_spec, list_models
+
+    for name in list_models():
+        spec = get_spec(name)
+        print(f"{name:8s} {count_parameters(create_model(name)):>9,} params  {spec.description}")
+    return 0
+
+
+def _bench(args: argparse.Namespace) -> int:
+    from mnist_core.bench import run_from_args
+
+    return run_from_args(args)
+
+
+_COMMANDS = {
+    "train": _train,
+    "evaluate": _evaluate,
+    "predict": _predict,
+    "download": _download,
+    "models": _models,
+    "bench": _bench,
+}

@@ -1,0 +1,129 @@
+"""The training loop on real MNIST subsets: events, learning, determinism, divergence, control."""
+
+import threading
+
+import pytest
+import torch
+
+from mnist_core.config import TrainConfig
+from mnist_core.control import TrainControl
+from mnist_core.data import load_mnist
+from mnist_core.evaluation import evaluate
+from mnist_core.events import EpochMetrics, RunEnded, RunStarted, StepMetrics
+from mnist_core.training import build_model, fit
+
+
+@pytest.fixture(scope="module")
+def raw(mnist_dir):
+    return load_mnist(mnist_dir)
+
+
+def small(model="lenet5", **kw):
+    base = dict(train_subset=1000, val_size=500, epochs=2, batch_size=50, log_every=5)
+    return TrainConfig.for_model(model, **{**base, **kw})
+
+
+def run(config, raw, **kw):
+    return list(fit(config, raw, **kw))
+
+
+def test_event_sequence_and_learning(raw):
+    config = small("lenet5")
+    model = build_model(config)
+    before = evaluate(model, raw.test_images[:2000], raw.test_labels[:2000]).accuracy
+    events = run(config, raw, model=model)
+    assert isinstance(events[0], RunStarted) and isinstance(events[-1], RunEnded)
+    assert events[0].n_train == 1000 and events[0].n_val == 500 and events[0].total_steps == 40
+    steps = [e for e in events if isinstance(e, StepMetrics)]
+    epochs = [e for e in events if isinstance(e, EpochMetrics)]
+    assert [e.epoch for e in epochs] == [1, 2]
+    assert [s.step for s in steps] == list(range(5, 41, 5))
+    assert steps[-1].loss < steps[0].loss  # the loss goes down
+    assert all(s.images_per_s > 0 for s in steps)
+    end = events[-1]
+    assert end.status == "finished" and end.step == 40
+    assert end.test_accuracy == epochs[-1].test_accuracy
+    # 1,000 images and 2 epochs: far above chance, and above the untrained model
+    assert end.test_accuracy > 0.75 > before
+    after = evaluate(model, raw.test_images, raw.test_labels).accuracy
+    assert after == pytest.approx(end.test_accuracy)
+
+
+@pytest.mark.parametrize("model", ["mlp", "resnet"])
+def test_other_models_learn(raw, model):
+    end = run(small(model, epochs=1, eval_test=False), raw)[-1]
+    assert end.status == "finished"
+    assert end.test_accuracy > 0.5  # measured at the end even with eval_test off
+
+
+def test_same_seed_same_numbers_on_cpu(raw):
+    config = small("resnet", epochs=1, train_subset=300)
+    a = [e for e in run(config, raw) if isinstance(e, StepMetrics | EpochMetrics)]
+    b = [e for e in run(config, raw) if isinstance(e, StepMetrics | EpochMetrics)]
+    losses = lambda evs: [getattr(e, "loss", None) or e.train_loss for e in evs]  # noqa: E731
+    assert losses(a) == losses(b)
+    c = [e for e in run(config.replace(seed=1), raw) if isinstance(e, StepMetrics)]
+    assert [e.loss for e in c] != [e.loss for e in a if isinstance(e, StepMetrics)]
+
+
+def test_mse_loss_and_sgd_also_train(raw):
+    end = run(small("mlp", loss="mse", optimizer="sgd", lr=2.0, epochs=2), raw)[-1]
+    assert end.status == "finished" and end.test_accuracy > 0.5
+
+
+def test_huge_learning_rate_diverges_with_advice(raw):
+    config = small("mlp", optimizer="sgd", lr=10.0, momentum=0.99, schedule="constant")
+    events = run(config, raw)
+    end = events[-1]
+    assert end.status == "diverged"
+    assert "Lower the learning rate" in end.message
+    # it stopped at the first non-finite loss instead of finishing the epochs
+    assert end.step < config.steps_per_epoch * config.epochs
+
+
+def test_stop_request_ends_within_one_step(raw):
+    control = TrainControl()
+    events = []
+    for ev in fit(small("lenet5", epochs=3), raw, control=control):
+        events.append(ev)
+        if isinstance(ev, StepMetrics) and ev.step == 10:
+            control.request_stop()
+    end = events[-1]
+    assert end.status == "stopped" and end.step == 10
+
+
+def test_pause_blocks_and_resume_continues(raw):
+    control = TrainControl()
+    gen = fit(small("mlp", epochs=1), raw, control=control)
+    first_step = next(e for e in gen if isinstance(e, StepMetrics))
+    control.pause()
+    got = []
+    t = threading.Thread(target=lambda: got.append(next(gen)), daemon=True)
+    t.start()
+    t.join(0.5)
+    assert t.is_alive() and not got  # paused: no progress
+    control.resume()
+    t.join(10)
+    assert got and got[0].step == first_step.step + 5
+
+
+def test_lr_change_takes_effect_next_step(raw):
+    control = TrainControl()
+    config = small("mlp", epochs=1, schedule="constant", lr=1e-3, log_every=1)
+    lrs = []
+    for ev in fit(config, raw, control=control):
+        if isinstance(ev, StepMetrics):
+            lrs.append(ev.lr)
+            if ev.step == 3:
+                control.set_lr(5e-4)
+    assert lrs[:3] == [1e-3] * 3 and lrs[3:] == [5e-4] * (len(lrs) - 3)
+
+
+def test_weights_lock_allows_copy_during_training(raw):
+    control = TrainControl()
+    model = build_model(small("mlp"))
+    for ev in fit(small("mlp", epochs=1), raw, model=model, control=control):
+        if isinstance(ev, StepMetrics):
+            with control.weights_lock:
+                copy = {k: v.clone() for k, v in model.state_dict().items()}
+            assert all(torch.isfinite(v).all() for v in copy.values())
