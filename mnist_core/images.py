@@ -8,6 +8,7 @@ then the pixel count from the header *before* decoding, and turns every decoding
 
 from __future__ import annotations
 
+import contextlib
 import io
 import struct
 import warnings
@@ -108,10 +109,9 @@ def load_image_bytes(data: bytes, *, name: str = "upload") -> Image.Image:
                 "Please upload the file again or export it anew."
             ) from exc
 
-    try:
-        frame = ImageOps.exif_transpose(frame)  # phone photos store their rotation in EXIF
-    except _DECODE_ERRORS:
-        pass  # unreadable EXIF: keep the image as stored rather than refuse it
+    # Phone photos store their rotation in EXIF; unreadable EXIF keeps the image as stored.
+    with contextlib.suppress(*_DECODE_ERRORS):
+        frame = ImageOps.exif_transpose(frame)
     if _is_fully_transparent(frame):
         raise ImageError("The image is fully transparent.")
     return frame

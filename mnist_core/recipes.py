@@ -31,10 +31,10 @@ _RECIPES: dict[str, dict[str, Any]] = {
         aug_scale=0.08,
     ),
     "resnet": dict(
-        epochs=6,
+        epochs=8,
         batch_size=128,
         optimizer="adamw",
-        lr=4e-3,
+        lr=8e-3,
         weight_decay=5e-4,
         schedule="onecycle",
         label_smoothing=0.1,

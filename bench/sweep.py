@@ -1,0 +1,53 @@
+"""Recipe sweep: test accuracy after every epoch for candidate recipes (used to tune
+mnist_core/recipes.py; accuracy per epoch barely depends on the device, so it can run on a GPU
+while CPU images/s are measured separately). Usage:
+
+    python bench/sweep.py 'resnet:width=16,depth=1:epochs=6,lr=4e-3' ... [--seeds 0,1]
+Each argument is model:model_kwargs:config overrides. Prints one JSON line per run.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+
+from mnist_core.config import TrainConfig, parse_value
+from mnist_core.data import load_mnist
+from mnist_core.events import EpochMetrics, RunEnded
+from mnist_core.training import fit
+
+
+def parse(spec: str) -> tuple[str, dict, dict]:
+    model, kw, over = (spec.split(":") + ["", ""])[:3]
+    kwargs = {k: parse_value("epochs", v) if v.isdigit() else float(v)
+              for k, v in (p.split("=") for p in kw.split(",") if p)}
+    overrides = {k: parse_value(k, v) for k, v in (p.split("=") for p in over.split(",") if p)}
+    return model, kwargs, overrides
+
+
+def main(argv: list[str]) -> None:
+    seeds = [0]
+    if "--seeds" in argv:
+        i = argv.index("--seeds")
+        seeds = [int(s) for s in argv[i + 1].split(",")]
+        argv = argv[:i] + argv[i + 2:]
+    raw = load_mnist()
+    for spec in argv:
+        model, kwargs, overrides = parse(spec)
+        for seed in seeds:
+            config = TrainConfig.for_model(model, model_kwargs=kwargs, seed=seed, **overrides)
+            t0 = time.perf_counter()
+            accs = []
+            for ev in fit(config, raw):
+                if isinstance(ev, EpochMetrics):
+                    accs.append(ev.test_accuracy)
+                if isinstance(ev, RunEnded):
+                    end = ev
+            print(json.dumps({"spec": spec, "seed": seed, "acc": accs, "final": end.test_accuracy,
+                              "train_s": round(end.train_seconds, 1),
+                              "wall_s": round(time.perf_counter() - t0, 1)}), flush=True)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -1,0 +1,135 @@
+"""Process-wide objects, created once per server process with `st.cache_resource`.
+
+The job manager, the model store, the loaded MNIST data and the built models are shared by
+every visitor; all of them are thread-safe. Nothing here calls Streamlit from another thread:
+the job manager's worker threads get the data through `MnistSource`, a plain Python object.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+
+import streamlit as st
+from torch import nn
+
+from mnist_core.data import MnistRaw, find_data_dir, load_mnist
+from mnist_core.device import device_name
+from mnist_core.evaluation import EvalResult, evaluate
+from mnist_core.jobs import JobManager
+from mnist_core.store import ModelStore, StoredModel
+
+APP_DIR = Path(__file__).resolve().parent.parent
+CHECKPOINTS_ENV = "MNIST_CHECKPOINTS_DIR"  # overrides <app>/checkpoints (pretrained models)
+RUNS_ENV = "MNIST_RUNS_DIR"  # overrides <app>/runs (models trained here, uploads)
+
+
+def pretrained_dir() -> Path:
+    env = os.environ.get(CHECKPOINTS_ENV, "").strip()
+    return Path(env).expanduser() if env else APP_DIR / "checkpoints"
+
+
+def runs_dir() -> Path:
+    env = os.environ.get(RUNS_ENV, "").strip()
+    return Path(env).expanduser() if env else APP_DIR / "runs"
+
+
+class MnistSource:
+    """Loads MNIST on first use and keeps it; thread-safe; callable (the job manager's `data`).
+
+    The folder is looked up on every call, so data downloaded while the app runs (or a changed
+    $MNIST_DATA_DIR) is picked up; only the most recent folder's arrays are kept in memory.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._folder: Path | None = None
+        self._raw: MnistRaw | None = None
+
+    def available(self) -> bool:
+        """Whether some searched folder holds the four MNIST files (presence only)."""
+        return find_data_dir() is not None
+
+    def __call__(self) -> MnistRaw:
+        """The loaded data. Raises DataMissingError / DataError with a message for people."""
+        folder = find_data_dir()
+        if folder is None:
+            return load_mnist()  # raises DataMissingError listing the folders searched
+        folder = folder.resolve()
+        with self._lock:
+            if self._raw is None or self._folder != folder:
+                self._raw = None  # free the old arrays before loading new ones
+                self._raw = load_mnist(folder)
+                self._folder = folder
+            return self._raw
+
+
+@st.cache_resource(show_spinner=False)
+def get_data_source() -> MnistSource:
+    return MnistSource()
+
+
+@st.cache_resource(show_spinner=False)
+def _store(pretrained: str, runs: str) -> ModelStore:
+    return ModelStore(pretrained_dir=Path(pretrained), runs_dir=Path(runs))
+
+
+def get_store() -> ModelStore:
+    """The model store: pretrained checkpoints (read-only) plus the runs trained or uploaded."""
+    return _store(str(pretrained_dir()), str(runs_dir()))
+
+
+@st.cache_resource(show_spinner=False)
+def _manager(pretrained: str, runs: str) -> JobManager:
+    return JobManager(data=get_data_source(), store=_store(pretrained, runs))
+
+
+def get_manager() -> JobManager:
+    """The background training job manager (one per server process)."""
+    return _manager(str(pretrained_dir()), str(runs_dir()))
+
+
+@st.cache_resource(show_spinner=False)
+def get_device_name() -> str:
+    return device_name()
+
+
+def model_version(stored: StoredModel) -> float:
+    """A value that changes when the checkpoint file is rewritten (cache keys)."""
+    try:
+        return Path(stored.path).stat().st_mtime
+    except (OSError, TypeError):
+        return 0.0
+
+
+@st.cache_resource(show_spinner=False, max_entries=32)
+def _model(model_id: str, version: float, pretrained: str, runs: str) -> nn.Module:
+    return _store(pretrained, runs).load(model_id).build_model()
+
+
+def get_model(stored: StoredModel) -> nn.Module:
+    """The built model (CPU, eval mode) of a stored checkpoint, cached by id and file time.
+
+    Shared between sessions: use it only for inference (`mnist_core.preprocess.predict`).
+    """
+    return _model(stored.id, model_version(stored), str(pretrained_dir()), str(runs_dir()))
+
+
+@st.cache_resource(show_spinner=False, max_entries=16)
+def _evaluation(model_id: str, version: float, data_folder: str, pre: str, runs: str) -> EvalResult:
+    raw = get_data_source()()
+    model = _model(model_id, version, pre, runs)
+    return evaluate(model, raw.test_images, raw.test_labels)
+
+
+def get_evaluation(stored: StoredModel) -> EvalResult:
+    """The checkpoint's evaluation on the 10,000 MNIST test images, cached per checkpoint."""
+    folder = find_data_dir()
+    return _evaluation(
+        stored.id,
+        model_version(stored),
+        str(folder.resolve()) if folder else "",
+        str(pretrained_dir()),
+        str(runs_dir()),
+    )
