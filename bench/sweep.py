@@ -19,9 +19,11 @@ from mnist_core.training import fit
 
 
 def parse(spec: str) -> tuple[str, dict, dict]:
-    model, kw, over = (spec.split(":") + ["", ""])[:3]
-    kwargs = {k: parse_value("epochs", v) if v.isdigit() else float(v)
-              for k, v in (p.split("=") for p in kw.split(",") if p)}
+    model, kw, over = [*spec.split(":"), "", ""][:3]
+    kwargs = {
+        k: int(v) if v.isdigit() else float(v)
+        for k, v in (p.split("=") for p in kw.split(",") if p)
+    }
     overrides = {k: parse_value(k, v) for k, v in (p.split("=") for p in over.split(",") if p)}
     return model, kwargs, overrides
 
@@ -31,22 +33,34 @@ def main(argv: list[str]) -> None:
     if "--seeds" in argv:
         i = argv.index("--seeds")
         seeds = [int(s) for s in argv[i + 1].split(",")]
-        argv = argv[:i] + argv[i + 2:]
+        argv = argv[:i] + argv[i + 2 :]
     raw = load_mnist()
     for spec in argv:
         model, kwargs, overrides = parse(spec)
         for seed in seeds:
             config = TrainConfig.for_model(model, model_kwargs=kwargs, seed=seed, **overrides)
             t0 = time.perf_counter()
-            accs = []
+            accs, times = [], []
             for ev in fit(config, raw):
                 if isinstance(ev, EpochMetrics):
                     accs.append(ev.test_accuracy)
+                    times.append(round(ev.train_seconds, 2))
                 if isinstance(ev, RunEnded):
                     end = ev
-            print(json.dumps({"spec": spec, "seed": seed, "acc": accs, "final": end.test_accuracy,
-                              "train_s": round(end.train_seconds, 1),
-                              "wall_s": round(time.perf_counter() - t0, 1)}), flush=True)
+            print(
+                json.dumps(
+                    {
+                        "spec": spec,
+                        "seed": seed,
+                        "acc": accs,
+                        "train_s_at": times,
+                        "final": end.test_accuracy,
+                        "train_s": round(end.train_seconds, 1),
+                        "wall_s": round(time.perf_counter() - t0, 1),
+                    }
+                ),
+                flush=True,
+            )
 
 
 if __name__ == "__main__":

@@ -131,11 +131,14 @@ class TrainConfig:
     # ---- construction helpers ---------------------------------------------------------------
     @classmethod
     def for_model(cls, model: str, **overrides: Any) -> TrainConfig:
-        """The tuned recipe of `model`, with `overrides` applied on top."""
-        from mnist_core.recipes import recipe  # recipes import config: avoid a cycle
+        """The tuned recipe of `model` for the device that will train it (the GPU recipe uses
+        larger batches), with `overrides` applied on top."""
+        from mnist_core.device import pick_device
+        from mnist_core.recipes import recipe
 
         get_spec(model)  # unknown name -> ModelError listing valid ones
-        return cls.from_dict({**recipe(model), "model": model, **overrides})
+        device_type = pick_device(str(overrides.get("device", "auto"))).type
+        return cls.from_dict({**recipe(model, device_type), "model": model, **overrides})
 
     def replace(self, **changes: Any) -> TrainConfig:
         """A copy with `changes`, validated again."""

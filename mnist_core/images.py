@@ -82,6 +82,8 @@ def load_image_bytes(data: bytes, *, name: str = "upload") -> Image.Image:
         )
     with warnings.catch_warnings():
         # PIL warns (and above twice its own limit raises) for huge images: make both errors.
+        # catch_warnings is process-wide, not per thread; that is harmless here because the
+        # explicit MAX_PIXELS check below is stricter than PIL's limit and does not rely on it.
         warnings.simplefilter("error", Image.DecompressionBombWarning)
         try:
             with Image.open(io.BytesIO(data)) as img:  # reads the header only

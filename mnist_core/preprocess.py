@@ -56,8 +56,9 @@ EMPTY_MESSAGE = "Nothing drawn yet."
 # Images above this many pixels are box-averaged down first: it bounds memory and time (a 25 MP
 # photo would otherwise need several 100 MB float arrays) and loses nothing at 20x20.
 _WORK_MAX_PIXELS = 4_000_000
-# The cropped ink is reduced (by block max, which keeps thin strokes) to at most this many pixels
-# per output pixel before stroke thickening, so the dilation stays cheap.
+# A cropped digit over twice this many pixels per output pixel (i.e. over 320 px) is reduced by
+# block max (which keeps thin strokes) to 8-16 pixels per output pixel before stroke thickening,
+# so the dilation stays cheap.
 _WORK_PX_PER_OUTPUT = 8
 _DISPLAY_MAX_SIDE = 560  # step images larger than this are shrunk for display
 # Ink covering fewer pixels than this fraction of the image (and at least 3) counts as specks.

@@ -58,7 +58,9 @@ def message_for(exc: Exception, action: str) -> str:
     return generic_message(action)
 
 
-def guarded_callback(action: str, flash_key: str) -> Callable[[Callable[P, None]], Callable[P, None]]:
+def guarded_callback(
+    action: str, flash_key: str
+) -> Callable[[Callable[P, None]], Callable[P, None]]:
     """Decorate a widget callback: an exception becomes a message in session state
     (`flash_key`, a list of (level, text)) that the page shows on the run that follows."""
 

@@ -1,0 +1,332 @@
+"""The job manager: one per process, shared by every browser session of the app.
+
+It queues training jobs and runs at most `max_running` of them at once, each in its own
+`TrainingRunner` thread, first come first served. A daemon scheduler thread starts queued
+jobs when a slot frees up (runners also wake it the moment they end) and stops jobs whose
+owner stopped sending heartbeats: Streamlit never tells the server that a browser tab was
+closed, so a lease is the only way to learn that nobody is watching any more.
+
+Each owner (a browser session) keeps its most recent `keep_finished` done jobs; older ones
+are dropped. An exception inside a job marks that job failed and nothing else.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import logging
+import os
+import threading
+import time
+import uuid
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from mnist_core.checkpoints import Checkpoint
+from mnist_core.config import TrainConfig
+from mnist_core.data import MnistRaw, load_mnist
+from mnist_core.errors import ConfigError, MnistError
+from mnist_core.runner import ACTIVE_STATUSES, DONE_STATUSES, JobSnapshot, TrainingRunner
+from mnist_core.store import ModelStore
+
+__all__ = ["MAX_JOBS_ENV", "JobError", "JobManager", "JobNotFound", "default_max_running"]
+
+log = logging.getLogger(__name__)
+
+MAX_JOBS_ENV = "MNIST_MAX_JOBS"
+_TICK_S = 0.25  # how often the scheduler checks leases when nothing wakes it
+
+
+class JobError(MnistError):
+    """A request about a job that cannot be done in its current state."""
+
+
+class JobNotFound(JobError, KeyError):
+    """No job has this id (it never existed, or was dropped from the history)."""
+
+    def __str__(self) -> str:  # KeyError would repr() the message; show it as written.
+        return str(self.args[0]) if self.args else ""
+
+
+def default_max_running() -> int:
+    """$MNIST_MAX_JOBS when set; otherwise 2 with a CUDA GPU (small models leave it mostly
+    idle) and 1 on a CPU, where a second job only halves the speed of the first."""
+    env = os.environ.get(MAX_JOBS_ENV, "").strip()
+    if env:
+        try:
+            value = int(env)
+        except ValueError:
+            value = 0
+        if value < 1:
+            raise ConfigError(f"{MAX_JOBS_ENV} must be a whole number of at least 1, got {env!r}.")
+        return value
+    return 2 if torch.cuda.is_available() else 1
+
+
+class _SharedData:
+    """`load_mnist()` called on first use, then the same tensors for every job. A failed
+    load is not remembered, so the next job tries again (e.g. after a download)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._raw: MnistRaw | None = None
+
+    def __call__(self) -> MnistRaw:
+        with self._lock:  # concurrent first calls load once; the others wait for it
+            if self._raw is None:
+                self._raw = load_mnist()
+            return self._raw
+
+
+@dataclass
+class _Job:
+    runner: TrainingRunner
+    owner: str
+    seq: int  # submit order, for FIFO and for "newest first" without clock ties
+    last_seen: float  # time.monotonic() of submit or the latest heartbeat
+    expired: bool = False
+
+
+class JobManager:
+    """Runs training jobs in background threads; every method is thread-safe.
+
+    Args:
+        max_running: jobs trained at the same time (default: `default_max_running()`).
+        data: returns the MNIST data, called in job threads (default: load_mnist, loaded once
+            and shared by all jobs).
+        store: where finished runs are saved (default: `ModelStore()`).
+        lease_s: a job whose owner sent no heartbeat (nor submitted it) for this long is
+            stopped and its weights released; a queued one never starts.
+        keep_finished: done jobs kept per owner; the oldest go first.
+        threads_per_job: torch intra-op threads per job (default: the cores torch sees,
+            divided by max_running, so concurrent jobs share the cores instead of fighting).
+    """
+
+    def __init__(
+        self,
+        max_running: int | None = None,
+        *,
+        data: Callable[[], MnistRaw] | None = None,
+        store: ModelStore | None = None,
+        lease_s: float = 120.0,
+        keep_finished: int = 5,
+        threads_per_job: int | None = None,
+    ) -> None:
+        self.max_running = default_max_running() if max_running is None else int(max_running)
+        if self.max_running < 1:
+            raise ConfigError(f"max_running must be at least 1, got {max_running!r}.")
+        if not lease_s > 0:
+            raise ConfigError(f"lease_s must be positive, got {lease_s!r}.")
+        if keep_finished < 0:
+            raise ConfigError(f"keep_finished must be 0 or more, got {keep_finished!r}.")
+        self.lease_s = float(lease_s)
+        self.keep_finished = int(keep_finished)
+        self.threads_per_job = threads_per_job or max(
+            1, torch.get_num_threads() // self.max_running
+        )
+        self.store = store if store is not None else ModelStore()
+        self._data = data if data is not None else _SharedData()
+        self._cond = threading.Condition(threading.RLock())
+        self._jobs: dict[str, _Job] = {}
+        self._queue: deque[str] = deque()  # ids of queued jobs, FIFO
+        self._seq = itertools.count(1)
+        self._numbers: dict[tuple[str, str], itertools.count] = {}  # (owner, model) -> "#n"
+        self._closed = False
+        self._scheduler = threading.Thread(
+            target=self._schedule_loop, name="mnist-jobs-scheduler", daemon=True
+        )
+        self._scheduler.start()
+
+    # ---- submitting and controlling -------------------------------------------------------
+    def submit(self, config: TrainConfig, owner: str, name: str | None = None) -> str:
+        """Start `config` now if a slot is free, else queue it; returns the job id.
+
+        `name` is the display name (default "<model> #<n>", numbered per owner and model).
+        """
+        if not isinstance(config, TrainConfig):
+            raise ConfigError(f"submit() needs a TrainConfig, got {type(config).__name__}.")
+        with self._cond:
+            if self._closed:
+                raise JobError("The job manager has shut down: no new jobs.")
+            job_id = uuid.uuid4().hex[:12]
+            if not name:
+                counter = self._numbers.setdefault((owner, config.model), itertools.count(1))
+                name = f"{config.model} #{next(counter)}"
+            runner = TrainingRunner(
+                config,
+                self._data,
+                job_id=job_id,
+                owner=owner,
+                name=name,
+                store=self.store,
+                threads=self.threads_per_job,
+                on_end=self._on_job_end,
+            )
+            self._jobs[job_id] = _Job(runner, owner, next(self._seq), time.monotonic())
+            self._queue.append(job_id)
+            self._tick()  # starts it at once when a slot is free
+            self._cond.notify_all()
+        return job_id
+
+    def stop(self, job_id: str) -> bool:
+        """Stop a job before its next step (a queued one at once). False if already done."""
+        with self._cond:
+            runner = self._get(job_id).runner
+            stopped = runner.stop()
+            self._tick()  # a stopped queued job leaves the queue now
+        return stopped
+
+    def pause(self, job_id: str) -> bool:
+        """Pause a running job before its next step; it keeps its slot. False unless running."""
+        return self._get(job_id).runner.pause()
+
+    def resume(self, job_id: str) -> bool:
+        """Continue a paused job from the same step. False unless paused."""
+        return self._get(job_id).runner.resume()
+
+    def set_lr(self, job_id: str, lr: float) -> None:
+        """New peak learning rate from the next step on (ConfigError when out of range)."""
+        self._get(job_id).runner.set_lr(lr)
+
+    def heartbeat(self, job_id: str) -> None:
+        """The owner is still watching: renew the job's lease."""
+        with self._cond:
+            self._get(job_id).last_seen = time.monotonic()
+
+    def remove(self, job_id: str) -> None:
+        """Forget a done job (its saved checkpoint, if any, stays in the store)."""
+        with self._cond:
+            job = self._get(job_id)
+            if job.runner.status not in DONE_STATUSES:
+                raise JobError(f"{job.runner.name} is still {job.runner.status}: stop it first.")
+            del self._jobs[job_id]
+            job.runner.release()
+
+    def shutdown(self, timeout: float = 5.0) -> None:
+        """Stop every job and the scheduler; wait up to `timeout` seconds for them to end."""
+        with self._cond:
+            self._closed = True
+            runners = [job.runner for job in self._jobs.values()]
+            for runner in runners:
+                runner.stop("Stopped: the server is shutting down.")
+            self._queue.clear()
+            self._cond.notify_all()
+        deadline = time.monotonic() + timeout
+        for runner in runners:
+            runner.join(max(0.0, deadline - time.monotonic()))
+        self._scheduler.join(max(0.0, deadline - time.monotonic()))
+
+    # ---- observing ------------------------------------------------------------------------
+    def snapshot(self, job_id: str) -> JobSnapshot:
+        """The job's current state (JobNotFound for an unknown or dropped id)."""
+        with self._cond:
+            return self._snapshot(self._get(job_id))
+
+    def jobs(self, owner: str | None = None) -> list[JobSnapshot]:
+        """Snapshots of `owner`'s jobs (all jobs when None), newest first.
+
+        Taken together under the manager's lock, so no job starts while the list is made: the
+        list never shows more jobs running than ever ran at once.
+        """
+        with self._cond:
+            chosen = [j for j in self._jobs.values() if owner is None or j.owner == owner]
+            chosen.sort(key=lambda j: j.seq, reverse=True)
+            return [self._snapshot(j) for j in chosen]
+
+    def running_count(self) -> int:
+        """Jobs started and not yet done (running, paused or stopping)."""
+        with self._cond:
+            return self._running()
+
+    def model_copy(self, job_id: str) -> nn.Module | None:
+        """A CPU eval-mode copy of the job's current weights (None before the model exists)."""
+        return self._get(job_id).runner.model_copy()
+
+    def checkpoint(self, job_id: str) -> Checkpoint | None:
+        """The in-memory checkpoint of a finished or stopped job (None otherwise)."""
+        return self._get(job_id).runner.checkpoint()
+
+    def save(self, job_id: str, name: str | None = None) -> str:
+        """Save a finished or stopped job to the store; returns the checkpoint id."""
+        return self._get(job_id).runner.save(name)
+
+    # ---- scheduling -----------------------------------------------------------------------
+    def _schedule_loop(self) -> None:
+        while True:
+            with self._cond:
+                if self._closed:
+                    return
+                try:
+                    self._tick()
+                except Exception:  # keep scheduling whatever happened; this is a bug
+                    log.exception("job scheduler tick failed")
+                self._cond.wait(timeout=_TICK_S)
+
+    def _on_job_end(self, runner: TrainingRunner) -> None:
+        # Called in the job's own thread: only wake the scheduler, which starts the next job.
+        with self._cond:
+            self._cond.notify_all()
+
+    def _tick(self) -> None:
+        """Expire leases, start queued jobs into free slots, trim histories. Lock held."""
+        now = time.monotonic()
+        for job in self._jobs.values():
+            if job.expired or job.runner.status in DONE_STATUSES:
+                continue
+            if now - job.last_seen > self.lease_s:
+                job.expired = True
+                idle = f"{self.lease_s:g} s"
+                was_queued = job.runner.status == "queued"
+                job.runner.stop(
+                    f"Removed from the queue: no heartbeat from its browser tab for {idle}."
+                    if was_queued
+                    else f"Stopped: no heartbeat from its browser tab for {idle}."
+                )
+                job.runner.release()  # weights go as soon as its thread has ended
+        # FIFO: drop ids that are no longer queued (stopped, expired), start the rest in order.
+        self._queue = deque(
+            i for i in self._queue if i in self._jobs and self._jobs[i].runner.status == "queued"
+        )
+        while self._queue and self._running() < self.max_running and not self._closed:
+            job_id = self._queue.popleft()
+            self._jobs[job_id].runner.start()
+        self._trim_history()
+
+    def _trim_history(self) -> None:
+        by_owner: dict[str, list[_Job]] = {}
+        for job in self._jobs.values():
+            if job.runner.status in DONE_STATUSES:
+                by_owner.setdefault(job.owner, []).append(job)
+        for jobs in by_owner.values():
+            jobs.sort(key=lambda j: j.seq)
+            for job in jobs[: max(0, len(jobs) - self.keep_finished)]:
+                del self._jobs[job.runner.job_id]
+                job.runner.release()
+
+    def _running(self) -> int:
+        return sum(1 for j in self._jobs.values() if j.runner.status in ACTIVE_STATUSES)
+
+    def _get(self, job_id: str) -> _Job:
+        with self._cond:
+            job = self._jobs.get(job_id)
+        if job is None:
+            raise JobNotFound(
+                f"There is no job {job_id!r}: it may have ended and been cleared from the list."
+            )
+        return job
+
+    def _snapshot(self, job: _Job) -> JobSnapshot:
+        snap = job.runner.snapshot()
+        if snap.status != "queued":
+            return snap
+        try:
+            position = self._queue.index(job.runner.job_id) + 1
+        except ValueError:  # between submit and the first tick
+            return snap
+        return dataclasses.replace(
+            snap, queue_position=position, message=f"Queued: position {position}"
+        )

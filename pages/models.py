@@ -1,0 +1,226 @@
+"""Models: every checkpoint, to download, upload or delete."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import streamlit as st
+
+from mnist_core.checkpoints import checkpoint_bytes
+from mnist_core.errors import CheckpointError, MnistError
+from mnist_core.models import get_spec
+from mnist_core.store import ModelStore, StoredModel, slugify
+from ui import fmt, state
+from ui.errors import flash, friendly_errors, guarded_callback, message_for, show_flashes
+from ui.resources import get_manager, get_store
+from ui.widgets import choose_stored_model
+
+MAX_UPLOAD_MB = 10
+
+
+def import_upload(store: ModelStore, data: bytes, owner: str, name: str) -> tuple[str, str]:
+    """Validate and store an uploaded checkpoint. Returns (level, message) for the page.
+
+    A bad file is refused with the engine's reason and nothing is stored.
+    """
+    if len(data) > MAX_UPLOAD_MB * 1024 * 1024:
+        return (
+            "error",
+            f"The file is larger than {MAX_UPLOAD_MB} MB: it is not an MNIST Playground checkpoint.",
+        )
+    try:
+        stored = store.import_bytes(data, owner, name)
+    except CheckpointError as e:
+        return "error", f"Upload refused: {e}"
+    except Exception as e:
+        return "error", message_for(e, "importing the uploaded checkpoint")
+    return "success", (
+        f"Added **{stored.name}** ({get_spec(stored.model).title}, test accuracy "
+        f"{fmt.percent(stored.test_accuracy)}). It is now available on every page."
+    )
+
+
+def _arch(m: StoredModel) -> str:
+    try:
+        return get_spec(m.model).title
+    except KeyError:
+        return m.model
+
+
+def _table(models: list[StoredModel]) -> None:
+    rows = [
+        {
+            "Name": m.name,
+            "Architecture": _arch(m),
+            "Test accuracy": None if m.test_accuracy is None else 100 * m.test_accuracy,
+            "Parameters": m.n_params,
+            "Training time": fmt.duration(m.train_seconds),
+            "Created": fmt.when(m.created),
+            "Kind": "Pretrained" if m.read_only else "Yours",
+        }
+        for m in models
+    ]
+    st.dataframe(
+        rows,
+        hide_index=True,
+        key="models_table",
+        column_config={
+            "Test accuracy": st.column_config.ProgressColumn(
+                "Test accuracy", format="%.2f%%", min_value=90, max_value=100
+            ),
+            "Parameters": st.column_config.NumberColumn("Parameters", format="localized"),
+        },
+    )
+
+
+@guarded_callback("deleting the model", state.MODELS_FLASH)
+def _delete(model_id: str, name: str) -> None:
+    get_store().delete(model_id, state.owner())
+    st.session_state[state.MODELS_CHOICE] = None
+    flash(state.MODELS_FLASH, "success", f"Deleted **{name}**.")
+
+
+def _file_name(m: StoredModel) -> str:
+    return f"{slugify(m.name)}.pt"
+
+
+def _details(m: StoredModel) -> None:
+    with st.container(border=True):
+        cols = st.columns([2, 1, 1], vertical_alignment="bottom")
+        cols[0].markdown(
+            f"**{m.name}** · {_arch(m)} · {fmt.count(m.n_params)} parameters · "
+            f"{fmt.percent(m.test_accuracy)} test accuracy"
+        )
+        try:
+            data = Path(m.path).read_bytes()
+        except OSError:
+            data = None
+        if data is None:
+            cols[1].caption("The file cannot be read any more.")
+        else:
+            cols[1].download_button(
+                "Download .pt",
+                data=data,
+                file_name=_file_name(m),
+                mime="application/octet-stream",
+                key="models_download",
+                icon=":material/download:",
+                on_click="ignore",
+                width="stretch",
+            )
+        if m.read_only:
+            cols[2].caption(":material/lock: Pretrained: read-only")
+        elif m.owner == state.owner():
+            with cols[2].popover("Delete", icon=":material/delete:", width="stretch"):
+                st.markdown(f"Delete **{m.name}** for good?")
+                st.button(
+                    "Yes, delete it",
+                    key="models_delete",
+                    type="primary",
+                    on_click=_delete,
+                    args=(m.id, m.name),
+                )
+        with st.expander("Training settings"):
+            try:
+                ckpt = get_store().load(m.id)
+                st.json(dict(ckpt.config) or {"note": "no settings recorded"}, expanded=True)
+            except MnistError as e:
+                st.error(str(e))
+
+
+@guarded_callback("saving the run", state.MODELS_FLASH)
+def _save_again(job_id: str) -> None:
+    checkpoint_id = get_manager().save(job_id, None)
+    flash(state.MODELS_FLASH, "success", f"Saved as {checkpoint_id}.")
+
+
+def _unsaved_runs() -> None:
+    """Runs whose automatic save failed (or stopped runs): downloadable from memory."""
+    manager = get_manager()
+    for job in manager.jobs(state.owner()):
+        if not job.done or job.checkpoint_id:
+            continue
+        if job.status not in ("finished", "stopped"):
+            continue
+        with st.container(border=True):
+            why = job.save_error or "This run was stopped before the end and has not been saved."
+            st.markdown(f":material/save: **{job.name}** ({job.status}) is not saved. {why}")
+            cols = st.columns(2)
+            with friendly_errors("preparing the download"):
+                ckpt = manager.checkpoint(job.job_id)
+                if ckpt is None:
+                    cols[0].caption("Its weights are no longer in memory.")
+                    continue
+                cols[0].download_button(
+                    "Download .pt",
+                    data=checkpoint_bytes(ckpt),
+                    file_name=f"{slugify(job.name)}.pt",
+                    mime="application/octet-stream",
+                    key=f"models_download_job_{job.job_id}",
+                    icon=":material/download:",
+                    on_click="ignore",
+                )
+                cols[1].button(
+                    "Save it",
+                    key=f"models_save_job_{job.job_id}",
+                    icon=":material/save:",
+                    on_click=_save_again,
+                    args=(job.job_id,),
+                )
+
+
+def _upload() -> None:
+    ss = st.session_state
+    with st.container(border=True):
+        st.markdown("**Upload a checkpoint** (`.pt` saved by MNIST Playground)")
+        cols = st.columns([2, 1])
+        upload = cols[0].file_uploader(
+            "Checkpoint file",
+            type=["pt", "pth"],
+            key=state.MODELS_UPLOAD,
+            help="Only weights and plain settings are read (weights_only=True): a file that "
+            "would run code is refused.",
+        )
+        cols[1].text_input(
+            "Name (optional)",
+            key=state.MODELS_UPLOAD_NAME,
+            placeholder="the name stored in the file",
+            max_chars=80,
+        )
+        if upload is None:
+            return
+        done: dict[str, tuple[str, str]] = ss[state.MODELS_IMPORTED]
+        if upload.file_id not in done:  # import each uploaded file once, not on every rerun
+            with st.spinner("Checking the file …"):
+                done[upload.file_id] = import_upload(
+                    get_store(), upload.getvalue(), state.owner(), ss[state.MODELS_UPLOAD_NAME]
+                )
+            if done[upload.file_id][0] == "success":
+                st.rerun()  # list the new model in the table above
+        level, message = done[upload.file_id]
+        (st.success if level == "success" else st.error)(message)
+
+
+def main() -> None:
+    st.title("Models", anchor=False)
+    st.caption(
+        "The pretrained models and the ones you trained or uploaded in this session. "
+        "Download any of them; delete your own."
+    )
+    show_flashes(state.MODELS_FLASH)
+    models = get_store().list(state.owner())
+    if models:
+        _table(models)
+        chosen = choose_stored_model(
+            models, state.MODELS_CHOICE, label="Choose a model to download or delete"
+        )
+        _details(chosen)
+    else:
+        st.info("No models yet: train one on the Train page, or upload a checkpoint below.")
+    with friendly_errors("listing your unsaved runs"):
+        _unsaved_runs()
+    _upload()
+
+
+with friendly_errors("showing the Models page"):
+    main()

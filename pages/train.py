@@ -1,0 +1,338 @@
+"""Train: pick an architecture and settings, train in the background, watch it live."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from mnist_core.config import TrainConfig
+from mnist_core.errors import ConfigError, MnistError
+from mnist_core.models import get_spec
+from mnist_core.runner import JobSnapshot
+from ui import charts, fmt, state, train_settings
+from ui.data_gate import data_available
+from ui.errors import flash, friendly_errors, guarded_callback, show_flashes
+from ui.resources import get_manager
+
+LIVE_POLL_S = 1.0  # chart refresh while a job of this visitor runs
+COMPARE_MAX = 5
+
+
+# ---- jobs -----------------------------------------------------------------------------------
+
+
+def _snapshot(job_id: str | None) -> JobSnapshot | None:
+    """The job's snapshot, or None when there is no such job (any more)."""
+    if not job_id:
+        return None
+    try:
+        return get_manager().snapshot(job_id)
+    except (KeyError, MnistError):
+        return None
+
+
+def _current_job() -> JobSnapshot | None:
+    """The job this page shows: the visitor's last started, else their newest, else None."""
+    snap = _snapshot(st.session_state[state.TRAIN_JOB])
+    if snap is None:
+        jobs = get_manager().jobs(state.owner())
+        snap = jobs[0] if jobs else None
+        st.session_state[state.TRAIN_JOB] = snap.job_id if snap else None
+    return snap
+
+
+# ---- button callbacks (run before the script; errors are queued as messages) ---------------
+
+
+@guarded_callback("starting training", state.TRAIN_FLASH)
+def _start() -> None:
+    current = _snapshot(st.session_state[state.TRAIN_JOB])
+    if current is not None and not current.done:  # a double click, or a second tab
+        flash(state.TRAIN_FLASH, "info", f"{current.name} is already under way.")
+        return
+    try:
+        config = train_settings.read_config()
+    except ConfigError as e:
+        flash(state.TRAIN_FLASH, "error", f"Cannot start: {e}")
+        return
+    name = " ".join(str(st.session_state.get(state.TRAIN_RUN_NAME) or "").split()) or None
+    job_id = get_manager().submit(config, state.owner(), name=name)
+    st.session_state[state.TRAIN_JOB] = job_id
+    st.session_state[state.TRAIN_NEW_LR] = None
+
+
+@guarded_callback("pausing training", state.TRAIN_FLASH)
+def _pause(job_id: str) -> None:
+    get_manager().pause(job_id)
+
+
+@guarded_callback("resuming training", state.TRAIN_FLASH)
+def _resume(job_id: str) -> None:
+    get_manager().resume(job_id)
+
+
+@guarded_callback("stopping training", state.TRAIN_FLASH)
+def _stop(job_id: str) -> None:
+    get_manager().stop(job_id)
+
+
+@guarded_callback("changing the learning rate", state.TRAIN_FLASH)
+def _set_lr(job_id: str) -> None:
+    lr = st.session_state.get(state.TRAIN_NEW_LR)
+    if lr is None:
+        flash(state.TRAIN_FLASH, "warning", "Enter a learning rate first.")
+        return
+    get_manager().set_lr(job_id, float(lr))
+    flash(state.TRAIN_FLASH, "success", f"Learning rate set to {lr:g} from the next step on.")
+
+
+# ---- drawing --------------------------------------------------------------------------------
+
+
+def _setup_summary(config: TrainConfig) -> str:
+    spec = get_spec(config.model)
+    images = f"{config.train_size:,} training images"
+    return (
+        f"**{spec.title}** · {config.epochs} epochs × {config.steps_per_epoch:,} steps · {images}"
+        f" · batch {config.batch_size} · {config.optimizer} at peak learning rate {config.lr:g}"
+    )
+
+
+def _controls(snap: JobSnapshot | None, config: TrainConfig | None) -> None:
+    pending = snap is not None and not snap.done
+    with st.container(border=True):
+        c_name, c_start, c_pause, c_stop = st.columns(
+            [3, 1.2, 1.2, 1.2], vertical_alignment="bottom"
+        )
+        c_name.text_input(
+            "Run name (optional)",
+            key=state.TRAIN_RUN_NAME,
+            placeholder="e.g. lenet5 with strong augmentation",
+            max_chars=80,
+            disabled=pending,
+        )
+        c_start.button(
+            "Start training",
+            key="train_start",
+            type="primary",
+            icon=":material/play_arrow:",
+            on_click=_start,
+            disabled=pending or config is None,
+            width="stretch",
+            help="Your job is already under way: stop it first." if pending else None,
+        )
+        job_id = snap.job_id if snap is not None else ""
+        if snap is not None and snap.status == "paused":
+            c_pause.button(
+                "Resume",
+                key="train_resume",
+                icon=":material/play_circle:",
+                on_click=_resume,
+                args=(job_id,),
+                width="stretch",
+            )
+        else:
+            c_pause.button(
+                "Pause",
+                key="train_pause",
+                icon=":material/pause:",
+                on_click=_pause,
+                args=(job_id,),
+                disabled=snap is None or snap.status != "running",
+                width="stretch",
+            )
+        c_stop.button(
+            "Stop",
+            key="train_stop",
+            icon=":material/stop:",
+            on_click=_stop,
+            args=(job_id,),
+            disabled=snap is None or snap.status not in ("queued", "running", "paused"),
+            width="stretch",
+        )
+        if snap is not None and snap.status in ("running", "paused"):
+            c_lr, c_apply, _ = st.columns([3, 1.2, 2.4], vertical_alignment="bottom")
+            c_lr.number_input(
+                f"Change the peak learning rate (now {snap.lr:g})",
+                key=state.TRAIN_NEW_LR,
+                min_value=1e-6,
+                max_value=10.0,
+                step=1e-4,
+                format="%g",
+                placeholder=f"{snap.lr:g}",
+                help="Takes effect at the next step; the schedule keeps its shape.",
+            )
+            c_apply.button(
+                "Apply",
+                key="train_apply_lr",
+                icon=":material/tune:",
+                on_click=_set_lr,
+                args=(job_id,),
+                width="stretch",
+            )
+        if config is not None and not pending:
+            st.caption(_setup_summary(config))
+
+
+def _status(snap: JobSnapshot) -> None:
+    epochs = snap.config.epochs
+    st.markdown(f"#### {snap.name} &nbsp; {fmt.status_badge(snap.status)}")
+    if snap.status == "queued":
+        pos = snap.queue_position
+        st.info(
+            f"Waiting in the queue{f' at position {pos}' if pos else ''}: all training slots "
+            "are busy. Training starts by itself when a slot frees up.",
+            icon=":material/hourglass_top:",
+        )
+        return
+    text = f"{snap.message} · epoch {snap.epoch:.2f} of {epochs} · step {snap.step:,} of {snap.total_steps:,}"
+    st.progress(snap.progress, text=text)
+    cols = st.columns(5)
+    cols[0].metric("Epoch", f"{snap.epoch:.1f} / {epochs}")
+    cols[1].metric("Step", f"{snap.step:,}")
+    cols[2].metric("Images / s", fmt.rate(snap.images_per_s))
+    cols[3].metric(
+        "Time left" if snap.active else "Time",
+        fmt.duration(snap.eta_s if snap.active else snap.elapsed_s),
+    )
+    cols[4].metric("Test accuracy", fmt.percent(snap.test_accuracy))
+
+    if snap.status == "failed":
+        st.error(snap.error or snap.message, icon=":material/error:")
+    elif snap.status == "diverged":
+        st.warning(snap.message, icon=":material/trending_up:")
+    elif snap.status == "stopped":
+        st.info(
+            f"{snap.message} The model at this point can be saved or downloaded on the "
+            "Models page.",
+            icon=":material/stop_circle:",
+        )
+    elif snap.status == "finished":
+        if snap.checkpoint_id:
+            st.success(
+                f"Finished with **{fmt.percent(snap.test_accuracy)}** test accuracy, in "
+                f"{fmt.duration(snap.elapsed_s)}. Saved as **{snap.name}**: choose it on the "
+                "Mistakes, Draw and Models pages.",
+                icon=":material/check_circle:",
+            )
+            links = st.columns(3)
+            links[0].page_link(
+                "pages/mistakes.py", label="See its mistakes", icon=":material/grid_on:"
+            )
+            links[1].page_link("pages/draw.py", label="Draw for it", icon=":material/draw:")
+            links[2].page_link("pages/models.py", label="Download it", icon=":material/download:")
+    if snap.save_error:
+        st.warning(
+            f"{snap.save_error} It can still be downloaded from the Models page while this "
+            "server runs.",
+            icon=":material/save:",
+        )
+
+
+def _charts(snap: JobSnapshot, compare: list[str]) -> None:
+    run = charts.curve_from_snapshot(snap)
+    others = [
+        charts.curve_from_snapshot(o) for o in (_snapshot(j) for j in compare) if o is not None
+    ]
+    left, right = st.columns(2)
+    with left:
+        if run.steps or any(o.steps for o in others):
+            st.plotly_chart(
+                charts.loss_figure(run, others),
+                key="train_loss_chart",
+                config={"displaylogo": False},
+            )
+        else:
+            st.caption("The loss curve appears after the first steps.")
+    with right:
+        if run.epochs or any(o.epochs for o in others):
+            st.plotly_chart(
+                charts.accuracy_figure(run, others),
+                key="train_accuracy_chart",
+                config={"displaylogo": False},
+            )
+        else:
+            st.caption("Accuracy is measured at the end of each epoch.")
+
+
+def _live(job_id: str, compare: list[str]) -> None:
+    """The live part: status, progress and charts. Polls only while the job is under way."""
+    with friendly_errors("showing the training progress"):
+        snap = _snapshot(job_id)
+        if snap is None:
+            st.info("This job is no longer available (the server may have restarted).")
+            return
+        if not snap.done:
+            get_manager().heartbeat(job_id)
+        if snap.status != st.session_state[state.TRAIN_SEEN_STATUS]:
+            # Started, ended or stopped in the background: redraw the buttons (and stop polling).
+            st.session_state[state.TRAIN_SEEN_STATUS] = snap.status
+            st.rerun(scope="app")
+        _status(snap)
+        _charts(snap, compare)
+
+
+def _compare_picker(snap: JobSnapshot) -> list[str]:
+    earlier = [j for j in get_manager().jobs(state.owner()) if j.job_id != snap.job_id and j.steps]
+    if not earlier:
+        return []
+    names = {j.job_id: f"{j.name} ({fmt.percent(j.test_accuracy)})" for j in earlier}
+    ss = st.session_state
+    ss[state.TRAIN_COMPARE] = [j for j in ss[state.TRAIN_COMPARE] if j in names]
+    return st.multiselect(
+        "Compare with your earlier runs",
+        list(names),
+        format_func=lambda j: names.get(j, j),
+        key=state.TRAIN_COMPARE,
+        max_selections=COMPARE_MAX,
+        placeholder="Choose runs to overlay on the charts",
+    )
+
+
+def main() -> None:
+    train_settings.load_query_params()
+    snap = _current_job()
+    train_settings.render_sidebar(locked=snap is not None and not snap.done)
+    train_settings.sync_query_params()
+
+    st.title("Train a model", anchor=False)
+    st.caption(
+        "Choose an architecture and its settings in the sidebar, then train it on MNIST and "
+        "watch it learn. Every finished run becomes a model the other pages can use."
+    )
+    notes = st.session_state[state.TRAIN_QP_NOTES]
+    if notes:
+        with st.container(border=True):
+            st.warning(
+                "Some settings in the link could not be used as given:\n\n"
+                + "\n".join(f"* {n}" for n in notes),
+                icon=":material/link_off:",
+            )
+            if st.button("OK", key="train_qp_notes_ok"):
+                st.session_state[state.TRAIN_QP_NOTES] = []
+                st.rerun()
+    show_flashes(state.TRAIN_FLASH)
+
+    if not data_available("train", "train a model"):
+        return
+
+    config: TrainConfig | None = None
+    try:
+        config = train_settings.read_config()
+    except ConfigError as e:
+        st.error(f"These settings cannot be trained: {e}", icon=":material/tune:")
+
+    _controls(snap, config)
+    if snap is None:
+        st.info(
+            "No run yet. Press **Start training**; the **Quick look** preset in the sidebar "
+            "gives a result in seconds.",
+            icon=":material/rocket_launch:",
+        )
+        return
+    compare = _compare_picker(snap)
+    st.session_state[state.TRAIN_SEEN_STATUS] = snap.status
+    st.fragment(run_every=LIVE_POLL_S if not snap.done else None)(_live)(snap.job_id, compare)
+
+
+with friendly_errors("showing the Train page"):
+    main()

@@ -1,0 +1,384 @@
+"""Background training: the runner and the job manager, on small subsets of the real MNIST.
+
+Every job here trains for well under a few seconds; the whole file runs in about half a
+minute on 2 CPU cores.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+import torch
+
+from mnist_core.config import TrainConfig
+from mnist_core.data import MnistRaw, load_mnist
+from mnist_core.errors import DataMissingError
+from mnist_core.evaluation import evaluate
+from mnist_core.jobs import JobError, JobManager, JobNotFound, default_max_running
+from mnist_core.runner import JobSnapshot, set_thread_count
+from mnist_core.store import ModelStore
+
+
+@pytest.fixture(scope="module")
+def raw(mnist_dir: Path) -> MnistRaw:
+    return load_mnist(mnist_dir)
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> ModelStore:
+    return ModelStore(pretrained_dir=tmp_path / "pretrained", runs_dir=tmp_path / "runs")
+
+
+@pytest.fixture
+def make_manager(raw, store):
+    """JobManager factory whose managers are shut down after the test (threads stopped)."""
+    made: list[JobManager] = []
+
+    def make(max_running: int = 1, **kw) -> JobManager:
+        kw.setdefault("data", lambda: raw)
+        kw.setdefault("store", store)
+        manager = JobManager(max_running, **kw)
+        made.append(manager)
+        return manager
+
+    yield make
+    for manager in made:
+        manager.shutdown(timeout=10)
+
+
+def tiny(model: str = "mlp", **kw) -> TrainConfig:
+    """A job that ends in about a second: 300 images, one epoch."""
+    base = dict(train_subset=300, val_size=100, epochs=1, batch_size=64, eval_test=False)
+    return TrainConfig.for_model(model, **{**base, **kw})
+
+
+def long(model: str = "mlp", **kw) -> TrainConfig:
+    """A job that runs far longer than any test waits for it (stopped by the test)."""
+    base = dict(train_subset=20_000, val_size=100, epochs=3, batch_size=64, log_every=1)
+    return TrainConfig.for_model(model, **{**base, **kw})
+
+
+def wait_for(
+    get: Callable[[], JobSnapshot], until: Callable[[JobSnapshot], bool], timeout: float = 60
+) -> JobSnapshot:
+    deadline = time.monotonic() + timeout
+    while True:
+        snap = get()
+        if until(snap):
+            return snap
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting; last snapshot: {snap.status} {snap.message}")
+        time.sleep(0.01)
+
+
+def wait_done(manager: JobManager, job_id: str, timeout: float = 60) -> JobSnapshot:
+    return wait_for(lambda: manager.snapshot(job_id), lambda s: s.done, timeout)
+
+
+# ---- scheduling ----------------------------------------------------------------------------
+
+
+def test_eight_jobs_two_at_a_time_fifo_with_queue_positions(make_manager):
+    manager = make_manager(2, keep_finished=10)
+    ids = [manager.submit(tiny(seed=i), owner="ann") for i in range(8)]
+
+    first = [manager.snapshot(i) for i in ids]
+    assert [s.status for s in first[:2]] == ["running", "running"]
+    assert [s.status for s in first[2:]] == ["queued"] * 6
+    assert [s.queue_position for s in first] == [None, None, 1, 2, 3, 4, 5, 6]
+    assert first[2].message == "Queued: position 1"
+    assert [s.name for s in first] == [f"mlp #{n}" for n in range(1, 9)]
+
+    most_running = 0
+    started_order: list[str] = []
+    while True:
+        snaps = {s.job_id: s for s in manager.jobs("ann")}  # one consistent sample
+        running = [i for i in ids if snaps[i].active]
+        most_running = max(most_running, len(running))
+        assert len(running) <= 2
+        for i in running:
+            if i not in started_order:
+                started_order.append(i)
+        queued = [i for i in ids if snaps[i].status == "queued"]
+        # still queued: positions 1..k in submit order
+        assert [snaps[i].queue_position for i in queued] == list(range(1, len(queued) + 1))
+        if all(s.done for s in snaps.values()):
+            break
+        time.sleep(0.005)
+
+    assert most_running == 2
+    assert all(snaps[i].status == "finished" for i in ids)
+    assert all(snaps[i].checkpoint_id for i in ids)  # each saved automatically
+    assert [i for i in ids if i in started_order] == started_order  # FIFO
+    assert [s.job_id for s in manager.jobs("ann")] == ids[::-1]  # newest first
+    assert manager.running_count() == 0
+
+
+def test_finished_jobs_kept_per_owner_oldest_dropped(make_manager):
+    manager = make_manager(1, keep_finished=2)
+    ids = [manager.submit(tiny(), owner="ann") for _ in range(3)]
+    other = manager.submit(tiny(), owner="bob")
+    wait_done(manager, other)  # FIFO: the last submitted ends last
+    time.sleep(0.3)  # a scheduler tick trims the history
+    assert [s.job_id for s in manager.jobs("ann")] == [ids[2], ids[1]]
+    assert [s.job_id for s in manager.jobs("bob")] == [other]
+    with pytest.raises(JobNotFound, match="no job"):
+        manager.snapshot(ids[0])
+    manager.remove(ids[1])
+    assert [s.job_id for s in manager.jobs("ann")] == [ids[2]]
+
+
+def test_unknown_job_and_bad_requests(make_manager):
+    manager = make_manager(1)
+    with pytest.raises(KeyError):  # JobNotFound is a KeyError for callers that expect one
+        manager.snapshot("nope")
+    job = manager.submit(long(), owner="ann")
+    with pytest.raises(JobError, match="stop it first"):
+        manager.remove(job)
+    with pytest.raises(ValueError, match="learning rate"):
+        manager.set_lr(job, 50.0)
+    manager.stop(job)
+
+
+def test_max_running_default_from_environment(monkeypatch):
+    monkeypatch.setenv("MNIST_MAX_JOBS", "3")
+    assert default_max_running() == 3
+    monkeypatch.setenv("MNIST_MAX_JOBS", "zero")
+    with pytest.raises(ValueError, match="MNIST_MAX_JOBS"):
+        default_max_running()
+    monkeypatch.delenv("MNIST_MAX_JOBS")
+    assert default_max_running() == (2 if torch.cuda.is_available() else 1)
+
+
+# ---- control -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("model", ["mlp", "lenet5", "resnet"])
+def test_stop_mid_epoch_within_one_second(make_manager, model):
+    manager = make_manager(1)
+    job = manager.submit(long(model, log_every=2), owner="ann")
+    snap = wait_for(lambda: manager.snapshot(job), lambda s: len(s.steps) >= 1)
+    assert snap.status == "running" and snap.step < snap.started.steps_per_epoch  # mid-epoch
+    t0 = time.perf_counter()
+    manager.stop(job)
+    end = wait_for(lambda: manager.snapshot(job), lambda s: s.status == "stopped", timeout=5)
+    took = time.perf_counter() - t0
+    assert took < 1.0, f"{model}: stop took {took:.2f} s"
+    assert end.ended.status == "stopped" and end.ended.epochs_done == 0
+    assert end.checkpoint_id is None  # stopped runs are saved only on request
+    assert manager.running_count() == 0
+
+
+def test_pause_resume_lr_change_then_save_stopped_run(make_manager, store, raw):
+    manager = make_manager(1)
+    config = long("mlp", schedule="constant", lr=1e-3)
+    job = manager.submit(config, owner="ann")
+    wait_for(lambda: manager.snapshot(job), lambda s: s.step >= 3)
+    assert manager.pause(job)
+    time.sleep(0.2)  # a step already under way may still finish
+    paused = manager.snapshot(job)
+    assert paused.status == "paused" and paused.message.startswith("Paused at step")
+    counts = set()
+    for _ in range(10):  # the step counter stays still for 0.5 s
+        counts.add((manager.snapshot(job).step, len(manager.snapshot(job).steps)))
+        time.sleep(0.05)
+    assert counts == {(paused.step, len(paused.steps))}
+    assert paused.eta_s is not None and paused.eta_s > 0
+
+    manager.set_lr(job, 5e-4)  # takes effect at the next step
+    assert manager.resume(job)
+    snap = wait_for(lambda: manager.snapshot(job), lambda s: s.step >= paused.step + 3)
+    assert snap.status == "running" and snap.lr == 5e-4
+    numbers = [m.step for m in snap.steps]
+    assert numbers == list(range(1, len(numbers) + 1))  # resumed from the same step
+    lrs = [m.lr for m in snap.steps]
+    assert set(lrs[: paused.step]) == {1e-3} and set(lrs[paused.step :]) == {5e-4}
+
+    manager.stop(job)
+    stopped = wait_done(manager, job)
+    assert stopped.status == "stopped"
+    ckpt = manager.checkpoint(job)  # measures the stopped weights' test accuracy
+    assert ckpt is not None and 0.0 < ckpt.test_accuracy <= 1.0
+    assert ckpt.metrics["steps"] == stopped.step
+    saved_id = manager.save(job, name="my stopped run")
+    assert saved_id == "runs/ann/my-stopped-run"
+    assert manager.snapshot(job).checkpoint_id == saved_id
+    assert manager.save(job) == saved_id  # saving twice does not write twice
+    again = store.load(saved_id).build_model()
+    acc = evaluate(again, raw.test_images, raw.test_labels).accuracy
+    assert acc == pytest.approx(ckpt.test_accuracy, abs=1e-6)
+
+
+# ---- failures ------------------------------------------------------------------------------
+
+
+def test_failure_and_divergence_leave_the_manager_serving(make_manager, raw):
+    calls = []
+
+    def flaky_data() -> MnistRaw:  # the first job's data load crashes, the second is missing
+        calls.append(1)
+        if len(calls) == 1:
+            raise RuntimeError("disk on fire")
+        if len(calls) == 2:
+            raise DataMissingError("MNIST data not found. Set MNIST_DATA_DIR.")
+        return raw
+
+    manager = make_manager(1, data=flaky_data)
+    crash = manager.submit(tiny(), owner="ann")
+    missing = manager.submit(tiny(), owner="bob")
+    huge_lr = dict(optimizer="sgd", lr=10.0, momentum=0.99, schedule="constant")
+    diverge = manager.submit(tiny(train_subset=1000, batch_size=50, **huge_lr), owner="cat")
+    fine = manager.submit(tiny(), owner="dan")
+
+    s = wait_done(manager, crash)
+    assert s.status == "failed" and s.error == "disk on fire"
+    assert s.message == "Training failed with an unexpected error: RuntimeError: disk on fire"
+    assert "RuntimeError: disk on fire" in s.traceback and "flaky_data" in s.traceback
+    s = wait_done(manager, missing)
+    assert s.status == "failed" and s.message == "MNIST data not found. Set MNIST_DATA_DIR."
+    s = wait_done(manager, diverge)
+    assert s.status == "diverged" and "Lower the learning rate" in s.message
+    assert s.error is None and s.checkpoint_id is None
+    s = wait_done(manager, fine)
+    assert s.status == "finished" and s.checkpoint_id is not None
+
+
+def test_autosave_failure_keeps_the_model_in_memory(make_manager, tmp_path):
+    blocked = tmp_path / "not-a-folder"
+    blocked.write_text("a file where the runs folder should be")
+    manager = make_manager(1, store=ModelStore(tmp_path / "pre", blocked))
+    job = manager.submit(tiny(), owner="ann")
+    s = wait_done(manager, job)
+    assert s.status == "finished" and s.checkpoint_id is None
+    assert "Could not create the folder" in s.save_error
+    ckpt = manager.checkpoint(job)
+    assert ckpt is not None and ckpt.test_accuracy == s.test_accuracy
+
+
+def test_job_without_heartbeat_is_stopped_after_its_lease(make_manager):
+    manager = make_manager(2, lease_s=1.0)
+    orphan = manager.submit(long(), owner="gone")
+    watched = manager.submit(long(), owner="here")
+    queued = manager.submit(long(), owner="gone")
+    assert manager.snapshot(queued).queue_position == 1
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < 2.0:
+        manager.heartbeat(watched)
+        time.sleep(0.2)
+    s = manager.snapshot(orphan)
+    assert s.status == "stopped" and "no heartbeat" in s.message
+    q = manager.snapshot(queued)
+    assert q.status == "stopped" and q.started is None and "Removed from the queue" in q.message
+    assert manager.snapshot(watched).status == "running"
+    assert manager.model_copy(orphan) is None  # its weights were released
+    assert manager.checkpoint(orphan) is None
+    manager.stop(watched)
+
+
+# ---- reading while training ----------------------------------------------------------------
+
+
+def test_readers_see_consistent_growing_history_and_model_copy_predicts(make_manager, raw):
+    manager = make_manager(1)
+    config = tiny(train_subset=1500, batch_size=32, epochs=2, log_every=1)
+    job = manager.submit(config, owner="ann")
+    errors: list[BaseException] = []
+    reads = [0] * 8
+
+    def reader(k: int) -> None:
+        prev: JobSnapshot | None = None
+        try:
+            while True:
+                s = manager.snapshot(job) if k % 2 else manager.jobs("ann")[0]
+                numbers = [m.step for m in s.steps]
+                assert numbers == sorted(set(numbers))  # strictly increasing
+                assert [e.epoch for e in s.epochs] == list(range(1, len(s.epochs) + 1))
+                assert all(e.step <= s.step for e in s.epochs) and s.step <= s.total_steps
+                if prev is not None:
+                    assert len(s.steps) >= len(prev.steps) and len(s.epochs) >= len(prev.epochs)
+                    assert s.steps[: len(prev.steps)] == prev.steps  # append-only
+                    assert s.step >= prev.step and s.elapsed_s >= prev.elapsed_s
+                    assert not (prev.done and not s.done)
+                prev = s
+                reads[k] += 1
+                if s.done:
+                    return
+        except BaseException as e:
+            errors.append(e)
+
+    threads = [threading.Thread(target=reader, args=(k,), daemon=True) for k in range(8)]
+    for t in threads:
+        t.start()
+
+    wait_for(lambda: manager.snapshot(job), lambda s: s.step >= 5)
+    model = manager.model_copy(job)  # while training
+    assert model is not None and not model.training
+    assert all(p.device.type == "cpu" for p in model.parameters())
+    with torch.inference_mode():
+        logits = model(raw.test_images[:100].unsqueeze(1).float() / 255)
+    assert logits.shape == (100, 10) and torch.isfinite(logits).all()
+    predicted = logits.argmax(1)
+    assert ((predicted >= 0) & (predicted <= 9)).all()
+
+    for t in threads:
+        t.join(60)
+    assert not errors, errors[0]
+    assert all(n > 1 for n in reads)
+    final = manager.snapshot(job)
+    assert final.status == "finished" and len(final.epochs) == 2
+    assert final.steps[-1].step == final.total_steps == 2 * config.steps_per_epoch
+    assert final.progress == 1.0 and final.eta_s is None
+
+
+def test_autosaved_checkpoint_loads_and_scores_the_reported_accuracy(make_manager, store, raw):
+    manager = make_manager(1)
+    job = manager.submit(tiny("lenet5", train_subset=1000, eval_test=True), owner="ann")
+    s = wait_done(manager, job)
+    assert s.status == "finished" and s.checkpoint_id == "runs/ann/lenet5-1"
+    assert s.test_accuracy == s.ended.test_accuracy == s.epochs[-1].test_accuracy
+    ckpt = store.load(s.checkpoint_id)
+    assert ckpt.name == "lenet5 #1" and ckpt.config["train_subset"] == 1000
+    assert ckpt.metrics["test_accuracy"] == s.test_accuracy
+    model = ckpt.build_model()
+    acc = evaluate(model, raw.test_images, raw.test_labels).accuracy
+    assert acc == pytest.approx(s.test_accuracy, abs=1e-6)
+    assert [m.id for m in store.list("ann")] == [s.checkpoint_id]
+
+
+# ---- threads -------------------------------------------------------------------------------
+
+
+def test_thread_count_is_per_thread():
+    """torch's intra-op thread count (OpenMP) is per thread; set_thread_count makes it stick
+    even when another thread sets a different count right after."""
+    before = torch.get_num_threads()
+    seen: dict[str, int] = {}
+    a_set, b_set = threading.Event(), threading.Event()
+
+    def a() -> None:
+        set_thread_count(1)
+        a_set.set()
+        b_set.wait(10)
+        seen["a"] = torch.get_num_threads()
+
+    def b() -> None:
+        a_set.wait(10)
+        set_thread_count(3)
+        b_set.set()
+        seen["b"] = torch.get_num_threads()
+
+    threads = [threading.Thread(target=a), threading.Thread(target=b)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(10)
+    assert seen == {"a": 1, "b": 3}
+    assert torch.get_num_threads() == before  # this thread is not affected
+    # torch keeps the last count set as the default for new threads: put it back
+    restore = threading.Thread(target=set_thread_count, args=(before,))
+    restore.start()
+    restore.join(10)

@@ -1,0 +1,57 @@
+"""The part of the sidebar every page shares: the device, and this visitor's running job."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from ui import fmt, state
+from ui.errors import friendly_errors
+from ui.resources import get_device_name, get_manager
+
+POLL_S = 2.0  # how often the sidebar refreshes while a job of this visitor is under way
+
+
+def _pending_job() -> object | None:
+    """This visitor's newest job that is queued or running (None when there is none)."""
+    for job in get_manager().jobs(state.owner()):
+        if not job.done:
+            return job
+    return None
+
+
+def _job_panel() -> None:
+    with friendly_errors("showing your training job"):
+        job = _pending_job()
+        if job is None:
+            if st.session_state[state.SIDEBAR_SEEN_ACTIVE]:
+                # The job ended since the last full run: rerun the page once so that it shows
+                # the new model, and so that this panel stops polling.
+                st.session_state[state.SIDEBAR_SEEN_ACTIVE] = False
+                st.rerun(scope="app")
+            st.caption(":material/bedtime: No training running.")
+            return
+        get_manager().heartbeat(job.job_id)
+        st.markdown(f"**{job.name}** {fmt.status_badge(job.status)}")
+        if job.status == "queued":
+            pos = job.queue_position
+            st.caption(f"Waiting for a free slot{f' (position {pos})' if pos else ''}.")
+        else:
+            epochs = job.config.epochs
+            st.progress(
+                job.progress,
+                text=f"Epoch {job.epoch:.1f} of {epochs} · {job.progress:.0%}"
+                f" · {fmt.duration(job.eta_s)} left",
+            )
+        st.page_link("pages/train.py", label="Open in Train", icon=":material/monitoring:")
+
+
+def render_sidebar() -> None:
+    """Device and running job, at the top of the sidebar, on every page."""
+    with st.sidebar:
+        with st.container(border=True):
+            st.markdown(f":material/memory: **Device:** {get_device_name()}")
+            active = False
+            with friendly_errors("looking up your training jobs"):
+                active = _pending_job() is not None
+            st.session_state[state.SIDEBAR_SEEN_ACTIVE] = active
+            st.fragment(run_every=POLL_S if active else None)(_job_panel)()

@@ -1,0 +1,52 @@
+"""Small pieces several pages share: choosing a model, showing a digit."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import streamlit as st
+from PIL import Image
+
+from mnist_core.models import get_spec
+from mnist_core.store import StoredModel
+from ui import fmt
+
+
+def model_label(m: StoredModel) -> str:
+    """E.g. "LeNet-5 (pretrained) · LeNet-5 · 98.91%"."""
+    try:
+        arch = get_spec(m.model).title
+    except KeyError:
+        arch = m.model
+    kind = "pretrained" if m.read_only else "yours"
+    return f"{m.name} · {arch} · {fmt.percent(m.test_accuracy)} · {kind}"
+
+
+def choose_stored_model(
+    models: list[StoredModel],
+    key: str,
+    label: str = "Model",
+    on_change: Callable[[], None] | None = None,
+) -> StoredModel:
+    """A selectbox over `models` (not empty) bound to `key` (a checkpoint id)."""
+    by_id = {m.id: m for m in models}
+    if st.session_state.get(key) not in by_id:
+        st.session_state[key] = models[0].id
+    chosen = st.selectbox(
+        label,
+        list(by_id),
+        format_func=lambda i: model_label(by_id[i]),
+        key=key,
+        on_change=on_change,
+        help="Pretrained models, and the models you trained or uploaded in this session.",
+    )
+    return by_id[chosen]
+
+
+def digit_image(pixels: np.ndarray, size: int = 112) -> np.ndarray:
+    """A (28, 28) digit (uint8, or float in [0, 1]) enlarged with crisp pixels for display."""
+    arr = np.asarray(pixels)
+    if arr.dtype != np.uint8:
+        arr = (np.clip(arr, 0.0, 1.0) * 255 + 0.5).astype(np.uint8)
+    return np.asarray(Image.fromarray(arr).resize((size, size), Image.Resampling.NEAREST))
