@@ -394,7 +394,7 @@ def format_tables(report: dict[str, Any]) -> str:
     out = [
         f"## MNIST benchmark — {m['date']}",
         "",
-        f"Device {m['device_name']} ({m['device']}); {m['processor']}, {m['cpu_count']} CPUs, "
+        f"Device {m['device_name']}; {m['processor']}, {m['cpu_count']} CPUs, "
         f"{m['torch_num_threads']} torch threads; torch {m['torch']}, Python {m['python']}. Seeds "
         f"{', '.join(map(str, st['seeds']))}; values are mean ± sd over seeds. Time to target: "
         "training seconds (evaluation excluded) to the first epoch at or above the target "

@@ -13,6 +13,7 @@ import io
 import os
 import pickle
 import tempfile
+import warnings
 import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -160,7 +161,9 @@ def load_checkpoint(
     if not data:
         raise CheckpointError(f"{label} is empty.")
     try:
-        payload = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():  # torch warns on stderr about odd pickles; we explain
+            warnings.simplefilter("ignore")
+            payload = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
     except pickle.UnpicklingError:
         raise CheckpointError(
             f"{label} was refused: it contains Python objects that could run code when loaded. "

@@ -92,7 +92,7 @@ def _uploaded_image() -> object | None:
         "Upload a photo or scan of one handwritten digit",
         type=UPLOAD_TYPES,
         key="draw_upload",
-        help="Dark ink on light paper or light on dark, any size up to 10 MB. Crop it to one digit.",
+        help="Dark ink on light paper or light on dark, up to 10 MB. Crop it to one digit.",
     )
     if upload is None:
         return None
@@ -126,7 +126,8 @@ def _prediction(pre: PreprocessResult | None, choice: Choice | None) -> None:
         model, note = _model_for(choice) if choice is not None else (None, "")
         if choice is None:
             st.warning(
-                "There is no model to predict with: train one on the Train page or upload one on the Models page."
+                "There is no model to predict with: train one on the Train page or upload "
+                "one on the Models page."
             )
         if pre is None or pre.empty or pre.image is None or model is None:
             st.metric("Prediction", "–")
@@ -223,10 +224,7 @@ def main() -> None:
             label_visibility="collapsed",
         )
         with friendly_errors("reading your digit"):
-            if source == "Upload":
-                image = _uploaded_image()
-            else:
-                image = _canvas_image()
+            image = _uploaded_image() if source == "Upload" else _canvas_image()
             if image is not None:
                 pre = preprocess(image)
     with right:

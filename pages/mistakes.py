@@ -162,7 +162,8 @@ def _gallery(raw: MnistRaw, result: EvalResult) -> None:
     gallery, inspector = st.columns([3, 1.3], gap="large")
     with gallery:
         st.caption(
-            f"{len(wrong):,} images, most confident mistakes first. Click **Inspect** for the ten probabilities."
+            f"{len(wrong):,} images, most confident mistakes first. "
+            "Click **Inspect** for the ten probabilities."
         )
         page = ss[state.MISTAKES_PAGE]
         shown = wrong[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
@@ -202,7 +203,8 @@ def _inspect(raw: MnistRaw, result: EvalResult, idx: int) -> None:
         true, pred = int(result.labels[idx]), int(result.predicted[idx])
         verdict = "correct" if true == pred else "wrong"
         st.markdown(
-            f"True **{true}** · predicted **{pred}** ({verdict}) · confidence {result.confidence[idx]:.1%}"
+            f"True **{true}** · predicted **{pred}** ({verdict}) · "
+            f"confidence {result.confidence[idx]:.1%}"
         )
         st.plotly_chart(
             charts.probability_figure(result.probabilities[idx], height=230),

@@ -26,7 +26,8 @@ def import_upload(store: ModelStore, data: bytes, owner: str, name: str) -> tupl
     if len(data) > MAX_UPLOAD_MB * 1024 * 1024:
         return (
             "error",
-            f"The file is larger than {MAX_UPLOAD_MB} MB: it is not an MNIST Playground checkpoint.",
+            f"The file is larger than {MAX_UPLOAD_MB} MB: "
+            "it is not an MNIST Playground checkpoint.",
         )
     try:
         stored = store.import_bytes(data, owner, name)

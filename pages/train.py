@@ -184,7 +184,10 @@ def _status(snap: JobSnapshot) -> None:
             icon=":material/hourglass_top:",
         )
         return
-    text = f"{snap.message} · epoch {snap.epoch:.2f} of {epochs} · step {snap.step:,} of {snap.total_steps:,}"
+    text = (
+        f"{snap.message} · epoch {snap.epoch:.2f} of {epochs} · "
+        f"step {snap.step:,} of {snap.total_steps:,}"
+    )
     st.progress(snap.progress, text=text)
     cols = st.columns(5)
     cols[0].metric("Epoch", f"{snap.epoch:.1f} / {epochs}")
@@ -206,20 +209,17 @@ def _status(snap: JobSnapshot) -> None:
             "Models page.",
             icon=":material/stop_circle:",
         )
-    elif snap.status == "finished":
-        if snap.checkpoint_id:
-            st.success(
-                f"Finished with **{fmt.percent(snap.test_accuracy)}** test accuracy, in "
-                f"{fmt.duration(snap.elapsed_s)}. Saved as **{snap.name}**: choose it on the "
-                "Mistakes, Draw and Models pages.",
-                icon=":material/check_circle:",
-            )
-            links = st.columns(3)
-            links[0].page_link(
-                "pages/mistakes.py", label="See its mistakes", icon=":material/grid_on:"
-            )
-            links[1].page_link("pages/draw.py", label="Draw for it", icon=":material/draw:")
-            links[2].page_link("pages/models.py", label="Download it", icon=":material/download:")
+    elif snap.status == "finished" and snap.checkpoint_id:
+        st.success(
+            f"Finished with **{fmt.percent(snap.test_accuracy)}** test accuracy, in "
+            f"{fmt.duration(snap.elapsed_s)}. Saved as **{snap.name}**: choose it on the "
+            "Mistakes, Draw and Models pages.",
+            icon=":material/check_circle:",
+        )
+        links = st.columns(3)
+        links[0].page_link("pages/mistakes.py", label="See its mistakes", icon=":material/grid_on:")
+        links[1].page_link("pages/draw.py", label="Draw for it", icon=":material/draw:")
+        links[2].page_link("pages/models.py", label="Download it", icon=":material/download:")
     if snap.save_error:
         st.warning(
             f"{snap.save_error} It can still be downloaded from the Models page while this "

@@ -28,7 +28,7 @@ def smoke(mnist_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[di
         "mnist_core",
         "bench",
         *("--models", "mlp", "--seeds", "0", "--epochs", "1", "--train-subset", "2000"),
-        *("--peer-seconds", "1", "--peer-batch-size", "32", "--latency-samples", "50"),
+        *("--peer-seconds", "1", "--peer-batch-size", "8", "--latency-samples", "50"),
         *("--json", str(out)),
     ]
     env = {**os.environ, "MNIST_DATA_DIR": str(mnist_dir)}

@@ -23,15 +23,15 @@ FONT = dict(family="Inter, system-ui, sans-serif", size=13)
 def _layout(
     fig: go.Figure, *, height: int, title: str | None = None, **kwargs: object
 ) -> go.Figure:
-    fig.update_layout(
+    settings: dict[str, object] = dict(
         height=height,
         title=dict(text=title, x=0, xanchor="left", font=dict(size=15)) if title else None,
         margin=dict(l=10, r=10, t=40 if title else 10, b=10),
         font=FONT,
         legend=dict(orientation="h", yanchor="bottom", y=1.02, xanchor="right", x=1),
         hovermode="x unified",
-        **kwargs,
     )
+    fig.update_layout(**{**settings, **kwargs})
     return fig
 
 

@@ -47,11 +47,10 @@ def _job_panel() -> None:
 
 def render_sidebar() -> None:
     """Device and running job, at the top of the sidebar, on every page."""
-    with st.sidebar:
-        with st.container(border=True):
-            st.markdown(f":material/memory: **Device:** {get_device_name()}")
-            active = False
-            with friendly_errors("looking up your training jobs"):
-                active = _pending_job() is not None
-            st.session_state[state.SIDEBAR_SEEN_ACTIVE] = active
-            st.fragment(run_every=POLL_S if active else None)(_job_panel)()
+    with st.sidebar, st.container(border=True):
+        st.markdown(f":material/memory: **Device:** {get_device_name()}")
+        active = False
+        with friendly_errors("looking up your training jobs"):
+            active = _pending_job() is not None
+        st.session_state[state.SIDEBAR_SEEN_ACTIVE] = active
+        st.fragment(run_every=POLL_S if active else None)(_job_panel)()

@@ -88,12 +88,9 @@ def _defaults() -> dict[str, Any]:
 def init_state() -> None:
     """Give every key its default, once per session (keys already set are left alone)."""
     ss = st.session_state
-    if OWNER in ss:  # cheap path: everything was initialised on the session's first run
-        missing = {k: v for k, v in _defaults().items() if k not in ss}
-    else:
-        missing = _defaults()
-    for key, value in missing.items():
-        ss[key] = value
+    for key, value in _defaults().items():
+        if key not in ss:
+            ss[key] = value
 
 
 def owner() -> str:

@@ -416,7 +416,8 @@ def parse_query_params(
                 continue
             if s.choices is not None and value not in s.choices:
                 notes.append(
-                    f"{s.label}: {text!r} in the link is not one of {', '.join(s.choices)}; ignored."
+                    f"{s.label}: {text!r} in the link is not one of "
+                    f"{', '.join(s.choices)}; ignored."
                 )
                 continue
             if s.kind in ("int", "optional_int", "float") and value is not None:

@@ -1,0 +1,129 @@
+"""The command line end to end, in subprocesses, on real data."""
+
+import gzip
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def cli(*args, data_dir=None, check=True, cwd=ROOT):
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    if data_dir is not None:
+        env["MNIST_DATA_DIR"] = str(data_dir)
+    proc = subprocess.run(
+        [sys.executable, "-m", "mnist_core", *map(str, args)],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=cwd,
+        timeout=300,
+    )
+    if check and proc.returncode != 0:
+        raise AssertionError(f"exit {proc.returncode}: {proc.stderr}")
+    return proc
+
+
+def test_train_writes_a_checkpoint_that_evaluate_confirms(tmp_path, mnist_dir):
+    out = tmp_path / "m.pt"
+    args = "--model lenet5 --epochs 2 --batch-size 32 --train-subset 2000 --val-size 500"
+    proc = cli("train", *args.split(), "--out", out, data_dir=mnist_dir)
+    assert out.is_file() and "test accuracy" in proc.stdout
+    ev = json.loads(cli("evaluate", "--checkpoint", out, "--json", data_dir=mnist_dir).stdout)
+    assert 0.8 < ev["test_accuracy"] <= 1
+    assert len(ev["per_class_accuracy"]) == 10 and len(ev["confusion_matrix"]) == 10
+    assert sum(map(sum, ev["confusion_matrix"])) == 10_000
+    assert ev["misclassified"] == round((1 - ev["test_accuracy"]) * 10_000)
+
+
+@pytest.mark.parametrize("name", ["mlp", "lenet5", "resnet"])
+def test_shipped_checkpoints_meet_their_accuracy(name, mnist_dir):
+    floor = {"mlp": 0.984, "lenet5": 0.991, "resnet": 0.9965}[name]
+    ev = json.loads(
+        cli(
+            "evaluate",
+            "--checkpoint",
+            ROOT / "checkpoints" / f"{name}.pt",
+            "--json",
+            data_dir=mnist_dir,
+        ).stdout
+    )
+    assert ev["test_accuracy"] >= floor
+
+
+def _test_digits(mnist_dir, n):
+    with gzip.open(mnist_dir / "t10k-images-idx3-ubyte.gz") as f:
+        images = np.frombuffer(f.read(), np.uint8, offset=16).reshape(-1, 28, 28)
+    with gzip.open(mnist_dir / "t10k-labels-idx1-ubyte.gz") as f:
+        labels = np.frombuffer(f.read(), np.uint8, offset=8)
+    return images[:n], labels[:n]
+
+
+def test_predict_png_and_jpeg_and_blank(tmp_path, mnist_dir):
+    images, labels = _test_digits(mnist_dir, 5)
+    files = []
+    for i, img in enumerate(images):
+        # dark ink on light paper, 10x larger, as a scan would be
+        pic = Image.fromarray(255 - img).resize((280, 280), Image.Resampling.BILINEAR)
+        path = tmp_path / f"d{i}.{'png' if i % 2 else 'jpg'}"
+        pic.save(path)
+        files.append(path)
+    blank = tmp_path / "blank.png"
+    Image.new("L", (100, 100), 255).save(blank)
+    ckpt = ROOT / "checkpoints" / "resnet.pt"
+    out = json.loads(cli("predict", "--checkpoint", ckpt, *files, blank, "--json").stdout)
+    assert [r["digit"] for r in out[:5]] == labels.tolist()
+    assert all(abs(sum(r["probabilities"]) - 1) < 1e-5 for r in out[:5])
+    assert out[5]["digit"] is None and out[5]["probabilities"] is None
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["evaluate", "--checkpoint", "does-not-exist.pt"],
+        ["predict", "--checkpoint", "checkpoints/mlp.pt", "nope.png"],
+        ["train", "--model", "vgg"],
+        ["train", "--model", "mlp", "--lr", "-1"],
+        ["train", "--model", "mlp", "--epochs", "many"],
+        ["train", "--model", "mlp", "--bogus", "1"],
+        ["frobnicate"],
+    ],
+)
+def test_input_errors_exit_2_with_one_line(args):
+    proc = cli(*args, check=False)
+    assert proc.returncode == 2
+    assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_corrupt_checkpoint_and_missing_data_are_one_line(tmp_path):
+    bad = tmp_path / "bad.pt"
+    bad.write_bytes(b"PK\x03\x04 truncated zip, not a checkpoint")
+    proc = cli("evaluate", "--checkpoint", bad, check=False)
+    assert proc.returncode == 2 and "not a readable checkpoint" in proc.stderr
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    proc = cli(
+        "evaluate",
+        "--checkpoint",
+        ROOT / "checkpoints" / "mlp.pt",
+        "--data-dir",
+        empty,
+        data_dir=empty,
+        check=False,
+        cwd=tmp_path,  # no ./data/MNIST/raw there either
+    )
+    assert proc.returncode == 2 and "MNIST_DATA_DIR" in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_models_lists_all_three():
+    out = cli("models").stdout
+    assert all(name in out for name in ("mlp", "lenet5", "resnet"))
