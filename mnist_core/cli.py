@@ -74,8 +74,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return _COMMANDS[args.command](args)
-    except MnistError as e:
-        print(f"error: {e}", file=sys.stderr)
+    except MnistError as e:  # one line: multi-line UI messages are joined
+        print("error: " + " ".join(ln.strip() for ln in str(e).splitlines()), file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
