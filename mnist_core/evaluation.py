@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -49,16 +50,28 @@ def model_device(model: nn.Module) -> torch.device:
         return torch.device("cpu")
 
 
+class EvaluationInterrupted(Exception):
+    """Raised by `predict_logits` when its `should_stop` callback answers True."""
+
+
 @torch.inference_mode()
-def predict_logits(model: nn.Module, images: torch.Tensor, batch_size: int = 1000) -> torch.Tensor:
+def predict_logits(
+    model: nn.Module,
+    images: torch.Tensor,
+    batch_size: int = 1000,
+    should_stop: Callable[[], bool] | None = None,
+) -> torch.Tensor:
     """images: (N,28,28) uint8 -> (N,10) float32 logits, on the model's device, in eval mode.
-    Restores the model's train/eval mode afterwards."""
+    Restores the model's train/eval mode afterwards. `should_stop` is checked between batches
+    so a person's stop is honoured within one batch even during an evaluation."""
     dev = model_device(model)
     was_training = model.training
     model.eval()
     try:
         out = []
         for i in range(0, len(images), batch_size):
+            if should_stop is not None and should_stop():
+                raise EvaluationInterrupted
             x = images[i : i + batch_size].to(dev, non_blocking=True)
             x = x.unsqueeze(1).float().div_(255)  # (B,1,28,28) in [0,1]
             if dev.type == "cuda":
@@ -72,10 +85,14 @@ def predict_logits(model: nn.Module, images: torch.Tensor, batch_size: int = 100
 
 
 def evaluate(
-    model: nn.Module, images: torch.Tensor, labels: torch.Tensor, batch_size: int = 1000
+    model: nn.Module,
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    batch_size: int = 1000,
+    should_stop: Callable[[], bool] | None = None,
 ) -> EvalResult:
     """Evaluate on (N,28,28) uint8 images with (N,) int64 labels."""
-    logits = predict_logits(model, images, batch_size)
+    logits = predict_logits(model, images, batch_size, should_stop)
     labels_d = labels.to(logits.device)
     loss = float(F.cross_entropy(logits, labels_d)) if len(labels) else float("nan")
     probs = torch.softmax(logits, 1).float().cpu().numpy()

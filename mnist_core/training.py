@@ -21,7 +21,7 @@ from mnist_core.config import TrainConfig
 from mnist_core.control import TrainControl
 from mnist_core.data import MnistRaw, MnistSplits, make_splits
 from mnist_core.device import device_name, pick_device
-from mnist_core.evaluation import evaluate
+from mnist_core.evaluation import EvaluationInterrupted, evaluate
 from mnist_core.events import EndStatus, EpochMetrics, Event, RunEnded, RunStarted, StepMetrics
 from mnist_core.models import count_parameters, create_model
 from mnist_core.schedules import Schedule
@@ -202,8 +202,22 @@ def fit(
 
         # ---- end of epoch: evaluate on held-out data (not counted as training time) ----
         t0 = time.perf_counter()
-        val = evaluate(model, splits.val_x, splits.val_y) if len(splits.val_y) else None
-        test = evaluate(model, splits.test_x, splits.test_y) if config.eval_test else None
+        stop = lambda: control.stop_requested  # noqa: E731
+        try:
+            val = (
+                evaluate(model, splits.val_x, splits.val_y, should_stop=stop)
+                if len(splits.val_y)
+                else None
+            )
+            test = (
+                evaluate(model, splits.test_x, splits.test_y, should_stop=stop)
+                if config.eval_test
+                else None
+            )
+        except EvaluationInterrupted:
+            eval_s += time.perf_counter() - t0
+            yield ended("stopped", f"Stopped after step {step} of {total_steps}.", epoch - 1)
+            return
         eval_s += time.perf_counter() - t0
         last_val = val.accuracy if val else None
         last_test = test.accuracy if test else last_test

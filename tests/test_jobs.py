@@ -41,6 +41,11 @@ def make_manager(raw, store):
     def make(max_running: int = 1, **kw) -> JobManager:
         kw.setdefault("data", lambda: raw)
         kw.setdefault("store", store)
+        # One intra-op thread per job: on a 2-core machine that other processes keep busy, two
+        # OpenMP threads wait on each other at every parallel region and a step can take ten
+        # times longer (measured: resnet 0.07 s per step idle, up to 1 s under a load average
+        # of 5); with one thread it stays near 0.1 s. The default is checked on its own below.
+        kw.setdefault("threads_per_job", 1)
         manager = JobManager(max_running, **kw)
         made.append(manager)
         return manager
@@ -132,8 +137,16 @@ def test_finished_jobs_kept_per_owner_oldest_dropped(make_manager):
     assert [s.job_id for s in manager.jobs("ann")] == [ids[2]]
 
 
-def test_unknown_job_and_bad_requests(make_manager):
-    manager = make_manager(1)
+def test_unknown_job_bad_requests_and_default_threads(make_manager, raw):
+    threads_seen = []
+
+    def data() -> MnistRaw:  # called in the job's thread, after its thread count is set
+        threads_seen.append(torch.get_num_threads())
+        return raw
+
+    manager = make_manager(2, data=data, threads_per_job=None)
+    expected = max(1, torch.get_num_threads() // 2)  # the cores shared by max_running jobs
+    assert manager.threads_per_job == expected
     with pytest.raises(KeyError):  # JobNotFound is a KeyError for callers that expect one
         manager.snapshot("nope")
     job = manager.submit(long(), owner="ann")
@@ -142,6 +155,11 @@ def test_unknown_job_and_bad_requests(make_manager):
     with pytest.raises(ValueError, match="learning rate"):
         manager.set_lr(job, 50.0)
     manager.stop(job)
+    assert wait_done(manager, job).status == "stopped"
+    assert threads_seen == [expected]
+    manager.remove(job)
+    with pytest.raises(JobNotFound):
+        manager.heartbeat(job)
 
 
 def test_max_running_default_from_environment(monkeypatch):
@@ -160,7 +178,7 @@ def test_max_running_default_from_environment(monkeypatch):
 @pytest.mark.parametrize("model", ["mlp", "lenet5", "resnet"])
 def test_stop_mid_epoch_within_one_second(make_manager, model):
     manager = make_manager(1)
-    job = manager.submit(long(model, log_every=2), owner="ann")
+    job = manager.submit(long(model, batch_size=128, log_every=2), owner="ann")
     snap = wait_for(lambda: manager.snapshot(job), lambda s: len(s.steps) >= 1)
     assert snap.status == "running" and snap.step < snap.started.steps_per_epoch  # mid-epoch
     t0 = time.perf_counter()
@@ -307,6 +325,7 @@ def test_readers_see_consistent_growing_history_and_model_copy_predicts(make_man
                 reads[k] += 1
                 if s.done:
                     return
+                time.sleep(0.002)  # hammer, but leave the training thread some GIL time
         except BaseException as e:
             errors.append(e)
 

@@ -127,3 +127,15 @@ def test_weights_lock_allows_copy_during_training(raw):
             with control.weights_lock:
                 copy = {k: v.clone() for k, v in model.state_dict().items()}
             assert all(torch.isfinite(v).all() for v in copy.values())
+
+
+def test_stop_during_evaluation_is_honoured(raw):
+    control = TrainControl()
+    config = small("lenet5", epochs=2)
+    events = []
+    for ev in fit(config, raw, control=control):
+        events.append(ev)
+        if isinstance(ev, StepMetrics) and ev.step == config.steps_per_epoch:
+            control.request_stop()  # the epoch's evaluation comes next
+    assert not any(isinstance(e, EpochMetrics) for e in events)
+    assert events[-1].status == "stopped" and events[-1].step == config.steps_per_epoch
