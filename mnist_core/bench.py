@@ -411,8 +411,8 @@ def format_tables(report: dict[str, Any]) -> str:
                 targets.append(f"{label}: not reached")
             else:
                 targets.append(
-                    f"{label}: {_pm(t['train_seconds'], '.0f')} s "
-                    f"[{_pm(t['wall_seconds'], '.0f')}] {t['reached']}/{t['of']}"
+                    f"{label}: {_pm(t['train_seconds'], '.1f')} s "
+                    f"[{_pm(t['wall_seconds'], '.1f')}] {t['reached']}/{t['of']}"
                 )
         p50, p95 = s["latency_p50_ms"], s["latency_p95_ms"]
         rows.append(

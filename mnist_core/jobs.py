@@ -306,6 +306,10 @@ class JobManager:
             for job in jobs[: max(0, len(jobs) - self.keep_finished)]:
                 del self._jobs[job.runner.job_id]
                 job.runner.release()
+        # Forget the "#n" counters of owners with no jobs left (sessions that went away).
+        owners = {job.owner for job in self._jobs.values()}
+        for key in [k for k in self._numbers if k[0] not in owners]:
+            del self._numbers[key]
 
     def _running(self) -> int:
         return sum(1 for j in self._jobs.values() if j.runner.status in ACTIVE_STATUSES)

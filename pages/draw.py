@@ -18,6 +18,7 @@ from mnist_core.store import StoredModel
 from ui import charts, fmt, state
 from ui.errors import friendly_errors
 from ui.resources import get_manager, get_model, get_store
+from ui.shell import page_guard
 from ui.widgets import digit_image, model_label
 
 CANVAS_PX = 280
@@ -142,7 +143,13 @@ def _prediction(pre: PreprocessResult | None, choice: Choice | None) -> None:
         probs = predict(model, pre.image)
         ms = (time.perf_counter() - t0) * 1000
         digit = int(np.argmax(probs))
-        st.metric("Prediction", str(digit), delta=f"{probs[digit]:.1%} sure", delta_color="off")
+        st.metric(
+            "Prediction",
+            str(digit),
+            delta=f"{probs[digit]:.1%} sure",
+            delta_color="off",
+            delta_arrow="off",
+        )
         st.plotly_chart(
             charts.probability_figure(probs, height=240),
             key="draw_probabilities",
@@ -188,6 +195,7 @@ def _pretrained(pre: PreprocessResult) -> None:
                 str(digit),
                 delta=f"{probs[digit]:.1%} sure",
                 delta_color="off",
+                delta_arrow="off",
                 help=f"{m.name}: {fmt.percent(m.test_accuracy)} on the test set.",
             )
 
@@ -240,5 +248,6 @@ def main() -> None:
             _pretrained(pre)
 
 
-with friendly_errors("showing the Draw page"):
-    main()
+if page_guard():
+    with friendly_errors("showing the Draw page"):
+        main()

@@ -15,6 +15,7 @@ from ui import charts, fmt, state
 from ui.data_gate import require_data
 from ui.errors import friendly_errors
 from ui.resources import get_evaluation, get_store
+from ui.shell import page_guard
 from ui.widgets import choose_stored_model, digit_image
 
 PAGE_SIZE = 24
@@ -90,12 +91,14 @@ def _summary(result: EvalResult, stored: StoredModel) -> None:
         str(worst),
         delta=fmt.percent(result.per_class_accuracy[worst]),
         delta_color="off",
+        delta_arrow="off",
     )
     cols[3].metric(
         "Most common confusion",
         f"{t} → {p}",
         delta=f"{int(off[t, p])} images",
         delta_color="off",
+        delta_arrow="off",
         help="True digit → predicted digit.",
     )
 
@@ -250,5 +253,6 @@ def main() -> None:
     _gallery(raw, result)
 
 
-with friendly_errors("showing the Mistakes page"):
-    main()
+if page_guard():
+    with friendly_errors("showing the Mistakes page"):
+        main()

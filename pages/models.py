@@ -7,38 +7,15 @@ from pathlib import Path
 import streamlit as st
 
 from mnist_core.checkpoints import checkpoint_bytes
-from mnist_core.errors import CheckpointError, MnistError
+from mnist_core.errors import MnistError
 from mnist_core.models import get_spec
-from mnist_core.store import ModelStore, StoredModel, slugify
+from mnist_core.store import StoredModel, slugify
 from ui import fmt, state
-from ui.errors import flash, friendly_errors, guarded_callback, message_for, show_flashes
+from ui.errors import flash, friendly_errors, guarded_callback, show_flashes
 from ui.resources import get_manager, get_store
+from ui.shell import page_guard
+from ui.uploads import import_upload
 from ui.widgets import choose_stored_model
-
-MAX_UPLOAD_MB = 10
-
-
-def import_upload(store: ModelStore, data: bytes, owner: str, name: str) -> tuple[str, str]:
-    """Validate and store an uploaded checkpoint. Returns (level, message) for the page.
-
-    A bad file is refused with the engine's reason and nothing is stored.
-    """
-    if len(data) > MAX_UPLOAD_MB * 1024 * 1024:
-        return (
-            "error",
-            f"The file is larger than {MAX_UPLOAD_MB} MB: "
-            "it is not an MNIST Playground checkpoint.",
-        )
-    try:
-        stored = store.import_bytes(data, owner, name)
-    except CheckpointError as e:
-        return "error", f"Upload refused: {e}"
-    except Exception as e:
-        return "error", message_for(e, "importing the uploaded checkpoint")
-    return "success", (
-        f"Added **{stored.name}** ({get_spec(stored.model).title}, test accuracy "
-        f"{fmt.percent(stored.test_accuracy)}). It is now available on every page."
-    )
 
 
 def _arch(m: StoredModel) -> str:
@@ -223,5 +200,6 @@ def main() -> None:
     _upload()
 
 
-with friendly_errors("showing the Models page"):
-    main()
+if page_guard():
+    with friendly_errors("showing the Models page"):
+        main()

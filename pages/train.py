@@ -12,6 +12,7 @@ from ui import charts, fmt, state, train_settings
 from ui.data_gate import data_available
 from ui.errors import flash, friendly_errors, guarded_callback, show_flashes
 from ui.resources import get_manager
+from ui.shell import page_guard
 
 LIVE_POLL_S = 1.0  # chart refresh while a job of this visitor runs
 COMPARE_MAX = 5
@@ -334,5 +335,6 @@ def main() -> None:
     st.fragment(run_every=LIVE_POLL_S if not snap.done else None)(_live)(snap.job_id, compare)
 
 
-with friendly_errors("showing the Train page"):
-    main()
+if page_guard():
+    with friendly_errors("showing the Train page"):
+        main()

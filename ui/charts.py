@@ -223,7 +223,7 @@ def per_class_figure(per_class: np.ndarray) -> go.Figure:
         )
     )
     lo = max(0.0, float(values.min()) - 3.0)
-    _layout(fig, height=300, title="Accuracy per digit", hovermode="closest")
+    _layout(fig, height=300, hovermode="closest")
     fig.update_xaxes(title_text="true digit", type="category")
     fig.update_yaxes(range=[lo, 100.5], ticksuffix="%", title_text=None)
     return fig

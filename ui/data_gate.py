@@ -34,13 +34,9 @@ def _download() -> bool:
 
     try:
         download_mnist(progress=progress)
-    except DownloadError as e:
+    except DownloadError as e:  # offline, mirror down...: the message says what to do
         bar.empty()
-        st.error(
-            f"{e}\n\nIf this computer is offline, copy the four MNIST files onto it and set "
-            f"{DATA_DIR_ENV} to their folder before starting the app.",
-            icon=":material/cloud_off:",
-        )
+        st.error(str(e), icon=":material/cloud_off:")
         return False
     bar.progress(1.0, text="Download complete.")
     return True

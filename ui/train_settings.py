@@ -123,6 +123,14 @@ OPTION_CHOICES: dict[str, tuple[str, ...]] = {
     "activation": ("relu", "tanh"),
     "pool": ("max", "avg"),
 }
+_EXPECTED = {
+    "bool": "true or false",
+    "int": "a whole number",
+    "optional_int": "a whole number or 'all'",
+    "float": "a number",
+    "choice": "one of the choices",
+    "text": "valid",
+}
 _HIDDEN_RE = re.compile(r"^\s*\d+(\s*[, ]\s*\d+)*\s*$")
 
 
@@ -411,8 +419,10 @@ def parse_query_params(
             s = by_name[name]
             try:
                 value = parse_value(name, text)
-            except ConfigError as e:
-                notes.append(f"{s.label}: ignored the value in the link ({e}).")
+            except ConfigError:  # its wording names the field: say it with the label instead
+                notes.append(
+                    f"{s.label}: {text!r} in the link is not {_EXPECTED[s.kind]}; ignored."
+                )
                 continue
             if s.choices is not None and value not in s.choices:
                 notes.append(
@@ -569,14 +579,13 @@ def render_sidebar(locked: bool) -> None:
                     _option_widget(model, opt, default)
 
         st.subheader("Presets", anchor=False)
-        cols = st.columns(len(PRESETS))
         icons = {"quick look": ":material/bolt:", "best accuracy": ":material/target:"}
         helps = {
             "quick look": "A 1,000-image subset and a few epochs: results in seconds.",
             "best accuracy": "The architecture's tuned recipe on all training images.",
         }
-        for col, name in zip(cols, PRESETS, strict=True):
-            col.button(
+        for name in PRESETS:
+            st.button(
                 name.capitalize(),
                 key=f"train_preset_{name.replace(' ', '_')}",
                 icon=icons.get(name),

@@ -1,0 +1,435 @@
+"""End-to-end fixtures: a real Streamlit server and Debian's Chromium driven by Playwright.
+
+    streamlit_server  one `streamlit run app.py` for the whole e2e run (session scope), with
+                      MNIST_DATA_DIR (real data), MNIST_RUNS_DIR (a temp dir) and MNIST_MAX_JOBS=1
+    start_server      factory for an extra server (e.g. a fresh one); stopped at session end
+    browser           Chromium (/usr/bin/chromium) launched by Playwright, session scope
+    st                a new browser context (= a new Streamlit session) wrapped in `StApp`
+    new_st            factory for more contexts (several visitors at once)
+
+Nothing here skips: a missing browser or server start-up failure fails the test with advice
+(a skipped test would be counted as a pass). Screenshots and the server log go to
+artifacts/e2e/ (git-ignored).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+ARTIFACTS = REPO / "artifacts" / "e2e"
+CHROMIUM = Path(os.environ.get("E2E_CHROMIUM", "/usr/bin/chromium"))
+CHROMIUM_ARGS = [
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+SERVER_START_TIMEOUT_S = 90.0  # the machine is small and shared: be patient
+DEFAULT_TIMEOUT_MS = 30_000
+VIEWPORT = {"width": 1400, "height": 1000}
+
+# The app is idle when no script run is in progress and no widget is still a loading skeleton.
+# It must stay so for `ms` milliseconds: right after a click the rerun has not started yet.
+_IDLE_JS = """(ms) => {
+    const app = document.querySelector('[data-testid="stApp"]');
+    const idle = !!app
+        && app.getAttribute('data-test-script-state') === 'notRunning'
+        && app.getAttribute('data-test-connection-state') === 'CONNECTED'
+        && !document.querySelector('[data-testid="stSkeleton"]');
+    if (!idle) { window.__e2eIdleSince = null; return false; }
+    const now = performance.now();
+    if (window.__e2eIdleSince == null) window.__e2eIdleSince = now;
+    return now - window.__e2eIdleSince >= ms;
+}"""
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", text).strip("_")[:120]
+
+
+# --- the Streamlit server ---------------------------------------------------------------------
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class StreamlitServer:
+    url: str
+    port: int
+    runs_dir: Path
+    log_path: Path
+    proc: subprocess.Popen
+    env: dict[str, str] = field(repr=False)
+
+    def log_text(self) -> str:
+        try:
+            return self.log_path.read_text(errors="replace")
+        except OSError:
+            return ""
+
+    def log_tail(self, n: int = 60) -> str:
+        return "\n".join(self.log_text().splitlines()[-n:])
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=10)
+
+
+def _health_ok(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
+            return r.status == 200
+    except OSError:
+        return False
+
+
+def launch_server(
+    name: str, runs_dir: Path, data_dir: Path, **env_overrides: str
+) -> StreamlitServer:
+    """Start `streamlit run app.py` on a free port and wait for its health check."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    runs_dir.mkdir(parents=True, exist_ok=True)
+    port = _free_port()
+    env = {
+        **os.environ,
+        "MNIST_DATA_DIR": str(data_dir),
+        "MNIST_RUNS_DIR": str(runs_dir),
+        "MNIST_MAX_JOBS": "1",
+        "PYTHONUNBUFFERED": "1",
+        **env_overrides,
+    }
+    cmd = [
+        sys.executable, "-m", "streamlit", "run", "app.py",
+        "--server.headless", "true",
+        "--server.port", str(port),
+        "--server.address", "127.0.0.1",
+        "--browser.gatherUsageStats", "false",
+        "--server.fileWatcherType", "none",  # the app under test must not reload mid-run
+        "--server.runOnSave", "false",
+    ]  # fmt: skip
+    log_path = ARTIFACTS / f"server-{name}.log"
+    log = log_path.open("w")
+    proc = subprocess.Popen(
+        cmd, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
+    )
+    log.close()
+    server = StreamlitServer(f"http://127.0.0.1:{port}", port, runs_dir, log_path, proc, env)
+    deadline = time.monotonic() + SERVER_START_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            pytest.fail(
+                f"streamlit run app.py exited with code {proc.returncode} during start-up. "
+                f"Log ({log_path}):\n{server.log_tail()}",
+                pytrace=False,
+            )
+        if _health_ok(server.url):
+            return server
+        time.sleep(0.25)
+    server.stop()
+    pytest.fail(
+        f"streamlit run app.py did not answer {server.url}/_stcore/health within "
+        f"{SERVER_START_TIMEOUT_S:.0f} s. Log ({log_path}):\n{server.log_tail()}",
+        pytrace=False,
+    )
+
+
+@pytest.fixture(scope="session")
+def start_server(
+    mnist_dir: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Callable[..., StreamlitServer]]:
+    """Factory: start_server(name, **env) -> a running server, stopped at the end of the run."""
+    servers: list[StreamlitServer] = []
+
+    def start(name: str, **env: str) -> StreamlitServer:
+        runs = tmp_path_factory.mktemp(f"runs-{name}")
+        server = launch_server(name, runs, mnist_dir, **env)
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def streamlit_server(start_server: Callable[..., StreamlitServer]) -> StreamlitServer:
+    """The app, served once for the whole e2e run (MNIST_MAX_JOBS=1)."""
+    return start_server("main", MNIST_MAX_JOBS="1")
+
+
+# --- the browser ------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[object]:
+    if not CHROMIUM.exists():
+        pytest.fail(
+            f"Chromium not found at {CHROMIUM}. Install Debian's build: "
+            "`apt-get install -y chromium` (Playwright cannot download its own browser here), "
+            "or point E2E_CHROMIUM at a Chromium binary.",
+            pytrace=False,
+        )
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            yield b
+        finally:
+            b.close()
+
+
+# --- a visitor: one browser context = one Streamlit session -----------------------------------
+
+
+class StApp:
+    """One visitor of the app (a browser context and its page), with Streamlit-aware helpers."""
+
+    def __init__(self, page, server: StreamlitServer, name: str) -> None:
+        self.page = page
+        self.server = server
+        self.name = name
+        self.page_errors: list[str] = []
+        page.on("pageerror", lambda e: self.page_errors.append(str(e)))
+
+    # -- navigation and waiting --
+
+    def open(self, path: str = "") -> StApp:
+        """Load the app at `path` (a new Streamlit session) and wait until it is idle."""
+        self.page.goto(f"{self.server.url}/{path.lstrip('/')}")
+        self.page.get_by_test_id("stApp").wait_for()
+        self.wait_idle(timeout=60_000)
+        return self
+
+    def wait_idle(self, settle_ms: int = 300, timeout: float = DEFAULT_TIMEOUT_MS) -> None:
+        """Wait until no script run is in progress and nothing is loading, for `settle_ms`."""
+        self.page.wait_for_function(_IDLE_JS, arg=settle_ms, timeout=timeout, polling=100)
+
+    def nav(self, title: str) -> None:
+        """Go to another page through the sidebar (keeps the Streamlit session)."""
+        self.page.get_by_test_id("stSidebarNav").get_by_role("link", name=title).click()
+        self.page.wait_for_url(re.compile(rf"/{re.escape(title.lower())}$"))
+        self.wait_idle(timeout=60_000)
+
+    # -- finding things --
+
+    @property
+    def main(self):
+        return self.page.get_by_test_id("stMain")
+
+    @property
+    def sidebar(self):
+        return self.page.get_by_test_id("stSidebar")
+
+    def keyed(self, key: str):
+        """The element created with `key=...` (Streamlit gives it the class st-key-<key>)."""
+        return self.page.locator(f".st-key-{key}")
+
+    def metric(self, label: str):
+        """The value of the st.metric labelled exactly `label`."""
+        label_re = re.compile(rf"^\s*{re.escape(label)}\s*$")
+        return (
+            self.page.get_by_test_id("stMetric")
+            .filter(has=self.page.get_by_test_id("stMetricLabel").filter(has_text=label_re))
+            .get_by_test_id("stMetricValue")
+        )
+
+    def selectbox(self, label: str, within=None):
+        scope = within if within is not None else self.page
+        return scope.get_by_test_id("stSelectbox").filter(
+            has=self.page.get_by_test_id("stWidgetLabel").filter(has_text=label)
+        )
+
+    def select_option(self, label: str, option: str | re.Pattern, within=None) -> None:
+        """Open the selectbox labelled `label` and click the option matching `option`."""
+        box = self.selectbox(label, within)
+        box.click()
+        self.page.get_by_role("option").filter(has_text=option).first.click()
+        self.wait_idle()
+
+    def options_of(self, label: str, within=None) -> list[str]:
+        """The option texts of a selectbox (opens and closes it)."""
+        box = self.selectbox(label, within)
+        box.click()
+        opts = self.page.get_by_role("option")
+        opts.first.wait_for()
+        texts = [t.strip() for t in opts.all_inner_texts()]
+        self.page.keyboard.press("Escape")
+        return texts
+
+    def button(self, name: str | re.Pattern, within=None):
+        scope = within if within is not None else self.page
+        return scope.get_by_role("button", name=name)
+
+    def plotly_points(self, key: str) -> int:
+        """How many data points the plotly chart with this key draws (0 when it is absent)."""
+        return int(
+            self.page.evaluate(
+                """(key) => {
+                    const divs = document.querySelectorAll(`.st-key-${key} .js-plotly-plot`);
+                    if (!divs.length) return 0;
+                    const d = divs[divs.length - 1];
+                    return (d.data || []).reduce((n, t) => n + ((t.x || []).length), 0);
+                }""",
+                key,
+            )
+        )
+
+    # -- checks and artifacts --
+
+    def errors_on_page(self) -> list[str]:
+        """Exception boxes, and the app's own 'Something went wrong' apologies."""
+        texts = self.page.get_by_test_id("stException").all_inner_texts()
+        texts += [
+            t
+            for t in self.page.get_by_test_id("stAlertContentError").all_inner_texts()
+            if "went wrong" in t or "Traceback" in t
+        ]
+        return texts
+
+    def assert_no_errors(self) -> None:
+        errors = self.errors_on_page()
+        assert not errors, f"{self.name}: the page shows an error: {errors}"
+        body = self.main.inner_text()
+        assert "Traceback (most recent call last)" not in body, body[-2000:]
+
+    def shot(self, label: str) -> Path:
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        path = ARTIFACTS / f"{_slug(self.name)}--{_slug(label)}.png"
+        self.page.screenshot(path=str(path), full_page=True)
+        return path
+
+    # -- the drawing canvas --
+
+    @property
+    def canvas(self):
+        """fabric.js's top canvas, which receives the mouse (streamlit-drawable-canvas)."""
+        return self.main.locator("canvas.dc-canvas.upper-canvas").first
+
+    def draw(self, strokes: Sequence[Sequence[tuple[float, float]]], steps: int = 6) -> None:
+        """Draw strokes given as points in [0, 1]² of the canvas, with mouse moves."""
+        self.canvas.scroll_into_view_if_needed()
+        box = self.canvas.bounding_box()
+        assert box is not None, "the drawing canvas is not visible"
+
+        def at(pt: tuple[float, float]) -> tuple[float, float]:
+            return box["x"] + pt[0] * box["width"], box["y"] + pt[1] * box["height"]
+
+        mouse = self.page.mouse
+        for stroke in strokes:
+            mouse.move(*at(stroke[0]))
+            mouse.down()
+            for pt in stroke[1:]:
+                mouse.move(*at(pt), steps=steps)
+            mouse.up()
+
+    def draw_digit(self, digit: str) -> None:
+        self.draw(DIGIT_STROKES[digit])
+
+    def ink_pixels(self) -> int:
+        """Bright pixels on the canvas's drawing layer (0 for an empty canvas)."""
+        return int(
+            self.main.locator("canvas.dc-canvas.lower-canvas").first.evaluate(
+                """(c) => {
+                    const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+                    let n = 0;
+                    for (let i = 0; i < d.length; i += 4) if (d[i] > 128 && d[i + 3] > 128) n++;
+                    return n;
+                }"""
+            )
+        )
+
+
+# Digits as strokes in canvas fractions (x to the right, y down).
+DIGIT_STROKES: dict[str, list[list[tuple[float, float]]]] = {
+    "1": [[(0.5, 0.15), (0.5, 0.85)]],
+    "0": [
+        [
+            (
+                0.5 + 0.2 * math.sin(2 * math.pi * i / 40),
+                0.5 - 0.32 * math.cos(2 * math.pi * i / 40),
+            )
+            for i in range(41)
+        ]
+    ],
+    "7": [[(0.27, 0.2), (0.73, 0.2), (0.42, 0.85)]],
+}
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
+    rep = yield
+    setattr(item, f"rep_{rep.when}", rep)
+    return rep
+
+
+@pytest.fixture
+def new_st(
+    browser, streamlit_server: StreamlitServer, request: pytest.FixtureRequest
+) -> Iterator[Callable[..., StApp]]:
+    """Factory: new_st(name, server=...) -> a new visitor; screenshots of each at the end."""
+    visitors: list[tuple[StApp, object]] = []
+    log_start = len(streamlit_server.log_text())
+
+    def make(name: str = "", server: StreamlitServer | None = None) -> StApp:
+        context = browser.new_context(viewport=VIEWPORT, accept_downloads=True)
+        context.set_default_timeout(DEFAULT_TIMEOUT_MS)
+        page = context.new_page()
+        label = request.node.name + (f"-{name}" if name else "")
+        visitor = StApp(page, server or streamlit_server, label)
+        visitors.append((visitor, context))
+        return visitor
+
+    yield make
+
+    failed = bool(getattr(request.node, "rep_call", None) and request.node.rep_call.failed)
+    for visitor, context in visitors:
+        with contextlib.suppress(Exception):
+            visitor.shot("FAILED" if failed else "end")
+        with contextlib.suppress(Exception):
+            context.close()
+    # The app logs unexpected errors (shown to people as a short apology) with a traceback.
+    new_log = streamlit_server.log_text()[log_start:]
+    if "Traceback (most recent call last)" in new_log:
+        pytest.fail(f"The server logged an exception during this test:\n{new_log[-4000:]}")
+
+
+@pytest.fixture
+def st(new_st: Callable[..., StApp]) -> StApp:
+    """One visitor (a fresh Streamlit session)."""
+    return new_st()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _clean_artifacts() -> None:
+    """Start each e2e run with an empty screenshots folder (logs of this run are kept)."""
+    if ARTIFACTS.is_dir():
+        for png in ARTIFACTS.glob("*.png"):
+            png.unlink()
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,62 @@
+"""Scenario 2: digits drawn with the mouse are read by the model; Clear empties everything."""
+
+from __future__ import annotations
+
+import pytest
+from playwright.sync_api import expect
+
+pytestmark = pytest.mark.e2e
+
+PREDICT_TIMEOUT_MS = 30_000
+EMPTY = "–"  # the Prediction metric with nothing drawn
+
+
+def _clear(st) -> None:  # noqa: ANN001
+    st.button("Clear").click()
+    expect(st.metric("Prediction")).to_have_text(EMPTY)
+    st.wait_idle()
+    assert st.ink_pixels() == 0, "Clear left ink on the canvas"
+
+
+def _set_pen_width(st, key: str) -> int:  # noqa: ANN001
+    """Press Home/End on the "Pen width" slider; returns the width it shows."""
+    slider = st.main.get_by_test_id("stSlider").filter(has_text="Pen width")
+    thumb = slider.get_by_role("slider")
+    thumb.focus()
+    thumb.press(key)
+    st.wait_idle()
+    return int(slider.get_by_test_id("stSliderThumbValue").inner_text())
+
+
+def test_drawn_digits_are_predicted_and_clear_empties(st) -> None:  # noqa: ANN001
+    st.open("draw")
+    expect(st.metric("Prediction")).to_have_text(EMPTY)
+    st.canvas.wait_for()
+    assert st.ink_pixels() == 0
+
+    for digit in ("1", "0", "7"):
+        st.draw_digit(digit)
+        expect(st.metric("Prediction")).to_have_text(digit, timeout=PREDICT_TIMEOUT_MS)
+        st.wait_idle()
+        assert st.ink_pixels() > 0
+        st.shot(f"digit-{digit}")
+        st.assert_no_errors()
+        _clear(st)
+    st.shot("cleared")
+
+
+def test_thin_and_thick_strokes(st) -> None:  # noqa: ANN001
+    st.open("draw")
+    st.canvas.wait_for()
+    ink = {}
+    for name, key in (("thin", "Home"), ("thick", "End")):
+        width = _set_pen_width(st, key)
+        assert (width < 10) if name == "thin" else (width > 30), f"{name} pen width is {width}"
+        st.draw_digit("1")
+        expect(st.metric("Prediction")).to_have_text("1", timeout=PREDICT_TIMEOUT_MS)
+        st.wait_idle()
+        ink[name] = st.ink_pixels()
+        st.shot(f"{name}-{width}px")
+        _clear(st)
+    assert ink["thick"] > 3 * ink["thin"] > 0, f"ink per pen width: {ink}"
+    st.assert_no_errors()

@@ -1,0 +1,80 @@
+"""The app's frame: page config, session state, navigation, the shared sidebar.
+
+`app.py` calls `run_app()`. Every page file starts with `if page_guard():`, because Streamlit
+runs a file of the `pages/` folder directly, without `app.py`, on the very first request of a
+server process when that request's URL is a page's (e.g. a shared link to /draw), and in
+`AppTest` after `switch_page`. The guard then runs the app itself, whose navigation runs the
+page, so that every page always gets the page config, the initialised state and the sidebar.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+import streamlit as st
+
+from ui.errors import show_error
+from ui.sidebar import render_sidebar
+from ui.state import init_state
+
+_local = threading.local()  # script runs of a session happen in that session's own thread
+
+
+def _pages() -> list[st.Page]:
+    train = st.Page(
+        "pages/train.py", title="Train", icon=":material/model_training:", url_path="train"
+    )
+
+    def home() -> None:
+        """The root URL. Train is the default page, and lives at /train so that a link to a
+        setup reads /train?model=…: send visitors there, with the query parameters."""
+        st.switch_page(train, query_params=st.query_params.to_dict())
+
+    return [
+        st.Page(home, title="Home", url_path="home", default=True, visibility="hidden"),
+        train,
+        st.Page(
+            "pages/mistakes.py", title="Mistakes", icon=":material/grid_on:", url_path="mistakes"
+        ),
+        st.Page("pages/draw.py", title="Draw", icon=":material/draw:", url_path="draw"),
+        st.Page(
+            "pages/models.py", title="Models", icon=":material/inventory_2:", url_path="models"
+        ),
+    ]
+
+
+def run_app() -> None:
+    """Set up the page, route to the page of the URL and run it."""
+    st.set_page_config(
+        page_title="MNIST Playground",
+        page_icon=":material/draw:",
+        layout="wide",
+        initial_sidebar_state="expanded",
+        menu_items={"About": "MNIST Playground: train, inspect and draw against MNIST models."},
+    )
+    init_state()
+    page = st.navigation(_pages())
+    _local.depth = getattr(_local, "depth", 0) + 1
+    try:
+        render_sidebar()
+        page.run()
+    except Exception as e:  # the pages catch their own errors; this is the last line of defence
+        show_error(e, f"showing the {page.title} page")
+    finally:
+        _local.depth -= 1
+
+
+def page_guard() -> bool:
+    """True when the calling page runs inside the app's navigation. Otherwise runs the app
+    (which runs the page) and returns False: the caller then does nothing more."""
+    if getattr(_local, "depth", 0) > 0:
+        return True
+    run_app()
+    return False
+
+
+def configure_logging() -> None:
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
