@@ -228,11 +228,17 @@ def _to_uint8(img: np.ndarray) -> np.ndarray:
 
 
 def _block_reduce(img: np.ndarray, factor: int, how: str) -> np.ndarray:
-    """Reduce (H, W) by an integer factor with block "mean" or "max"; zero-pads the far edges."""
+    """Reduce (H, W) by an integer factor with block "mean" or "max"; zero-pads the far edges.
+
+    A side shorter than `factor` is one block of its own length (same result as one padded
+    block): padding it up to `factor` would make a 1 x 1,000,000 image a 1,000,000 x 6,250
+    array (25 GB).
+    """
     h, w = img.shape
-    ph, pw = -h % factor, -w % factor
+    fy, fx = min(factor, h), min(factor, w)
+    ph, pw = -h % fy, -w % fx
     padded = np.pad(img, ((0, ph), (0, pw))) if ph or pw else img
-    blocks = padded.reshape(padded.shape[0] // factor, factor, padded.shape[1] // factor, factor)
+    blocks = padded.reshape(padded.shape[0] // fy, fy, padded.shape[1] // fx, fx)
     if how == "max":
         return blocks.max(axis=(1, 3))
     if ph or pw:  # mean over real pixels only, so the padded edge is not darkened

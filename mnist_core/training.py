@@ -203,14 +203,15 @@ def fit(
         # ---- end of epoch: evaluate on held-out data (not counted as training time) ----
         t0 = time.perf_counter()
         stop = lambda: control.stop_requested  # noqa: E731
+        # Batches of 500: a stop waits for at most one (about 0.15 s for resnet on 2 cores).
         try:
             val = (
-                evaluate(model, splits.val_x, splits.val_y, should_stop=stop)
+                evaluate(model, splits.val_x, splits.val_y, 500, should_stop=stop)
                 if len(splits.val_y)
                 else None
             )
             test = (
-                evaluate(model, splits.test_x, splits.test_y, should_stop=stop)
+                evaluate(model, splits.test_x, splits.test_y, 500, should_stop=stop)
                 if config.eval_test
                 else None
             )

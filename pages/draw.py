@@ -19,7 +19,7 @@ from ui import charts, fmt, state
 from ui.errors import friendly_errors
 from ui.resources import get_manager, get_model, get_store
 from ui.shell import page_guard
-from ui.widgets import digit_image, model_label
+from ui.widgets import model_label, square_preview
 
 CANVAS_PX = 280
 LIVE_POLL_S = 1.0  # refresh of the prediction while the chosen model is still training
@@ -165,8 +165,7 @@ def _steps(pre: PreprocessResult) -> None:
         return
     cols = st.columns(len(steps))
     for col, (caption, img) in zip(cols, steps, strict=True):
-        shown = digit_image(img, 112) if img.shape == (28, 28) else img
-        col.image(shown, caption=caption, width="stretch")
+        col.image(square_preview(img), caption=caption, width="stretch")
 
 
 def _pretrained(pre: PreprocessResult) -> None:

@@ -18,8 +18,8 @@ from ui.resources import get_evaluation, get_store
 from ui.shell import page_guard
 from ui.widgets import choose_stored_model, digit_image
 
-PAGE_SIZE = 24
-GALLERY_COLUMNS = 6
+PAGE_SIZE = 20
+GALLERY_COLUMNS = 5
 
 Pair = tuple[int, int]
 
@@ -162,7 +162,7 @@ def _gallery(raw: MnistRaw, result: EvalResult) -> None:
 
     pages = max(1, math.ceil(len(wrong) / PAGE_SIZE))
     ss[state.MISTAKES_PAGE] = min(max(1, int(ss[state.MISTAKES_PAGE] or 1)), pages)
-    gallery, inspector = st.columns([3, 1.3], gap="large")
+    gallery, inspector = st.columns([3.4, 1.2], gap="large")
     with gallery:
         st.caption(
             f"{len(wrong):,} images, most confident mistakes first. "
@@ -174,7 +174,7 @@ def _gallery(raw: MnistRaw, result: EvalResult) -> None:
             cols = st.columns(GALLERY_COLUMNS)
             for col, idx in zip(cols, shown[row : row + GALLERY_COLUMNS], strict=False):
                 idx = int(idx)
-                with col.container(border=True):
+                with col:
                     st.image(
                         digit_image(raw.test_images[idx].numpy(), 84),
                         caption=f"true {result.labels[idx]} · said {result.predicted[idx]} · "

@@ -292,7 +292,7 @@ def _compare_picker(snap: JobSnapshot) -> list[str]:
 def main() -> None:
     train_settings.load_query_params()
     snap = _current_job()
-    train_settings.render_sidebar(locked=snap is not None and not snap.done)
+    train_settings.render_sidebar()
     train_settings.sync_query_params()
 
     st.title("Train a model", anchor=False)

@@ -123,6 +123,33 @@ def test_eight_jobs_two_at_a_time_fifo_with_queue_positions(make_manager):
     assert manager.running_count() == 0
 
 
+def test_submit_from_many_threads_at_once(make_manager):
+    manager = make_manager(1)
+    ids: list[str] = []
+    lock = threading.Lock()
+    go = threading.Barrier(12)
+
+    def submit(k: int) -> None:
+        go.wait(10)
+        job = manager.submit(long(seed=k), owner=f"user{k % 3}")
+        with lock:
+            ids.append(job)
+
+    threads = [threading.Thread(target=submit, args=(k,)) for k in range(12)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(10)
+    snaps = manager.jobs()
+    assert len(set(ids)) == 12 and {s.job_id for s in snaps} == set(ids)
+    assert [s.status for s in snaps].count("running") == 1
+    assert sorted(s.queue_position for s in snaps if s.status == "queued") == list(range(1, 12))
+    assert sorted(s.name for s in manager.jobs("user0")) == [f"mlp #{n}" for n in range(1, 5)]
+    for snap in sorted(snaps, key=lambda s: s.status == "running"):  # queued ones first
+        manager.stop(snap.job_id)
+    assert all(wait_done(manager, job).status == "stopped" for job in ids)
+
+
 def test_finished_jobs_kept_per_owner_oldest_dropped(make_manager):
     manager = make_manager(1, keep_finished=2)
     ids = [manager.submit(tiny(), owner="ann") for _ in range(3)]
@@ -189,6 +216,19 @@ def test_stop_mid_epoch_within_one_second(make_manager, model):
     assert end.ended.status == "stopped" and end.ended.epochs_done == 0
     assert end.checkpoint_id is None  # stopped runs are saved only on request
     assert manager.running_count() == 0
+
+
+def test_stop_during_end_of_epoch_evaluation(make_manager):
+    manager = make_manager(1)
+    config = tiny(train_subset=500, val_size=5000, epochs=2, eval_test=True)
+    job = manager.submit(config, owner="ann")
+    snap = wait_for(lambda: manager.snapshot(job), lambda s: s.message != "Running" and s.steps)
+    assert snap.message == "Evaluating epoch 1" and snap.step == config.steps_per_epoch
+    t0 = time.perf_counter()
+    manager.stop(job)
+    end = wait_for(lambda: manager.snapshot(job), lambda s: s.done, timeout=5)
+    assert time.perf_counter() - t0 < 1.0
+    assert end.status == "stopped" and end.epochs == () and end.ended.epochs_done == 0
 
 
 def test_pause_resume_lr_change_then_save_stopped_run(make_manager, store, raw):
@@ -358,7 +398,9 @@ def test_autosaved_checkpoint_loads_and_scores_the_reported_accuracy(make_manage
     job = manager.submit(tiny("lenet5", train_subset=1000, eval_test=True), owner="ann")
     s = wait_done(manager, job)
     assert s.status == "finished" and s.checkpoint_id == "runs/ann/lenet5-1"
-    assert s.test_accuracy == s.ended.test_accuracy == s.epochs[-1].test_accuracy
+    assert s.test_accuracy == s.ended.test_accuracy
+    # the same figure on a CPU; on a GPU the epoch's is measured in bfloat16, the final in float32
+    assert s.epochs[-1].test_accuracy == pytest.approx(s.test_accuracy, abs=1e-3)
     ckpt = store.load(s.checkpoint_id)
     assert ckpt.name == "lenet5 #1" and ckpt.config["train_subset"] == 1000
     assert ckpt.metrics["test_accuracy"] == s.test_accuracy

@@ -545,12 +545,11 @@ def _option_widget(model: str, opt: str, default: Any) -> None:
         st.text_input(label, **common)
 
 
-def render_sidebar(locked: bool) -> None:
+def render_sidebar() -> None:
     """Architecture, its options, presets and every training setting, in the sidebar.
 
-    `locked`: a job of this visitor is running; settings stay editable (for the next run).
+    They stay editable while a job runs: they apply to the next run.
     """
-    del locked  # settings apply to the next run; nothing to lock
     ss = st.session_state
     with st.sidebar:
         st.subheader("Model", anchor=False)

@@ -50,3 +50,19 @@ def digit_image(pixels: np.ndarray, size: int = 112) -> np.ndarray:
     if arr.dtype != np.uint8:
         arr = (np.clip(arr, 0.0, 1.0) * 255 + 0.5).astype(np.uint8)
     return np.asarray(Image.fromarray(arr).resize((size, size), Image.Resampling.NEAREST))
+
+
+def square_preview(pixels: np.ndarray, size: int = 140) -> np.ndarray:
+    """A (H, W) uint8 image padded to a square (with its own border colour) and resized to
+    `size`, so that preprocessing steps of any shape line up: crisp pixels when small."""
+    arr = np.asarray(pixels, dtype=np.uint8)
+    h, w = arr.shape
+    side = max(h, w)
+    border = np.concatenate([arr[0], arr[-1], arr[:, 0], arr[:, -1]])
+    fill = int(np.median(border))
+    top, left = (side - h) // 2, (side - w) // 2
+    padded = np.pad(arr, ((top, side - h - top), (left, side - w - left)), constant_values=fill)
+    resample = Image.Resampling.NEAREST if side <= size // 2 else Image.Resampling.BOX
+    if side < size and resample is Image.Resampling.BOX:
+        resample = Image.Resampling.BILINEAR
+    return np.asarray(Image.fromarray(padded).resize((size, size), resample))

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import expect
 
 REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO / "artifacts" / "e2e"
@@ -43,7 +44,7 @@ CHROMIUM_ARGS = [
 ]
 SERVER_START_TIMEOUT_S = 90.0  # the machine is small and shared: be patient
 DEFAULT_TIMEOUT_MS = 30_000
-VIEWPORT = {"width": 1400, "height": 1000}
+VIEWPORT = {"width": 1400, "height": 1400}
 
 # The app is idle when no script run is in progress and no widget is still a loading skeleton.
 # It must stay so for `ms` milliseconds: right after a click the rerun has not started yet.
@@ -261,22 +262,26 @@ class StApp:
         )
 
     def selectbox(self, label: str, within=None):
+        """The selectbox labelled exactly `label`."""
         scope = within if within is not None else self.page
+        label_re = re.compile(rf"^\s*{re.escape(label)}\s*$")
         return scope.get_by_test_id("stSelectbox").filter(
-            has=self.page.get_by_test_id("stWidgetLabel").filter(has_text=label)
+            has=self.page.get_by_test_id("stWidgetLabel").filter(has_text=label_re)
         )
+
+    def selected(self, label: str, within=None) -> str:
+        """The text of the option a selectbox shows."""
+        return self.selectbox(label, within).get_by_role("combobox").input_value()
 
     def select_option(self, label: str, option: str | re.Pattern, within=None) -> None:
         """Open the selectbox labelled `label` and click the option matching `option`."""
-        box = self.selectbox(label, within)
-        box.click()
+        self.selectbox(label, within).get_by_role("combobox").click()
         self.page.get_by_role("option").filter(has_text=option).first.click()
         self.wait_idle()
 
     def options_of(self, label: str, within=None) -> list[str]:
         """The option texts of a selectbox (opens and closes it)."""
-        box = self.selectbox(label, within)
-        box.click()
+        self.selectbox(label, within).get_by_role("combobox").click()
         opts = self.page.get_by_role("option")
         opts.first.wait_for()
         texts = [t.strip() for t in opts.all_inner_texts()]
@@ -300,6 +305,29 @@ class StApp:
                 key,
             )
         )
+
+    # -- the Train page --
+
+    @property
+    def job_heading(self):
+        """The Train page's heading of the current run: its name and a status badge."""
+        return self.main.locator("h4").first
+
+    def start_training(self, architecture: str, *, quick: bool, run_name: str) -> None:
+        """On the Train page: choose the architecture (and the Quick look preset), name the
+        run and press Start training."""
+        if self.selected("Architecture", within=self.sidebar) != architecture:
+            self.select_option("Architecture", architecture, within=self.sidebar)
+        if quick:
+            self.button("Quick look", within=self.sidebar).click()
+            expect(self.sidebar).to_contain_text("Current settings: quick look")
+            self.wait_idle()
+        name_box = self.main.get_by_label("Run name (optional)")
+        name_box.fill(run_name)
+        name_box.press("Enter")
+        self.wait_idle()
+        self.button("Start training", within=self.main).click()
+        expect(self.job_heading).to_contain_text(run_name)
 
     # -- checks and artifacts --
 
@@ -417,7 +445,11 @@ def new_st(
     # The app logs unexpected errors (shown to people as a short apology) with a traceback.
     new_log = streamlit_server.log_text()[log_start:]
     if "Traceback (most recent call last)" in new_log:
-        pytest.fail(f"The server logged an exception during this test:\n{new_log[-4000:]}")
+        message = f"The server logged an exception during this test:\n{new_log[-4000:]}"
+        if failed:
+            print(message)  # shown with the failure's captured output
+        else:
+            pytest.fail(message, pytrace=False)
 
 
 @pytest.fixture

@@ -11,14 +11,14 @@ PREDICT_TIMEOUT_MS = 30_000
 EMPTY = "–"  # the Prediction metric with nothing drawn
 
 
-def _clear(st) -> None:  # noqa: ANN001
+def _clear(st) -> None:
     st.button("Clear").click()
     expect(st.metric("Prediction")).to_have_text(EMPTY)
     st.wait_idle()
     assert st.ink_pixels() == 0, "Clear left ink on the canvas"
 
 
-def _set_pen_width(st, key: str) -> int:  # noqa: ANN001
+def _set_pen_width(st, key: str) -> int:
     """Press Home/End on the "Pen width" slider; returns the width it shows."""
     slider = st.main.get_by_test_id("stSlider").filter(has_text="Pen width")
     thumb = slider.get_by_role("slider")
@@ -28,7 +28,7 @@ def _set_pen_width(st, key: str) -> int:  # noqa: ANN001
     return int(slider.get_by_test_id("stSliderThumbValue").inner_text())
 
 
-def test_drawn_digits_are_predicted_and_clear_empties(st) -> None:  # noqa: ANN001
+def test_drawn_digits_are_predicted_and_clear_empties(st) -> None:
     st.open("draw")
     expect(st.metric("Prediction")).to_have_text(EMPTY)
     st.canvas.wait_for()
@@ -45,7 +45,7 @@ def test_drawn_digits_are_predicted_and_clear_empties(st) -> None:  # noqa: ANN0
     st.shot("cleared")
 
 
-def test_thin_and_thick_strokes(st) -> None:  # noqa: ANN001
+def test_thin_and_thick_strokes(st) -> None:
     st.open("draw")
     st.canvas.wait_for()
     ink = {}

@@ -16,13 +16,13 @@ PAGES = {
 }
 
 
-def _check_page(st, title: str) -> None:  # noqa: ANN001
+def _check_page(st, title: str) -> None:
     heading = PAGES[title][1]
     expect(st.main.locator("h1")).to_have_text(heading)
     st.assert_no_errors()
 
 
-def test_every_page_loads_through_the_sidebar(st) -> None:  # noqa: ANN001
+def test_every_page_loads_through_the_sidebar(st) -> None:
     st.open("/")
     expect(st.main.locator("h1")).to_have_text("Train a model")  # Train is the default page
     for title in PAGES:
@@ -32,12 +32,12 @@ def test_every_page_loads_through_the_sidebar(st) -> None:  # noqa: ANN001
 
 
 @pytest.mark.parametrize("title", list(PAGES))
-def test_every_page_loads_from_its_url(st, title: str) -> None:  # noqa: ANN001
+def test_every_page_loads_from_its_url(st, title: str) -> None:
     st.open(PAGES[title][0])
     _check_page(st, title)
 
 
-def test_a_link_to_a_page_works_on_a_freshly_started_server(new_st, start_server) -> None:  # noqa: ANN001
+def test_a_link_to_a_page_works_on_a_freshly_started_server(new_st, start_server) -> None:
     """The first visitor after a restart may come from a bookmark (e.g. /draw).
 
     Streamlit runs pages/<name>.py on its own (old multipage mode, without app.py) until some

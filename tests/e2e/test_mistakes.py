@@ -1,0 +1,71 @@
+"""Scenario 5: clicking a cell of the confusion matrix filters the gallery to that pair."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from playwright.sync_api import expect
+
+pytestmark = pytest.mark.e2e
+
+# The off-diagonal cell with the most images: its centre in page pixels, from plotly's own
+# axes (the chart is a scatter of square markers; customdata = [true, predicted, count]).
+_BUSIEST_CELL_JS = """(div) => {
+    const trace = div._fullData[0], layout = div._fullLayout;
+    let best = -1;
+    trace.customdata.forEach((c, i) => {
+        if (c[0] !== c[1] && c[2] > 0 && (best < 0 || c[2] > trace.customdata[best][2])) best = i;
+    });
+    if (best < 0) return null;
+    const box = div.getBoundingClientRect();
+    const [t, p, n] = trace.customdata[best];
+    return {
+        x: box.left + layout.xaxis._offset + layout.xaxis.l2p(trace.x[best]),
+        y: box.top + layout.yaxis._offset + layout.yaxis.l2p(trace.y[best]),
+        t: Number(t), p: Number(p), n: Number(n),
+    };
+}"""
+
+
+def test_clicking_a_confusion_cell_filters_the_gallery(st) -> None:
+    st.open("mistakes")
+    chart = st.page.locator("[class*='st-key-mistakes_confusion_'] .js-plotly-plot")
+    expect(chart).to_have_count(1, timeout=60_000)  # evaluating 10,000 test images first
+    st.wait_idle()
+    captions = st.main.get_by_test_id("stImageCaption")
+    page_size = captions.count()  # a full first page of all the mistakes
+    assert page_size > 0
+
+    chart.scroll_into_view_if_needed()
+    cell = chart.evaluate(_BUSIEST_CELL_JS)
+    assert cell is not None, "the confusion matrix has no off-diagonal cell with images"
+    true, pred, count = cell["t"], cell["p"], cell["n"]
+    st.page.mouse.click(cell["x"], cell["y"])
+
+    wanted = f"True {true} → predicted {pred} ({count:,})"
+    select = st.selectbox("Filter true → predicted").get_by_role("combobox")
+    expect(select).to_have_value(wanted, timeout=30_000)
+    st.wait_idle()
+    expect(captions).to_have_count(min(count, page_size))
+    for text in captions.all_inner_texts():
+        assert re.match(rf"true {true} · said {pred} · \d+%", text), text
+    expect(st.main).to_contain_text(f"{count:,} image")
+    st.assert_no_errors()
+    st.shot(f"filtered-{true}-as-{pred}")
+
+    # Back to all mistakes with the selectbox: it says so, and the gallery is full again.
+    st.select_option("Filter true → predicted", "All mistakes")
+    expect(captions).to_have_count(page_size)
+    expect(select).to_have_value(re.compile(r"^All mistakes \(\d[\d,]*\)$"))
+    st.assert_no_errors()
+
+
+def test_the_gallery_filter_starts_at_all_mistakes(st) -> None:
+    """Before any click the filter names what the gallery shows ("All mistakes (61)"), not
+    Streamlit's placeholder "Choose an option" (what a selectbox shows for the value None)."""
+    st.open("mistakes")
+    select = st.selectbox("Filter true → predicted").get_by_role("combobox")
+    expect(select).to_have_count(1, timeout=60_000)
+    st.wait_idle()
+    expect(select).to_have_value(re.compile(r"^All mistakes \(\d[\d,]*\)$"))

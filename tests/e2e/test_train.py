@@ -1,0 +1,112 @@
+"""Scenarios 3 and 4: train LeNet-5 (quick preset) and watch it live; stop a ResNet run."""
+
+from __future__ import annotations
+
+import re
+import time
+
+import pytest
+from playwright.sync_api import expect
+
+pytestmark = pytest.mark.e2e
+
+TRAIN_TIMEOUT_S = 240  # a quick LeNet-5 run takes ~30 s on a busy 2-core machine
+CHARTS = ("train_loss_chart", "train_accuracy_chart")
+STOP_WITHIN_S = 2.0
+
+
+def _chart_points(st) -> int:
+    return sum(st.plotly_points(key) for key in CHARTS)
+
+
+def test_quick_lenet5_run_live_charts_then_model_everywhere(st) -> None:
+    run_name = "e2e lenet5 quick"
+    st.open("/")
+    st.start_training("LeNet-5", quick=True, run_name=run_name)
+
+    # While it runs, the charts gain points (the page polls the job once a second).
+    seen = [0]
+    deadline = time.monotonic() + TRAIN_TIMEOUT_S
+    while time.monotonic() < deadline:
+        status = st.job_heading.inner_text()
+        points = _chart_points(st)
+        if "Running" in status and points > seen[-1]:
+            seen.append(points)
+            if len(seen) == 2:
+                st.shot("first-points")
+        if any(s in status for s in ("Finished", "Failed", "Stopped", "Diverged")):
+            break
+        st.page.wait_for_timeout(200)
+    increases = len(seen) - 1
+    assert increases >= 2, f"chart points seen while running: {seen}"
+
+    expect(st.job_heading).to_contain_text("Finished", timeout=TRAIN_TIMEOUT_S * 1000)
+    success = st.main.get_by_test_id("stAlertContentSuccess")
+    expect(success).to_contain_text("Finished with")
+    st.wait_idle()
+    assert _chart_points(st) >= seen[-1], "the charts lost points when the run finished"
+    for key in CHARTS:
+        expect(st.keyed(key).locator(".js-plotly-plot")).to_have_count(1)
+    expect(st.metric("Test accuracy")).to_have_text(re.compile(r"^\d+\.\d\d%$"))
+    st.assert_no_errors()
+    st.shot("finished")
+
+    # The new checkpoint is listed on Models ...
+    st.nav("Models")
+    models = st.options_of("Choose a model to download or delete")
+    assert any(run_name in m for m in models), models
+    st.select_option("Choose a model to download or delete", run_name)
+    expect(st.main).to_contain_text(run_name)
+    st.assert_no_errors()
+    st.shot("on-models")
+
+    # ... and can be chosen on Draw, where it predicts.
+    st.nav("Draw")
+    st.select_option("Model", run_name)
+    assert run_name in st.selected("Model")
+    st.draw_digit("1")
+    expect(st.metric("Prediction")).to_have_text(re.compile(r"^\d$"), timeout=30_000)
+    st.assert_no_errors()
+    st.shot("on-draw")
+
+
+def test_resnet_stops_within_two_seconds(st) -> None:
+    # A link with settings: ResNet's recipe, with a loss point after every step so that the
+    # first chart update comes after one step instead of ten.
+    st.open("/?model=resnet&log_every=1")
+    expect(st.sidebar).to_contain_text("Current settings: custom")
+    st.start_training("ResNet (small)", quick=False, run_name="e2e resnet stop")
+    stop = st.main.get_by_role("button", name="Stop", exact=True)
+    try:
+        expect(st.job_heading).to_contain_text("Running", timeout=60_000)
+        # the first chart update: the loss chart gets its first points
+        st.page.wait_for_function(
+            """() => !!document.querySelector('.st-key-train_loss_chart .js-plotly-plot')""",
+            timeout=TRAIN_TIMEOUT_S * 1000,
+            polling=100,
+        )
+        st.shot("first-update")
+        expect(stop).to_be_enabled()
+        t0 = time.monotonic()
+        stop.click()
+        timeline = []  # (seconds after the click, status heading, progress text)
+        while time.monotonic() - t0 < 60:
+            heading = st.job_heading.inner_text()
+            progress = st.main.get_by_test_id("stProgress").first.inner_text()
+            if not timeline or timeline[-1][1:] != (heading, progress):
+                timeline.append((round(time.monotonic() - t0, 2), heading, progress))
+            if "Stopped" in heading:
+                break
+            st.page.wait_for_timeout(50)
+        took = timeline[-1][0]
+    finally:
+        # never leave a ResNet training on the shared server (it would hold the only slot)
+        if "Stopped" not in st.job_heading.inner_text() and stop.is_enabled():
+            stop.click()
+    st.wait_idle()
+    st.shot("stopped")
+    assert "Stopped" in timeline[-1][1], timeline
+    assert took <= STOP_WITHIN_S, f"Stopped only {took:.2f} s after the click: {timeline}"
+    expect(stop).to_be_disabled()
+    expect(st.button("Start training", within=st.main)).to_be_enabled()
+    st.assert_no_errors()
