@@ -211,6 +211,9 @@ def _validate(payload: Any, label: str) -> Checkpoint:
         raise CheckpointError(f"{label} is damaged: model options or weights are malformed.")
     if not all(isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in state.items()):
         raise CheckpointError(f"{label} is damaged: its weights are not all tensors.")
+    # NaN weights load fine but turn every prediction into NaN: refuse them here, once.
+    if not all(bool(torch.isfinite(v).all()) for v in state.values() if v.is_floating_point()):
+        raise CheckpointError(f"{label} is damaged: some of its weights are NaN or infinite.")
     _build(name, kwargs, state, label=label)  # shapes and names must fit; raises otherwise
     for key in ("config", "metrics"):
         if not isinstance(payload.get(key, {}), dict):

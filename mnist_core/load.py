@@ -584,11 +584,29 @@ def run_load(options: LoadOptions, *, log: Callable[[str], None] | None = None) 
         del manager, visitors, threads, sampler, models, store
     gc.collect()
     rss_after_gc, _ = _proc_status_mb()
-    return _report(options, ledger, duration, under_way, rss_after_gc)
+    rss_after_trim = rss_after_gc if not _malloc_trim() else _proc_status_mb()[0]
+    return _report(options, ledger, duration, under_way, rss_after_gc, rss_after_trim)
+
+
+def _malloc_trim() -> bool:
+    """Ask glibc to return free heap memory to the system (True if it could be asked). RSS
+    that this gives back was fragmentation in the allocator, not memory the program holds."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc (macOS, musl)
+        return False
+    return True
 
 
 def _report(
-    options: LoadOptions, ledger: _Ledger, duration: float, under_way: int, rss_after_gc: float
+    options: LoadOptions,
+    ledger: _Ledger,
+    duration: float,
+    under_way: int,
+    rss_after_gc: float,
+    rss_after_trim: float,
 ) -> dict[str, Any]:
     with ledger.lock:
         statuses = [ledger.status.get(j, "unknown") for j in ledger.submitted]
@@ -655,6 +673,7 @@ def _report(
         "growth": end - start,
         "peak": max(hwm for _, _, hwm in memory),
         "after_gc": rss_after_gc,
+        "after_malloc_trim": rss_after_trim,
         "slope_second_half_mb_per_min": _slope_mb_per_min(memory),
         "samples": len(memory),
     }
@@ -726,8 +745,10 @@ def format_report(report: dict[str, Any]) -> str:
         "digits right)",
         "",
         f"Memory (MB) start {mem['start']:.0f}  end {mem['end']:.0f}  growth "
-        f"{mem['growth']:+.0f}  peak {mem['peak']:.0f}  after gc {mem['after_gc']:.0f}  "
-        f"slope over the second half {_fmt(mem['slope_second_half_mb_per_min'], '+.1f')} MB/min",
+        f"{mem['growth']:+.0f}  peak {mem['peak']:.0f}  slope over the second half "
+        f"{_fmt(mem['slope_second_half_mb_per_min'], '+.1f')} MB/min",
+        f"            after the run: {mem['after_gc']:.0f} after gc.collect(), "
+        f"{mem['after_malloc_trim']:.0f} after malloc_trim(0)",
         "",
         "Targets",
     ]
@@ -761,7 +782,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--seed", type=int, default=d.seed, help="random seed of the visitors")
     p.add_argument(
-        "--lease", type=float, default=d.lease_s, help="seconds before an abandoned job is reaped"
+        "--lease",
+        type=float,
+        default=d.lease_s,
+        help="seconds without a heartbeat before a job is reaped; keep it well above the "
+        "longest visitor turn (a few seconds)",
     )
     p.add_argument("--data-dir", default=None, help="MNIST folder (default: the usual search)")
     p.add_argument("--pretrained-dir", default=d.pretrained_dir, help="pretrained checkpoints")

@@ -200,6 +200,18 @@ def fit(
                 win_steps = win_images = 0
                 win_t0 = time.perf_counter()
 
+        # The loss is checked before each update, so the epoch's last update can turn the
+        # weights into NaN unseen; after the last epoch that run would "finish". One check
+        # per epoch (one device sync) catches it before the evaluation and the save.
+        if not bool(torch.stack([torch.isfinite(p).all() for p in model.parameters()]).all()):
+            yield ended(
+                "diverged",
+                f"Training diverged: the weights became NaN or infinite at step {step}. "
+                f"Lower the learning rate (it was {lr:.3g}) and start again.",
+                epoch - 1,
+            )
+            return
+
         # ---- end of epoch: evaluate on held-out data (not counted as training time) ----
         t0 = time.perf_counter()
         stop = lambda: control.stop_requested  # noqa: E731

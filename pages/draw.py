@@ -54,6 +54,18 @@ def _choices() -> list[Choice]:
     return out
 
 
+def _saved_model_of(key: str | None, by_key: dict[str, Choice]) -> str | None:
+    """When the live model chosen has finished training, its saved checkpoint (if any)."""
+    if not key or not key.startswith("job:"):
+        return None
+    try:
+        snap = get_manager().snapshot(key.removeprefix("job:"))
+    except MnistError:
+        return None
+    saved = f"ckpt:{snap.checkpoint_id}" if snap.checkpoint_id else None
+    return saved if saved in by_key else None
+
+
 def _canvas_image() -> np.ndarray | None:
     """The drawing as (280, 280, 4) uint8 RGBA, or None when nothing is drawn."""
     from streamlit_drawable_canvas import st_canvas  # raises outside a Streamlit run: import here
@@ -209,7 +221,7 @@ def main() -> None:
     choices = _choices()
     by_key = {c.key: c for c in choices}
     if choices and ss[state.DRAW_MODEL] not in by_key:
-        ss[state.DRAW_MODEL] = choices[0].key
+        ss[state.DRAW_MODEL] = _saved_model_of(ss[state.DRAW_MODEL], by_key) or choices[0].key
     choice: Choice | None = None
     if choices:
         chosen = st.selectbox(
@@ -226,7 +238,7 @@ def main() -> None:
     with left:
         source = st.segmented_control(
             "Input",
-            ["Draw", "Upload"],
+            state.DRAW_SOURCES,
             key=state.DRAW_SOURCE,
             label_visibility="collapsed",
         )

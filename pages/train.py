@@ -176,7 +176,7 @@ def _controls(snap: JobSnapshot | None, config: TrainConfig | None) -> None:
 
 def _status(snap: JobSnapshot) -> None:
     epochs = snap.config.epochs
-    st.markdown(f"#### {snap.name} &nbsp; {fmt.status_badge(snap.status)}")
+    st.subheader(f"{snap.name} &nbsp; {fmt.status_badge(snap.status)}", anchor=False)
     if snap.status == "queued":
         pos = snap.queue_position
         st.info(
@@ -236,6 +236,7 @@ def _charts(snap: JobSnapshot, compare: list[str]) -> None:
     ]
     left, right = st.columns(2)
     with left:
+        st.markdown("**Training loss** per step")
         if run.steps or any(o.steps for o in others):
             st.plotly_chart(
                 charts.loss_figure(run, others),
@@ -245,6 +246,7 @@ def _charts(snap: JobSnapshot, compare: list[str]) -> None:
         else:
             st.caption("The loss curve appears after the first steps.")
     with right:
+        st.markdown("**Accuracy** per epoch")
         if run.epochs or any(o.epochs for o in others):
             st.plotly_chart(
                 charts.accuracy_figure(run, others),

@@ -15,14 +15,9 @@ from __future__ import annotations
 import base64
 import io
 import json
-import os
-import shutil
-import socket
-import subprocess
 import sys
 import time
 import types
-import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -292,6 +287,28 @@ def test_changing_the_architecture_loads_its_recipe(app_env: Path) -> None:
     assert at.session_state["train_cfg_lr"] == pytest.approx(TrainConfig.for_model("resnet").lr)
     assert "parameters" in texts(at.sidebar.caption)
     assert at.query_params["model"] == "resnet"
+
+
+def test_settings_survive_a_visit_to_another_page(app_env: Path) -> None:
+    at = new_app().run()
+    at.number_input(key="train_cfg_epochs").set_value(3).run()
+    at.switch_page("pages/draw.py").run()
+    at.switch_page("pages/train.py").run()
+    assert_clean(at)
+    assert at.number_input(key="train_cfg_epochs").value == 3
+    assert at.query_params["epochs"] == "3"
+
+
+def test_unreadable_settings_disable_start_with_a_message(app_env: Path) -> None:
+    at = new_app().run()
+    at.selectbox(key="train_model").select("mlp").run()
+    at.text_input(key="train_opt_mlp_hidden").set_value("256, lots").run()
+    assert_clean(at)
+    assert "Hidden layer sizes: write whole numbers" in texts(at.error)
+    assert at.button(key="train_start").disabled
+    at.text_input(key="train_opt_mlp_hidden").set_value("128").run()
+    assert not at.error
+    assert not at.button(key="train_start").disabled
 
 
 def test_train_quick_look_streams_into_the_charts(app_env: Path, stop_jobs: None) -> None:
@@ -618,137 +635,3 @@ def test_without_data_the_download_button_reports_the_outcome(no_data_env: Path)
         assert [b for b in at.button if b.key == "train_start"]
     else:
         assert "Could not download" in texts(at.error)
-
-
-# ---- in a real browser -----------------------------------------------------------------------
-
-
-CHROMIUM_ARGS = [
-    "--headless=new",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@pytest.fixture
-def server(pretrained_dir: Path, mnist_dir: Path, tmp_path: Path) -> Iterator[str]:
-    """`streamlit run app.py` on a free port; yields its base URL once /_stcore/health is ok."""
-    port = _free_port()
-    env = dict(
-        os.environ,
-        MNIST_CHECKPOINTS_DIR=str(pretrained_dir),
-        MNIST_RUNS_DIR=str(tmp_path / "runs"),
-        MNIST_DATA_DIR=str(mnist_dir),
-    )
-    command = [sys.executable, "-m", "streamlit", "run", "app.py"]
-    command += ["--server.headless", "true", "--server.port", str(port)]
-    log = (tmp_path / "server.log").open("w")
-    proc = subprocess.Popen(command, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with urllib.request.urlopen(f"{base}/_stcore/health", timeout=2) as r:
-                    if r.read() == b"ok":
-                        break
-            except OSError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise AssertionError((tmp_path / "server.log").read_text()[-3000:])
-            time.sleep(0.2)
-        yield base
-    finally:
-        proc.terminate()
-        proc.wait(timeout=20)
-        log.close()
-    server_log = (tmp_path / "server.log").read_text()
-    assert "Traceback" not in server_log or "Unexpected error" not in server_log, server_log
-
-
-@pytest.mark.e2e
-def test_in_a_real_browser(
-    server: str, pretrained_dir: Path, mnist_raw: MnistRaw, tmp_path: Path
-) -> None:
-    """First render time; a click on a confusion cell filters the gallery; a drawn stroke on
-    the real canvas component is predicted."""
-    from playwright.sync_api import sync_playwright
-
-    from mnist_core.evaluation import evaluate
-
-    chromium = shutil.which("chromium") or "/usr/bin/chromium"
-    assert Path(chromium).exists(), "Chromium is needed for the browser test (apt install chromium)"
-    shots = tmp_path / "shots"
-    shots.mkdir()
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1400, "height": 1600})
-
-        t0 = time.perf_counter()
-        page.goto(server + "/")
-        page.get_by_role("heading", name="Train a model").wait_for(timeout=120_000)
-        page.get_by_text("Device:").wait_for(timeout=60_000)
-        first_render = time.perf_counter() - t0
-        print(f"first render after the server was ready: {first_render:.2f} s")
-        assert "/train" in page.url  # the root sends visitors to /train
-        assert first_render < 60
-
-        # Mistakes: click the most frequent confusion of the first model (the default choice).
-        stored = ModelStore(pretrained_dir).list()[0]
-        result = evaluate(
-            load_checkpoint(stored.path).build_model(), mnist_raw.test_images, mnist_raw.test_labels
-        )
-        off = result.confusion.copy()
-        np.fill_diagonal(off, 0)
-        true, pred = (int(v) for v in np.unravel_index(int(off.argmax()), off.shape))
-        page.goto(server + "/mistakes")
-        page.get_by_role("heading", name="Confusion matrix").wait_for(timeout=120_000)
-        chart = page.locator(".js-plotly-plot").first
-        cell = chart.locator("path.point").nth(true * 10 + pred)
-        cell.wait_for(timeout=60_000)
-        wanted = page.get_by_text(f"True {true} → predicted {pred} (").first
-        for _attempt in range(3):  # plotly may still be laying out on the first try
-            page.wait_for_timeout(1500)
-            box = cell.bounding_box()
-            assert box is not None
-            x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
-            page.mouse.move(x, y)
-            page.wait_for_timeout(300)
-            page.mouse.click(x, y)
-            try:
-                wanted.wait_for(timeout=20_000)
-                break
-            except Exception:
-                page.screenshot(path=str(shots / f"mistakes_attempt{_attempt}.png"))
-        else:
-            raise AssertionError(f"clicking cell ({true}, {pred}) did not filter the gallery")
-
-        # Draw: a vertical stroke on the real canvas is a 1.
-        page.goto(server + "/draw")
-        page.get_by_role("heading", name="Draw a digit").wait_for(timeout=120_000)
-        canvas = page.locator("canvas").last
-        canvas.wait_for(timeout=60_000)
-        box = canvas.bounding_box()
-        assert box is not None
-        page.mouse.move(box["x"] + 140, box["y"] + 50)
-        page.mouse.down()
-        page.mouse.move(box["x"] + 140, box["y"] + 230, steps=20)
-        page.mouse.up()
-        value = page.locator('[data-testid="stMetricValue"]').first
-        page.wait_for_function(
-            "() => document.querySelector('[data-testid=\"stMetricValue\"]')"
-            " && document.querySelector('[data-testid=\"stMetricValue\"]').innerText !== '–'",
-            timeout=60_000,
-        )
-        assert value.inner_text().strip() == "1"
-        browser.close()

@@ -26,9 +26,9 @@ def _layout(
     settings: dict[str, object] = dict(
         height=height,
         title=dict(text=title, x=0, xanchor="left", font=dict(size=15)) if title else None,
-        margin=dict(l=10, r=10, t=40 if title else 10, b=10),
+        margin=dict(l=10, r=10, t=40, b=10),
         font=FONT,
-        legend=dict(orientation="h", yanchor="bottom", y=1.02, xanchor="right", x=1),
+        legend=dict(orientation="h", yanchor="bottom", y=1.0, xanchor="left", x=0),
         hovermode="x unified",
     )
     fig.update_layout(**{**settings, **kwargs})
@@ -102,7 +102,7 @@ def loss_figure(run: Curve, others: Sequence[Curve] = ()) -> go.Figure:
         name="smoothed",
         line=dict(color=ACCENT, width=2.5),
     )
-    _layout(fig, height=320, title="Training loss")
+    _layout(fig, height=320)
     fig.update_xaxes(title_text="step", rangemode="tozero")
     fig.update_yaxes(title_text="loss", rangemode="tozero")
     return fig
@@ -136,7 +136,7 @@ def accuracy_figure(run: Curve, others: Sequence[Curve] = ()) -> go.Figure:
                 marker=dict(size=8),
                 hovertemplate="%{y:.2f}%",
             )
-    _layout(fig, height=320, title="Accuracy per epoch")
+    _layout(fig, height=320)
     fig.update_xaxes(title_text="epoch", dtick=1, rangemode="tozero")
     fig.update_yaxes(title_text="accuracy (%)", ticksuffix="%")
     return fig
@@ -160,7 +160,7 @@ def confusion_figure(confusion: np.ndarray, selected: tuple[int, int] | None = N
     colors = []
     for is_diag, lvl, c in zip(diag, off_level, counts, strict=True):
         if is_diag:
-            colors.append("rgba(0,168,132,0.85)")
+            colors.append("rgba(0,168,132,0.30)")
         elif c == 0:
             colors.append("rgba(127,127,127,0.08)")
         else:
@@ -179,7 +179,11 @@ def confusion_figure(confusion: np.ndarray, selected: tuple[int, int] | None = N
                 symbol="square", size=40, color=colors, line=dict(width=3, color=line_colors)
             ),
             text=text,
-            textfont=dict(size=12, color=["white" if d else "#1E1E2E" for d in diag]),
+            textfont=dict(size=12, color="#1E1E2E"),
+            # Keep every cell as it is when one is selected (plotly fades the others by
+            # default); the selected one is outlined instead.
+            selected=dict(marker=dict(opacity=1.0), textfont=dict(color="#1E1E2E")),
+            unselected=dict(marker=dict(opacity=1.0), textfont=dict(color="#1E1E2E")),
             customdata=np.stack([true, pred, counts], axis=1),
             hovertemplate="true %{customdata[0]}, predicted %{customdata[1]}: "
             "%{customdata[2]} images<extra></extra>",
@@ -223,7 +227,7 @@ def per_class_figure(per_class: np.ndarray) -> go.Figure:
         )
     )
     lo = max(0.0, float(values.min()) - 3.0)
-    _layout(fig, height=300, hovermode="closest")
+    _layout(fig, height=300, hovermode="closest", margin=dict(l=10, r=10, t=20, b=10))
     fig.update_xaxes(title_text="true digit", type="category")
     fig.update_yaxes(range=[lo, 100.5], ticksuffix="%", title_text=None)
     return fig
@@ -244,7 +248,10 @@ def probability_figure(probs: np.ndarray, height: int = 260, title: str | None =
             hovertemplate="%{x}: %{y:.2f}%<extra></extra>",
         )
     )
-    _layout(fig, height=height, title=title, hovermode="closest")
+    top = 40 if title else 20
+    _layout(
+        fig, height=height, title=title, hovermode="closest", margin=dict(l=10, r=10, t=top, b=10)
+    )
     fig.update_xaxes(type="category", title_text="digit")
     fig.update_yaxes(range=[0, 112], ticksuffix="%", showticklabels=False, showgrid=False)
     return fig

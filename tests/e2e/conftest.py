@@ -61,6 +61,12 @@ _IDLE_JS = """(ms) => {
 }"""
 
 
+# A status badge ends the heading of a run on the Train page.
+_STATUS_AT_END = re.compile(
+    r"(Queued|Running|Paused|Stopping|Finished|Stopped|Failed|Diverged)\s*$"
+)
+
+
 def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", text).strip("_")[:120]
 
@@ -235,7 +241,9 @@ class StApp:
     def nav(self, title: str) -> None:
         """Go to another page through the sidebar (keeps the Streamlit session)."""
         self.page.get_by_test_id("stSidebarNav").get_by_role("link", name=title).click()
-        self.page.wait_for_url(re.compile(rf"/{re.escape(title.lower())}$"))
+        self.page.wait_for_function(
+            "(path) => window.location.pathname.endsWith(path)", arg=f"/{title.lower()}"
+        )
         self.wait_idle(timeout=60_000)
 
     # -- finding things --
@@ -311,7 +319,7 @@ class StApp:
     @property
     def job_heading(self):
         """The Train page's heading of the current run: its name and a status badge."""
-        return self.main.locator("h4").first
+        return self.main.locator("h2, h3, h4").filter(has_text=_STATUS_AT_END).first
 
     def start_training(self, architecture: str, *, quick: bool, run_name: str) -> None:
         """On the Train page: choose the architecture (and the Quick look preset), name the
@@ -328,6 +336,13 @@ class StApp:
         self.wait_idle()
         self.button("Start training", within=self.main).click()
         expect(self.job_heading).to_contain_text(run_name)
+
+    def stop_training(self) -> None:
+        """Press the Train page's Stop button if it is there and enabled; wait for the end."""
+        stop = self.main.get_by_role("button", name="Stop", exact=True)
+        if stop.count() and stop.first.is_enabled():
+            stop.first.click()
+            expect(stop.first).to_be_disabled(timeout=30_000)
 
     # -- checks and artifacts --
 
@@ -440,6 +455,8 @@ def new_st(
     for visitor, context in visitors:
         with contextlib.suppress(Exception):
             visitor.shot("FAILED" if failed else "end")
+        with contextlib.suppress(Exception):
+            visitor.stop_training()  # a failed test must not leave a job holding the slot
         with contextlib.suppress(Exception):
             context.close()
     # The app logs unexpected errors (shown to people as a short apology) with a traceback.
