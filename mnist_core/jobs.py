@@ -102,6 +102,9 @@ class JobManager:
         lease_s: a job whose owner sent no heartbeat (nor submitted it) for this long is
             stopped and its weights released; a queued one never starts.
         keep_finished: done jobs kept per owner; the oldest go first.
+        done_ttl_s: done jobs of an owner not seen for this long (no submit, heartbeat or
+            `jobs(owner)` call) are forgotten, so visitors who left do not hold memory for as
+            long as the server runs.
         threads_per_job: torch intra-op threads per job (default: the cores torch sees,
             divided by max_running, so concurrent jobs share the cores instead of fighting).
     """
@@ -115,6 +118,7 @@ class JobManager:
         lease_s: float = 120.0,
         keep_finished: int = 5,
         threads_per_job: int | None = None,
+        done_ttl_s: float = 1800.0,
     ) -> None:
         self.max_running = default_max_running() if max_running is None else int(max_running)
         if self.max_running < 1:
@@ -124,6 +128,8 @@ class JobManager:
         if keep_finished < 0:
             raise ConfigError(f"keep_finished must be 0 or more, got {keep_finished!r}.")
         self.lease_s = float(lease_s)
+        self.done_ttl_s = float(done_ttl_s)
+        self._owner_seen: dict[str, float] = {}  # owner -> time.monotonic() of last contact
         self.keep_finished = int(keep_finished)
         self.threads_per_job = threads_per_job or max(
             1, torch.get_num_threads() // self.max_running
@@ -167,6 +173,7 @@ class JobManager:
                 on_end=self._on_job_end,
             )
             self._jobs[job_id] = _Job(runner, owner, next(self._seq), time.monotonic())
+            self._owner_seen[owner] = time.monotonic()
             self._queue.append(job_id)
             self._tick()  # starts it at once when a slot is free
             self._cond.notify_all()
@@ -195,7 +202,8 @@ class JobManager:
     def heartbeat(self, job_id: str) -> None:
         """The owner is still watching: renew the job's lease."""
         with self._cond:
-            self._get(job_id).last_seen = time.monotonic()
+            job = self._get(job_id)
+            job.last_seen = self._owner_seen[job.owner] = time.monotonic()
 
     def remove(self, job_id: str) -> None:
         """Forget a done job (its saved checkpoint, if any, stays in the store)."""
@@ -233,6 +241,8 @@ class JobManager:
         list never shows more jobs running than ever ran at once.
         """
         with self._cond:
+            if owner is not None:
+                self._owner_seen[owner] = time.monotonic()
             chosen = [j for j in self._jobs.values() if owner is None or j.owner == owner]
             chosen.sort(key=lambda j: j.seq, reverse=True)
             return [self._snapshot(j) for j in chosen]
@@ -297,9 +307,14 @@ class JobManager:
         self._trim_history()
 
     def _trim_history(self) -> None:
+        now = time.monotonic()
         by_owner: dict[str, list[_Job]] = {}
-        for job in self._jobs.values():
+        for job in list(self._jobs.values()):
             if job.runner.status in DONE_STATUSES:
+                if now - self._owner_seen.get(job.owner, now) > self.done_ttl_s:
+                    del self._jobs[job.runner.job_id]  # its visitor left long ago
+                    job.runner.release()
+                    continue
                 by_owner.setdefault(job.owner, []).append(job)
         for jobs in by_owner.values():
             jobs.sort(key=lambda j: j.seq)
@@ -310,6 +325,10 @@ class JobManager:
         owners = {job.owner for job in self._jobs.values()}
         for key in [k for k in self._numbers if k[0] not in owners]:
             del self._numbers[key]
+        gone = [o for o, seen in self._owner_seen.items() if now - seen > self.done_ttl_s]
+        for owner in gone:
+            if owner not in owners:
+                del self._owner_seen[owner]
 
     def _running(self) -> int:
         return sum(1 for j in self._jobs.values() if j.runner.status in ACTIVE_STATUSES)

@@ -164,6 +164,20 @@ def test_finished_jobs_kept_per_owner_oldest_dropped(make_manager):
     assert [s.job_id for s in manager.jobs("ann")] == [ids[2]]
 
 
+def test_done_jobs_of_visitors_who_left_are_forgotten(make_manager):
+    manager = make_manager(1, done_ttl_s=1.0, lease_s=30)
+    gone = manager.submit(tiny(), owner="gone")
+    stays = manager.submit(tiny(), owner="stays")
+    wait_done(manager, stays)
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:  # "stays" keeps looking at its jobs; "gone" left
+        assert [s.job_id for s in manager.jobs("stays")] == [stays]
+        time.sleep(0.2)
+    with pytest.raises(JobNotFound):
+        manager.snapshot(gone)
+    assert manager.snapshot(stays).status == "finished"
+
+
 def test_unknown_job_bad_requests_and_default_threads(make_manager, raw):
     threads_seen = []
 
