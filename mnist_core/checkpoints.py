@@ -14,7 +14,6 @@ import os
 import pickle
 import tempfile
 import warnings
-import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -165,15 +164,22 @@ def load_checkpoint(
             warnings.simplefilter("ignore")
             payload = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
     except pickle.UnpicklingError:
-        raise CheckpointError(
-            f"{label} was refused: it contains Python objects that could run code when loaded. "
-            "Only checkpoints saved by MNIST Playground (weights and plain settings) are accepted."
-        ) from None
-    except (RuntimeError, EOFError, OSError, ValueError, zipfile.BadZipFile, KeyError):
-        raise CheckpointError(
-            f"{label} is not a readable checkpoint: it is truncated, damaged, or not a .pt file."
-        ) from None
+        # A zip (torch.save) or a raw pickle (b"\x80" protocol header) whose objects the
+        # weights-only unpickler would not build: refused, and nothing ran.
+        if data.startswith((b"PK", b"\x80")):
+            raise CheckpointError(
+                f"{label} was refused: it contains Python objects that could run code when "
+                "loaded. Only checkpoints saved by MNIST Playground (weights and plain settings) "
+                "are accepted."
+            ) from None
+        raise CheckpointError(_unreadable(label)) from None
+    except Exception:  # any other parse failure of arbitrary bytes (IndexError, struct.error..)
+        raise CheckpointError(_unreadable(label)) from None
     return _validate(payload, label)
+
+
+def _unreadable(label: str) -> str:
+    return f"{label} is not a readable checkpoint: it is truncated, damaged, or not a .pt file."
 
 
 def _too_big(label: str, size: int, limit: int) -> str:

@@ -160,6 +160,10 @@ def fit(
             with torch.autocast("cuda", dtype=torch.bfloat16, enabled=cuda):
                 logits = step_model(x)
             loss = loss_fn(config, logits.float(), y)
+            if control.stop_requested:  # skip the backward pass (2/3 of a step) when stopping
+                train_s += time.perf_counter() - win_t0
+                yield ended("stopped", f"Stopped at step {step} of {total_steps}.", epoch - 1)
+                return
             opt.zero_grad(set_to_none=True)
             loss.backward()
             with control.weights_lock:  # a weight copy never sees half a step

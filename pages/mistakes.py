@@ -26,7 +26,7 @@ Pair = tuple[int, int]
 
 def _reset_filters() -> None:
     ss = st.session_state
-    ss[state.MISTAKES_PAIR] = None
+    ss[state.MISTAKES_PAIR] = state.ALL_MISTAKES
     ss[state.MISTAKES_PAGE] = 1
     ss[state.MISTAKES_INSPECT] = None
     ss[state.MISTAKES_NOTE] = None
@@ -105,7 +105,8 @@ def _summary(result: EvalResult, stored: StoredModel) -> None:
 
 def _confusion(result: EvalResult, stored: StoredModel) -> None:
     key = _chart_key(stored)
-    selected = st.session_state[state.MISTAKES_PAIR]
+    pair = st.session_state[state.MISTAKES_PAIR]
+    selected = pair if pair != state.ALL_MISTAKES else None
     event = st.plotly_chart(
         charts.confusion_figure(result.confusion, selected),
         key=key,
@@ -122,25 +123,25 @@ def _confusion(result: EvalResult, stored: StoredModel) -> None:
     )
 
 
-def _pair_options(result: EvalResult) -> list[Pair | None]:
+def _pair_options(result: EvalResult) -> list[Pair | str]:
     off = result.confusion.copy()
     np.fill_diagonal(off, 0)
     pairs = [(int(t), int(p)) for t, p in zip(*np.nonzero(off), strict=True)]
     pairs.sort(key=lambda tp: -int(off[tp]))
-    return [None, *pairs]
+    return [state.ALL_MISTAKES, *pairs]
 
 
 def _gallery(raw: MnistRaw, result: EvalResult) -> None:
     ss = st.session_state
     options = _pair_options(result)
-    if ss[state.MISTAKES_PAIR] is not None:
+    if isinstance(ss[state.MISTAKES_PAIR], list):  # a pair that went through JSON
         ss[state.MISTAKES_PAIR] = tuple(ss[state.MISTAKES_PAIR])
     if ss[state.MISTAKES_PAIR] not in options:
-        ss[state.MISTAKES_PAIR] = None
+        ss[state.MISTAKES_PAIR] = state.ALL_MISTAKES
     wrong = result.misclassified
 
-    def label(pair: Pair | None) -> str:
-        if pair is None:
+    def label(pair: Pair | str) -> str:
+        if pair == state.ALL_MISTAKES:
             return f"All mistakes ({len(wrong):,})"
         return f"True {pair[0]} → predicted {pair[1]} ({int(result.confusion[pair]):,})"
 
@@ -153,7 +154,7 @@ def _gallery(raw: MnistRaw, result: EvalResult) -> None:
         help="The same filter as clicking a cell of the confusion matrix.",
     )
     pair = ss[state.MISTAKES_PAIR]
-    if pair is not None:
+    if pair != state.ALL_MISTAKES:
         t, p = pair
         wrong = wrong[(result.labels[wrong] == t) & (result.predicted[wrong] == p)]
     if len(wrong) == 0:

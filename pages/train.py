@@ -59,6 +59,7 @@ def _start() -> None:
     job_id = get_manager().submit(config, state.owner(), name=name)
     st.session_state[state.TRAIN_JOB] = job_id
     st.session_state[state.TRAIN_NEW_LR] = None
+    st.session_state[state.TRAIN_RUN_NAME] = ""  # the next run gets a name of its own
 
 
 @guarded_callback("pausing training", state.TRAIN_FLASH)
@@ -92,9 +93,10 @@ def _set_lr(job_id: str) -> None:
 def _setup_summary(config: TrainConfig) -> str:
     spec = get_spec(config.model)
     images = f"{config.train_size:,} training images"
+    optimizer = train_settings.CHOICE_LABELS["optimizer"].get(config.optimizer, config.optimizer)
     return (
         f"**{spec.title}** · {config.epochs} epochs × {config.steps_per_epoch:,} steps · {images}"
-        f" · batch {config.batch_size} · {config.optimizer} at peak learning rate {config.lr:g}"
+        f" · batch {config.batch_size} · {optimizer} at peak learning rate {config.lr:g}"
     )
 
 

@@ -365,7 +365,7 @@ def test_mistakes_filter_by_a_confusion_cell(app_env: Path) -> None:
     assert len(plotly_array(confusion["data"][0]["x"])) == 100  # one square per cell
 
     filter_box = at.selectbox(key="mistakes_pair")
-    assert filter_box.value is None  # all mistakes
+    assert filter_box.value == "all"  # all mistakes
     pair = filter_box.options[1]  # the most frequent confusion, e.g. "True 4 → predicted 9 (14)"
     filter_box.select_index(1).run()
     assert_clean(at)

@@ -106,3 +106,10 @@ def test_write_is_atomic_when_interrupted(tmp_path, monkeypatch):
         save_checkpoint(second, path)
     assert path.read_bytes() == before  # the previous file is intact
     assert [p.name for p in tmp_path.iterdir()] == ["m.pt"]  # no temporary left behind
+
+
+def test_other_file_types_renamed_pt_are_unreadable_not_malicious():
+    png = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4
+    for data in (png, b"hello world\n" * 50, bytes(range(256))):
+        with pytest.raises(CheckpointError, match="not a readable checkpoint"):
+            load_checkpoint(data)

@@ -28,7 +28,7 @@ TRAIN_MODEL = "train_model"  # widget: architecture
 
 # --- Mistakes ---------------------------------------------------------------------------------
 MISTAKES_MODEL = "mistakes_model"  # widget: checkpoint id
-MISTAKES_PAIR = "mistakes_pair"  # widget: (true, predicted) filter or None
+MISTAKES_PAIR = "mistakes_pair"  # widget: (true, predicted) filter, or ALL_MISTAKES
 MISTAKES_PAGE = "mistakes_page"  # widget: gallery page
 MISTAKES_INSPECT = "mistakes_inspect"  # index of the test image whose probabilities show
 MISTAKES_LAST_SELECTION = "mistakes_last_selection"  # last chart click applied
@@ -51,6 +51,9 @@ MODELS_FLASH = "models_flash"
 SIDEBAR_SEEN_ACTIVE = "sidebar_seen_active"  # did the last full run see an active job?
 
 DRAW_SOURCES = ("Draw", "Upload")
+# The gallery filter's "no filter" value. Not None: a selectbox whose value is None shows its
+# placeholder instead of the option's label.
+ALL_MISTAKES = "all"
 
 
 def _defaults() -> dict[str, Any]:
@@ -68,7 +71,7 @@ def _defaults() -> dict[str, Any]:
         TRAIN_NEW_LR: None,
         **default_widget_values(),
         MISTAKES_MODEL: None,
-        MISTAKES_PAIR: None,
+        MISTAKES_PAIR: ALL_MISTAKES,
         MISTAKES_PAGE: 1,
         MISTAKES_INSPECT: None,
         MISTAKES_LAST_SELECTION: None,

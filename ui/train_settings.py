@@ -158,7 +158,7 @@ class Setting:
         return LABELS.get(self.name, self.name.replace("_", " ").capitalize())
 
 
-def _kind(name: str, default: Any, meta: Mapping[str, Any]) -> str:
+def _kind(default: Any, meta: Mapping[str, Any]) -> str:
     if isinstance(default, bool):
         return "bool"
     if meta.get("choices"):
@@ -183,7 +183,7 @@ def settings() -> list[Setting]:
         out.append(
             Setting(
                 name=f.name,
-                kind=_kind(f.name, f.default, meta),
+                kind=_kind(f.default, meta),
                 help=help_text[:1].upper() + help_text[1:] + ".",
                 lo=meta.get("min"),
                 hi=meta.get("max"),
@@ -230,8 +230,9 @@ def _option_to_widget(value: Any) -> Any:
 def default_widget_values() -> dict[str, Any]:
     """Session-state defaults of every Train widget (used by ui.state.init_state)."""
     values: dict[str, Any] = {state.TRAIN_MODEL: DEFAULT_MODEL}
+    recipe_now = recipe_values(DEFAULT_MODEL)
     for s in settings():
-        values[s.key] = recipe_values(DEFAULT_MODEL)[s.name]
+        values[s.key] = _coerce_widget(s, recipe_now[s.name])
     for model in list_models():
         for opt, v in option_defaults(model).items():
             values[option_key(model, opt)] = _option_to_widget(v)

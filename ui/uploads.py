@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import logging
+
 from mnist_core.errors import CheckpointError
 from mnist_core.models import get_spec
 from mnist_core.store import ModelStore
 from ui import fmt
-from ui.errors import message_for
+
+log = logging.getLogger("mnist_playground")
 
 MAX_UPLOAD_MB = 10  # as server.maxUploadSize in .streamlit/config.toml
 
@@ -24,8 +27,14 @@ def import_upload(store: ModelStore, data: bytes, owner: str, name: str) -> tupl
         stored = store.import_bytes(data, owner, name)
     except CheckpointError as e:
         return "error", f"Upload refused: {e}"
-    except Exception as e:  # a bug: logged, and said kindly
-        return "error", message_for(e, "importing the uploaded checkpoint")
+    except Exception:
+        # The engine turns the failures it knows into CheckpointError; anything else raised
+        # while reading untrusted bytes still means the file is not a usable checkpoint.
+        log.warning("Upload could not be read as a checkpoint", exc_info=True)
+        return "error", (
+            "Upload refused: the file could not be read as an MNIST Playground checkpoint "
+            "(it is damaged, truncated or another kind of file)."
+        )
     return "success", (
         f"Added **{stored.name}** ({get_spec(stored.model).title}, test accuracy "
         f"{fmt.percent(stored.test_accuracy)}). It is now available on every page."

@@ -190,6 +190,32 @@ def streamlit_server(start_server: Callable[..., StreamlitServer]) -> StreamlitS
     return start_server("main", MNIST_MAX_JOBS="1")
 
 
+# A log record: "<date> <time> [LEVEL ]..." (the app's format names the level, Streamlit's not).
+_LOG_RECORD = re.compile(
+    r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d[.,]\d+ (?:(DEBUG|INFO|WARNING|ERROR|CRITICAL) )?"
+)
+
+
+def server_errors(log: str) -> list[str]:
+    """Errors in a piece of the server log: ERROR/CRITICAL records, Streamlit's uncaught
+    exceptions, and tracebacks that no INFO/WARNING record owns (e.g. a crashed thread).
+    A traceback attached to a WARNING (an expected failure, such as a bad upload) is fine."""
+    problems: list[str] = []
+    level: str | None = None
+    for line in log.splitlines():
+        record = _LOG_RECORD.match(line)
+        if record:
+            level = record.group(1)
+            if level in ("ERROR", "CRITICAL") or "Uncaught app execution" in line:
+                problems.append(line.strip())
+        elif line.startswith("Exception in thread"):
+            level = None
+            problems.append(line.strip())
+        elif line.startswith("Traceback (most recent call last)") and level is None:
+            problems.append(line.strip())
+    return problems
+
+
 # --- the browser ------------------------------------------------------------------------------
 
 
@@ -461,8 +487,12 @@ def new_st(
             context.close()
     # The app logs unexpected errors (shown to people as a short apology) with a traceback.
     new_log = streamlit_server.log_text()[log_start:]
-    if "Traceback (most recent call last)" in new_log:
-        message = f"The server logged an exception during this test:\n{new_log[-4000:]}"
+    problems = server_errors(new_log)
+    if problems:
+        message = (
+            f"The server logged errors during this test: {problems}\n"
+            f"Log ({streamlit_server.log_path}), this test's part:\n{new_log[-4000:]}"
+        )
         if failed:
             print(message)  # shown with the failure's captured output
         else:

@@ -105,6 +105,7 @@ def test_resnet_stops_within_two_seconds(st) -> None:
             stop.click()
     st.wait_idle()
     st.shot("stopped")
+    print("stop timeline:", timeline)
     assert "Stopped" in timeline[-1][1], timeline
     assert took <= STOP_WITHIN_S, f"Stopped only {took:.2f} s after the click: {timeline}"
     expect(stop).to_be_disabled()
