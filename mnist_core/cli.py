@@ -86,7 +86,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _train(args: argparse.Namespace) -> int:
-    from mnist_core.checkpoints import make_checkpoint, save_checkpoint
+    from mnist_core.checkpoints import make_checkpoint, save_checkpoint, with_cpu_test_accuracy
     from mnist_core.data import load_mnist
     from mnist_core.events import EpochMetrics, RunEnded, RunStarted, StepMetrics
     from mnist_core.training import build_model, fit
@@ -103,6 +103,7 @@ def _train(args: argparse.Namespace) -> int:
     ended: RunEnded | None = None
     last_epoch: EpochMetrics | None = None
     last_rate = 0.0
+    on_cpu = True
     for ev in fit(config, raw, model=model):
         if isinstance(ev, RunStarted):
             print(
@@ -110,6 +111,7 @@ def _train(args: argparse.Namespace) -> int:
                 f"{config.epochs} epochs on {ev.device_name}"
             )
             total = ev.total_steps
+            on_cpu = ev.device == "cpu"
         elif isinstance(ev, StepMetrics):
             last_rate = ev.images_per_s
             bar.update(
@@ -136,8 +138,10 @@ def _train(args: argparse.Namespace) -> int:
     }
     out = Path(args.out) if args.out else Path("runs") / "cli" / f"{config.model}.pt"
     ckpt = make_checkpoint(model, config, metrics, name=args.name or out.stem)
+    if not on_cpu and ended.test_accuracy is not None:
+        ckpt = with_cpu_test_accuracy(ckpt, raw.test_images, raw.test_labels)
     save_checkpoint(ckpt, out)
-    acc = ended.test_accuracy
+    acc = ckpt.metrics["test_accuracy"]
     print(
         f"test accuracy {acc:.2%}  training time {ended.train_seconds:.1f} s  -> {out}"
         if acc is not None

@@ -198,6 +198,7 @@ def _fetch_verified(
             raise _MirrorFailed(
                 "the downloaded file is corrupt or not MNIST (sha256 mismatch or bad gzip)"
             ) from e
+        tmp.chmod(0o644)  # mkstemp makes it 0600; the data is an ordinary readable file
         os.replace(tmp, dest / f"{name}.gz")
     finally:
         tmp.unlink(missing_ok=True)  # after a successful replace it is already gone

@@ -105,6 +105,9 @@ class JobManager:
         done_ttl_s: done jobs of an owner not seen for this long (no submit, heartbeat or
             `jobs(owner)` call) are forgotten, so visitors who left do not hold memory for as
             long as the server runs.
+        keep_weights: unsaved done runs (stopped, or whose save failed) that keep their
+            weights in memory, over all owners, to be saved or downloaded later; beyond it the
+            runs of the owners seen least recently lose theirs first. Saved runs hold none.
         threads_per_job: torch intra-op threads per job (default: the cores torch sees less
             one, divided by max_running, so concurrent jobs share the cores instead of fighting).
     """
@@ -119,6 +122,7 @@ class JobManager:
         keep_finished: int = 5,
         threads_per_job: int | None = None,
         done_ttl_s: float = 1800.0,
+        keep_weights: int = 32,
     ) -> None:
         self.max_running = default_max_running() if max_running is None else int(max_running)
         if self.max_running < 1:
@@ -131,6 +135,9 @@ class JobManager:
         self.done_ttl_s = float(done_ttl_s)
         self._owner_seen: dict[str, float] = {}  # owner -> time.monotonic() of last contact
         self.keep_finished = int(keep_finished)
+        if keep_weights < 0:
+            raise ConfigError(f"keep_weights must be 0 or more, got {keep_weights!r}.")
+        self.keep_weights = int(keep_weights)
         # One core stays free for the web server and predictions: on 2 cores a job trains with
         # 1 thread (measured: 1.6x slower than 2 when idle, but 2 threads that compete with
         # the server for the cores wait on each other and a step can take 10x longer).
@@ -189,6 +196,17 @@ class JobManager:
             stopped = runner.stop()
             self._tick()  # a stopped queued job leaves the queue now
         return stopped
+
+    def wait(self, job_id: str, timeout: float | None = None) -> bool:
+        """Wait up to `timeout` seconds for a job to be done; True once it is. A queued job
+        that is never started is not waited for past the timeout."""
+        runner = self._get(job_id).runner
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while not runner.join(0.05):  # returns at once while queued: poll, never spin
+            if deadline is not None and time.monotonic() >= deadline:
+                return False
+            time.sleep(0.01)
+        return True
 
     def pause(self, job_id: str) -> bool:
         """Pause a running job before its next step; it keeps its slot. False unless running."""
@@ -324,6 +342,12 @@ class JobManager:
             for job in jobs[: max(0, len(jobs) - self.keep_finished)]:
                 del self._jobs[job.runner.job_id]
                 job.runner.release()
+        # Unsaved weights kept in memory, bounded over all owners (about 1 MB a run): the
+        # runs of visitors seen least recently, and then the oldest, release theirs first.
+        holding = [j for j in self._jobs.values() if j.runner.holds_weights]
+        holding.sort(key=lambda j: (self._owner_seen.get(j.owner, 0.0), j.seq))
+        for job in holding[: max(0, len(holding) - self.keep_weights)]:
+            job.runner.release()
         # Forget the "#n" counters of owners with no jobs left (sessions that went away).
         owners = {job.owner for job in self._jobs.values()}
         for key in [k for k in self._numbers if k[0] not in owners]:

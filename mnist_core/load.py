@@ -58,6 +58,7 @@ from mnist_core.config import TrainConfig
 from mnist_core.data import MnistRaw, load_mnist
 from mnist_core.errors import MnistError
 from mnist_core.jobs import JobManager
+from mnist_core.memory import trim_heap
 from mnist_core.models import list_models
 from mnist_core.preprocess import predict, preprocess
 from mnist_core.recipes import PRESETS
@@ -584,20 +585,8 @@ def run_load(options: LoadOptions, *, log: Callable[[str], None] | None = None) 
         del manager, visitors, threads, sampler, models, store
     gc.collect()
     rss_after_gc, _ = _proc_status_mb()
-    rss_after_trim = rss_after_gc if not _malloc_trim() else _proc_status_mb()[0]
+    rss_after_trim = rss_after_gc if not trim_heap() else _proc_status_mb()[0]
     return _report(options, ledger, duration, under_way, rss_after_gc, rss_after_trim)
-
-
-def _malloc_trim() -> bool:
-    """Ask glibc to return free heap memory to the system (True if it could be asked). RSS
-    that this gives back was fragmentation in the allocator, not memory the program holds."""
-    try:
-        import ctypes
-
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-    except (OSError, AttributeError):  # not glibc (macOS, musl)
-        return False
-    return True
 
 
 def _report(

@@ -23,13 +23,14 @@ from typing import TYPE_CHECKING, Literal, get_args
 import torch
 from torch import nn
 
-from mnist_core.checkpoints import Checkpoint, make_checkpoint
+from mnist_core.checkpoints import Checkpoint, make_checkpoint, with_cpu_test_accuracy
 from mnist_core.config import TrainConfig, field_info
 from mnist_core.control import TrainControl
 from mnist_core.data import MnistRaw
 from mnist_core.errors import CheckpointError, ConfigError, MnistError
 from mnist_core.evaluation import evaluate
 from mnist_core.events import EpochMetrics, Event, RunEnded, RunStarted, StepMetrics
+from mnist_core.memory import trim_heap
 from mnist_core.models import create_model
 from mnist_core.training import build_model, fit
 
@@ -274,6 +275,14 @@ class TrainingRunner:
     def status(self) -> JobStatus:
         return self._status
 
+    @property
+    def holds_weights(self) -> bool:
+        """True for a done run that keeps weights in memory (stopped, or its save failed)."""
+        with self._lock:
+            return self._status in DONE_STATUSES and (
+                self._model is not None or self._checkpoint is not None
+            )
+
     def snapshot(self) -> JobSnapshot:
         """The current state as an immutable JobSnapshot; cheap, safe from any thread."""
         with self._lock:
@@ -321,10 +330,12 @@ class TrainingRunner:
     def model_copy(self) -> nn.Module | None:
         """A copy of the current weights as a CPU model in eval mode, for predictions while
         training goes on. Taken under the weights lock, so it never mixes two optimiser steps.
-        None before the model exists and after `release()`."""
+        None before the model exists and after `release()`. A saved run's model comes from
+        the store: a done run keeps at most one copy of its weights in memory (see _finish)."""
         model = self._model
         if model is None:
-            return None
+            ckpt = self.checkpoint()
+            return ckpt.build_model() if ckpt is not None else None
         with self._control.weights_lock:
             # Copy the tensors only (fast, short hold); the module is rebuilt outside the lock.
             state = {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
@@ -333,16 +344,21 @@ class TrainingRunner:
         return copy.eval()
 
     def checkpoint(self) -> Checkpoint | None:
-        """The in-memory checkpoint of a finished run, or of a stopped run's current weights
-        (its test accuracy is measured now, once). None for other states or after release()."""
+        """The checkpoint of a finished run, or of a stopped run's current weights (its test
+        accuracy is measured now, once): from the store once saved, else from memory. None for
+        other states, after release(), or when a saved one was deleted from the store."""
         with self._ckpt_lock:
             with self._lock:
                 if self._checkpoint is not None or self._status not in ("finished", "stopped"):
                     return self._checkpoint
-                if self._model is None or self._test_set is None:
+                saved_id = None if self._released else self._checkpoint_id
+                if saved_id is None and (self._model is None or self._test_set is None):
                     return None
-                model = self._model
-                test_x, test_y = self._test_set
+                model, test_set = self._model, self._test_set
+            if saved_id is not None:
+                return self._stored_checkpoint(saved_id)
+            assert model is not None and test_set is not None
+            test_x, test_y = test_set
             with self._control.weights_lock:
                 state = {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
             copy = create_model(self.config.model, **self.config.model_kwargs)
@@ -354,6 +370,7 @@ class TrainingRunner:
             with self._lock:
                 if not self._released:
                     self._checkpoint = ckpt
+                    self._model = None  # one copy of the weights is enough for a done run
             return ckpt
 
     def save(self, name: str | None = None) -> str:
@@ -377,7 +394,16 @@ class TrainingRunner:
             stored = self._store.save(ckpt, self.owner, name or self.name)
             with self._lock:
                 self._checkpoint_id, self._save_error = stored.id, None
+                self._drop_memory()  # on disk now: model_copy and checkpoint read it back
             return stored.id
+
+    def _stored_checkpoint(self, checkpoint_id: str) -> Checkpoint | None:
+        """The saved checkpoint read back from the store; None if it has gone (deleted)."""
+        assert self._store is not None
+        try:
+            return self._store.load(checkpoint_id)
+        except (OSError, MnistError):
+            return None
 
     # ---- the worker thread ----------------------------------------------------------------
     def _run(self) -> None:
@@ -410,6 +436,7 @@ class TrainingRunner:
                     self._on_end(self)
                 except Exception:  # the manager's callback must not turn a run into a failure
                     log.exception("on_end callback of job %s failed", self.job_id)
+            trim_heap()  # this run's batches and activations are free now: give them back
 
     def _on_event(self, event: Event) -> None:
         # fit() yields nothing while it evaluates, so the message says when that is coming.
@@ -459,15 +486,10 @@ class TrainingRunner:
         )
         started, test_set = self._started, self._test_set
         if started is not None and started.device != "cpu" and test_set is not None:
-            # On a GPU fit measures in bfloat16, and a few of 10,000 digits can come out
-            # differently from the float32 CPU evaluation that every page showing a saved model
-            # uses (seen on an H100: 0.6434 against 0.6431). Report the number that anyone
-            # loading this checkpoint will get.
             with self._lock:
                 self._message = "Measuring the test accuracy"
-            accuracy = evaluate(ckpt.build_model(), *test_set).accuracy
-            event = dataclasses.replace(event, test_accuracy=accuracy)
-            ckpt = dataclasses.replace(ckpt, metrics={**ckpt.metrics, "test_accuracy": accuracy})
+            ckpt = with_cpu_test_accuracy(ckpt, *test_set)
+            event = dataclasses.replace(event, test_accuracy=ckpt.metrics["test_accuracy"])
             with self._lock:
                 self._ended = event
         with self._lock:
@@ -482,7 +504,11 @@ class TrainingRunner:
                 log.exception("saving job %s failed", self.job_id)
                 save_error = f"Could not save the model: {type(e).__name__}: {e}"
         with self._lock:
-            self._checkpoint = None if self._released else ckpt
+            # A hosted demo keeps many done runs (5 per visitor, for half an hour after the
+            # visitor's last heartbeat): each keeps at most one copy of its weights in memory,
+            # and none once it is on disk (model_copy and checkpoint read the store then).
+            self._model = self._test_set = None
+            self._checkpoint = None if self._released or checkpoint_id is not None else ckpt
             self._checkpoint_id, self._save_error = checkpoint_id, save_error
             self._set_done("finished", event.message)
 

@@ -15,6 +15,7 @@ from ui.resources import get_manager
 from ui.shell import page_guard
 
 LIVE_POLL_S = 1.0  # chart refresh while a job of this visitor runs
+STOP_WAIT_S = 1.0  # the Stop button waits this long for the run to end before redrawing
 COMPARE_MAX = 5
 
 
@@ -74,7 +75,11 @@ def _resume(job_id: str) -> None:
 
 @guarded_callback("stopping training", state.TRAIN_FLASH)
 def _stop(job_id: str) -> None:
-    get_manager().stop(job_id)
+    manager = get_manager()
+    manager.stop(job_id)
+    # A stop lands before the next step (well under a second): wait for it, so that this very
+    # rerun shows "Stopped" rather than "Stopping…" until the next poll a second later.
+    manager.wait(job_id, timeout=STOP_WAIT_S)
 
 
 @guarded_callback("changing the learning rate", state.TRAIN_FLASH)

@@ -12,9 +12,11 @@ from mnist_core.checkpoints import (
     load_checkpoint,
     make_checkpoint,
     save_checkpoint,
+    with_cpu_test_accuracy,
 )
 from mnist_core.config import TrainConfig
 from mnist_core.errors import CheckpointError
+from mnist_core.evaluation import evaluate
 from mnist_core.training import build_model
 
 
@@ -39,6 +41,7 @@ def test_round_trip_gives_identical_outputs(tmp_path, model):
     assert loaded.test_accuracy == 0.987 and loaded.format_version == FORMAT_VERSION
     assert TrainConfig.from_dict(loaded.config) == TrainConfig.for_model(model)
     assert not loaded.build_model().training
+    assert path.stat().st_mode & 0o777 == 0o644  # an ordinary file, not mkstemp's 0600
 
 
 def test_malicious_pickle_is_refused_without_running(tmp_path):
@@ -113,3 +116,15 @@ def test_other_file_types_renamed_pt_are_unreadable_not_malicious():
     for data in (png, b"hello world\n" * 50, bytes(range(256))):
         with pytest.raises(CheckpointError, match="not a readable checkpoint"):
             load_checkpoint(data)
+
+
+def test_with_cpu_test_accuracy_reports_what_a_loader_measures():
+    _net, ckpt = make("lenet5")  # untrained: its accuracy is far from the 0.987 it claims
+    torch.manual_seed(0)
+    images = torch.randint(0, 256, (300, 28, 28), dtype=torch.uint8)
+    labels = torch.randint(0, 10, (300,))
+    fixed = with_cpu_test_accuracy(ckpt, images, labels)
+    expected = evaluate(ckpt.build_model(), images, labels).accuracy
+    assert fixed.test_accuracy == expected != 0.987
+    assert fixed.metrics["test_accuracy_at_training_end"] == 0.987
+    assert fixed.state_dict is ckpt.state_dict and ckpt.test_accuracy == 0.987  # a new object

@@ -225,8 +225,10 @@ def test_stop_mid_epoch_within_one_second(make_manager, model):
     assert snap.status == "running" and snap.step < snap.started.steps_per_epoch  # mid-epoch
     t0 = time.perf_counter()
     manager.stop(job)
-    end = wait_for(lambda: manager.snapshot(job), lambda s: s.status == "stopped", timeout=5)
+    assert manager.wait(job, timeout=5)
     took = time.perf_counter() - t0
+    end = manager.snapshot(job)
+    assert end.status == "stopped"
     assert took < 1.0, f"{model}: stop took {took:.2f} s"
     assert end.ended.status == "stopped" and end.ended.epochs_done == 0
     assert end.checkpoint_id is None  # stopped runs are saved only on request
@@ -338,6 +340,7 @@ def test_job_without_heartbeat_is_stopped_after_its_lease(make_manager):
     watched = manager.submit(long(), owner="here")
     queued = manager.submit(long(), owner="gone")
     assert manager.snapshot(queued).queue_position == 1
+    assert not manager.wait(queued, timeout=0.1)  # a queued job is not waited for past it
     t0 = time.monotonic()
     while time.monotonic() - t0 < 2.0:
         manager.heartbeat(watched)
@@ -350,6 +353,23 @@ def test_job_without_heartbeat_is_stopped_after_its_lease(make_manager):
     assert manager.model_copy(orphan) is None  # its weights were released
     assert manager.checkpoint(orphan) is None
     manager.stop(watched)
+
+
+
+def test_unsaved_weights_in_memory_are_bounded_over_all_owners(make_manager):
+    manager = make_manager(1, keep_weights=2)
+    stopped = []
+    for owner in ("left-first", "left-later", "still-here"):
+        job = manager.submit(long(), owner=owner)
+        wait_for(lambda job=job: manager.snapshot(job), lambda s: s.step >= 1)
+        manager.stop(job)
+        assert manager.wait(job, timeout=5)
+        stopped.append(job)
+    manager.heartbeat(stopped[2])  # this visitor is still here
+    time.sleep(0.6)  # a scheduler tick or two
+    kept = [manager.checkpoint(j) is not None for j in stopped]
+    assert kept == [False, True, True]  # the owner seen least recently lost its weights
+    assert [manager.snapshot(j).status for j in stopped] == ["stopped"] * 3  # history stays
 
 
 # ---- reading while training ----------------------------------------------------------------
@@ -423,6 +443,17 @@ def test_autosaved_checkpoint_loads_and_scores_the_reported_accuracy(make_manage
     acc = evaluate(model, raw.test_images, raw.test_labels).accuracy
     assert acc == pytest.approx(s.test_accuracy, abs=1e-6)
     assert [m.id for m in store.list("ann")] == [s.checkpoint_id]
+
+    # Saved, the run keeps no weights in memory (a hosted demo keeps many done runs): its
+    # model and checkpoint are read back from the store, until the visitor deletes the file.
+    runner = manager._get(job).runner
+    assert runner._model is None and runner._checkpoint is None
+    x = raw.test_images[:50].unsqueeze(1).float() / 255
+    with torch.no_grad():
+        assert torch.equal(manager.model_copy(job)(x), model(x))
+    assert manager.checkpoint(job).metrics == ckpt.metrics
+    store.delete(s.checkpoint_id, "ann")
+    assert manager.checkpoint(job) is None and manager.model_copy(job) is None
 
 
 # ---- threads -------------------------------------------------------------------------------

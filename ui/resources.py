@@ -12,6 +12,7 @@ import threading
 from pathlib import Path
 
 import streamlit as st
+import torch
 from torch import nn
 
 from mnist_core.data import MnistRaw, find_data_dir, load_mnist
@@ -105,7 +106,10 @@ def model_version(stored: StoredModel) -> float:
 
 @st.cache_resource(show_spinner=False, max_entries=32)
 def _model(model_id: str, version: float, pretrained: str, runs: str) -> nn.Module:
-    return _store(pretrained, runs).load(model_id).build_model()
+    model = _store(pretrained, runs).load(model_id).build_model()
+    with torch.inference_mode():  # the first forward allocates: pay it here, not on a stroke
+        model(torch.zeros(1, 1, 28, 28))
+    return model
 
 
 def get_model(stored: StoredModel) -> nn.Module:

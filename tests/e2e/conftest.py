@@ -18,6 +18,7 @@ import contextlib
 import math
 import os
 import re
+import shutil
 import socket
 import subprocess
 import sys
@@ -512,3 +513,23 @@ def _clean_artifacts() -> None:
         for png in ARTIFACTS.glob("*.png"):
             png.unlink()
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
+
+
+# The README's screenshots are shots of these scenarios: `UPDATE_README_SHOTS=1 python -m pytest
+# tests/e2e` copies them to docs/ when every e2e test passed.
+README_SHOTS = {
+    "train.png": "test_quick_lenet5_run_live_charts_then_model_everywhere--finished.png",
+    "mistakes.png": "test_clicking_a_confusion_cell_filters_the_gallery--filtered-*.png",
+    "draw.png": "test_drawn_digits_are_predicted_and_clear_empties--digit-7.png",
+    "models.png": "test_quick_lenet5_run_live_charts_then_model_everywhere--on-models.png",
+}
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    if os.environ.get("UPDATE_README_SHOTS") != "1" or exitstatus != 0:
+        return
+    docs = REPO / "docs"
+    for target, pattern in README_SHOTS.items():
+        found = sorted(ARTIFACTS.glob(pattern))
+        if found:
+            shutil.copyfile(found[0], docs / target)

@@ -1,0 +1,121 @@
+"""Time from "server ready" to "first page rendered", in a real browser.
+
+    python bench/first_render.py [--servers 3] [--reloads 3]
+
+For each of --servers fresh `streamlit run app.py` processes: wait for /_stcore/health, then
+open / in headless Chromium and time until the Train page's title is shown and the script run
+has ended (the page is complete, not a skeleton). That first visit pays the imports of the
+pages and the loading of the pretrained models. Then --reloads more visits in new browser
+contexts (new sessions) on the same server. Prints every figure, then the median and the worst.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+from playwright.sync_api import sync_playwright
+
+REPO = Path(__file__).resolve().parents[1]
+CHROMIUM_ARGS = [
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+RENDERED_JS = """() => {
+    const app = document.querySelector('[data-testid="stApp"]');
+    const h1 = document.querySelector('[data-testid="stMain"] h1');
+    return !!app && app.getAttribute('data-test-script-state') === 'notRunning'
+        && !!h1 && h1.textContent.includes('Train a model')
+        && !document.querySelector('[data-testid="stSkeleton"]');
+}"""
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _healthy(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
+            return r.status == 200
+    except OSError:
+        return False
+
+
+def _start_server(runs: Path) -> tuple[subprocess.Popen, str, float]:
+    port = _free_port()
+    env = {**os.environ, "MNIST_RUNS_DIR": str(runs), "PYTHONUNBUFFERED": "1"}
+    cmd = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
+           "--server.port", str(port), "--server.address", "127.0.0.1",
+           "--server.fileWatcherType", "none"]  # fmt: skip
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(
+        cmd, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    url = f"http://127.0.0.1:{port}"
+    while not _healthy(url):
+        if proc.poll() is not None or time.perf_counter() - t0 > 120:
+            raise SystemExit("the server did not start")
+        time.sleep(0.05)
+    return proc, url, time.perf_counter() - t0
+
+
+def _visit(browser, url: str) -> float:
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
+    t0 = time.perf_counter()
+    page.goto(url + "/")
+    page.wait_for_function(RENDERED_JS, timeout=60_000, polling=20)
+    took = time.perf_counter() - t0
+    context.close()
+    return took
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--servers", type=int, default=3)
+    ap.add_argument("--reloads", type=int, default=3)
+    args = ap.parse_args()
+    first, later = [], []
+    with sync_playwright() as pw, tempfile.TemporaryDirectory() as tmp:
+        browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        for i in range(args.servers):
+            proc, url, start_s = _start_server(Path(tmp) / f"runs{i}")
+            try:
+                first.append(_visit(browser, url))
+                print(f"server {i + 1}: ready after {start_s:.2f} s; first page {first[-1]:.2f} s")
+                for _ in range(args.reloads):
+                    later.append(_visit(browser, url))
+                    print(f"    a new session: {later[-1]:.2f} s")
+            finally:
+                proc.terminate()
+                proc.wait(timeout=20)
+        browser.close()
+    print(
+        f"first visit after the server is ready: median {statistics.median(first):.2f} s, "
+        f"worst {max(first):.2f} s (n={len(first)})"
+    )
+    if later:
+        print(
+            f"later sessions: median {statistics.median(later):.2f} s, "
+            f"worst {max(later):.2f} s (n={len(later)})"
+        )
+
+
+if __name__ == "__main__":
+    main()
