@@ -355,7 +355,6 @@ def test_job_without_heartbeat_is_stopped_after_its_lease(make_manager):
     manager.stop(watched)
 
 
-
 def test_unsaved_weights_in_memory_are_bounded_over_all_owners(make_manager):
     manager = make_manager(1, keep_weights=2)
     stopped = []
