@@ -348,15 +348,23 @@ class StApp:
         """The Train page's heading of the current run: its name and a status badge."""
         return self.main.locator("h2, h3, h4").filter(has_text=_STATUS_AT_END).first
 
-    def start_training(self, architecture: str, *, quick: bool, run_name: str) -> None:
-        """On the Train page: choose the architecture (and the Quick look preset), name the
-        run and press Start training."""
+    def start_training(
+        self, architecture: str, *, quick: bool, run_name: str, epochs: int | None = None
+    ) -> None:
+        """On the Train page: choose the architecture (and the Quick look preset, and a number
+        of epochs if given), name the run and press Start training."""
         if self.selected("Architecture", within=self.sidebar) != architecture:
             self.select_option("Architecture", architecture, within=self.sidebar)
         if quick:
             self.button("Quick look", within=self.sidebar).click()
             expect(self.sidebar).to_contain_text("Current settings: quick look")
             self.wait_idle()
+        if epochs is not None:
+            box = self.sidebar.get_by_label("Epochs", exact=True)
+            box.fill(str(epochs))
+            box.press("Enter")
+            self.wait_idle()
+            expect(box).to_have_value(str(epochs))
         name_box = self.main.get_by_label("Run name (optional)")
         name_box.fill(run_name)
         name_box.press("Enter")
