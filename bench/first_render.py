@@ -4,9 +4,11 @@
 
 For each of --servers fresh `streamlit run app.py` processes: wait for /_stcore/health, then
 open / in headless Chromium and time until the Train page's title is shown and the script run
-has ended (the page is complete, not a skeleton). That first visit pays the imports of the
-pages and the loading of the pretrained models. Then --reloads more visits in new browser
-contexts (new sessions) on the same server. Prints every figure, then the median and the worst.
+has ended (the page is complete, not a skeleton). torch and the app's modules are imported
+while the server starts (app.py's lifespan, before the health check answers), so that first
+visit pays only the first script run. Then --reloads more visits in new browser contexts (new
+sessions) on the same server. Prints every figure (and the server's start-up time), then the
+median and the worst.
 """
 
 from __future__ import annotations

@@ -1,0 +1,12 @@
+"""Imported once by `app.py`'s lifespan while the server starts, before it answers its health
+check: torch alone takes ~1 s to import on a 2-core CPU, and the first visitor would otherwise
+wait for it (first page 3.0 s -> 1.5 s, bench/first_render.py)."""
+
+import plotly.graph_objects  # noqa: F401
+import torch  # noqa: F401
+
+import mnist_core.jobs
+import mnist_core.preprocess  # noqa: F401
+import ui.resources
+import ui.shell
+import ui.train_settings  # noqa: F401
