@@ -22,8 +22,9 @@ def _chart_points(st) -> int:
 def test_quick_lenet5_run_live_charts_then_model_everywhere(st) -> None:
     run_name = "e2e lenet5 quick"
     st.open("/")
-    # Quick look's 3 epochs end in ~3 s on a quiet machine: too few 1-s chart refreshes to
-    # count on seeing two of them. 10 epochs (~1 s each) leave no doubt.
+    # The quick look preset, with 10 epochs instead of 3: its 3 epochs end in ~2 s on a quiet
+    # machine, about two 1-s chart refreshes, so "points gained twice while running" failed
+    # 1 run in 3. 10 epochs (~0.7 s each) leave several refreshes.
     st.start_training("LeNet-5", quick=True, run_name=run_name, epochs=10)
 
     # While it runs, the charts gain points (the page polls the job once a second).
