@@ -15,27 +15,19 @@ from __future__ import annotations
 
 import argparse
 import os
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 from playwright.sync_api import sync_playwright
 
 REPO = Path(__file__).resolve().parents[1]
-CHROMIUM_ARGS = [
-    "--headless=new",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
+sys.path.insert(0, str(REPO / "tests" / "e2e"))  # the browser set-up of the e2e tests
+from e2e_browser import CHROMIUM, CHROMIUM_ARGS, free_port, health_ok  # noqa: E402
+
 RENDERED_JS = """() => {
     const app = document.querySelector('[data-testid="stApp"]');
     const h1 = document.querySelector('[data-testid="stMain"] h1');
@@ -45,22 +37,8 @@ RENDERED_JS = """() => {
 }"""
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _healthy(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
-            return r.status == 200
-    except OSError:
-        return False
-
-
 def _start_server(runs: Path) -> tuple[subprocess.Popen, str, float]:
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "MNIST_RUNS_DIR": str(runs), "PYTHONUNBUFFERED": "1"}
     cmd = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
            "--server.port", str(port), "--server.address", "127.0.0.1",
@@ -70,7 +48,7 @@ def _start_server(runs: Path) -> tuple[subprocess.Popen, str, float]:
         cmd, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
     url = f"http://127.0.0.1:{port}"
-    while not _healthy(url):
+    while not health_ok(url):
         if proc.poll() is not None or time.perf_counter() - t0 > 120:
             raise SystemExit("the server did not start")
         time.sleep(0.05)
@@ -95,7 +73,7 @@ def main() -> None:
     args = ap.parse_args()
     first, later = [], []
     with sync_playwright() as pw, tempfile.TemporaryDirectory() as tmp:
-        browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         for i in range(args.servers):
             proc, url, start_s = _start_server(Path(tmp) / f"runs{i}")
             try:

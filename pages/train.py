@@ -241,27 +241,29 @@ def _charts(snap: JobSnapshot, compare: list[str]) -> None:
     others = [
         charts.curve_from_snapshot(o) for o in (_snapshot(j) for j in compare) if o is not None
     ]
-    left, right = st.columns(2)
-    with left:
-        st.markdown("**Training loss** per step")
-        if run.steps or any(o.steps for o in others):
-            st.plotly_chart(
-                charts.loss_figure(run, others),
-                key="train_loss_chart",
-                config={"displaylogo": False},
-            )
-        else:
-            st.caption("The loss curve appears after the first steps.")
-    with right:
-        st.markdown("**Accuracy** per epoch")
-        if run.epochs or any(o.epochs for o in others):
-            st.plotly_chart(
-                charts.accuracy_figure(run, others),
-                key="train_accuracy_chart",
-                config={"displaylogo": False},
-            )
-        else:
-            st.caption("Accuracy is measured at the end of each epoch.")
+    panels = (  # title, has data, figure, widget key, what to say before there is data
+        (
+            "**Training loss** per step",
+            bool(run.steps) or any(o.steps for o in others),
+            lambda: charts.loss_figure(run, others),
+            "train_loss_chart",
+            "The loss curve appears after the first steps.",
+        ),
+        (
+            "**Accuracy** per epoch",
+            bool(run.epochs) or any(o.epochs for o in others),
+            lambda: charts.accuracy_figure(run, others),
+            "train_accuracy_chart",
+            "Accuracy is measured at the end of each epoch.",
+        ),
+    )
+    for column, (title, has_data, figure, key, before) in zip(st.columns(2), panels, strict=True):
+        with column:
+            st.markdown(title)
+            if has_data:
+                st.plotly_chart(figure(), key=key, config={"displaylogo": False})
+            else:
+                st.caption(before)
 
 
 def _live(job_id: str, compare: list[str]) -> None:

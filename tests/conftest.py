@@ -3,13 +3,19 @@
 Data fixtures:
     mnist_dir       folder with the real MNIST files (fails, never skips, when there is none)
     tiny_mnist_dir  small synthetic MNIST in tmp_path (checksums differ: load with verify=False)
+    serve_folder    factory: serve_folder(root) -> base URL of a local HTTP server for root
+                    (127.0.0.1 only, proxies off; the download tests never reach the internet)
 """
 
 from __future__ import annotations
 
+import functools
 import gzip
+import http.server
 import os
 import struct
+import threading
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -61,3 +67,48 @@ def tiny_mnist_dir(tmp_path: Path) -> Path:
         (folder / f"{prefix}-images-idx3-ubyte.gz").write_bytes(_idx_gz(images))
         (folder / f"{prefix}-labels-idx1-ubyte.gz").write_bytes(_idx_gz(labels))
     return folder
+
+
+# --- a local HTTP server for the download tests -----------------------------------------------
+
+
+class _FolderHandler(http.server.SimpleHTTPRequestHandler):
+    """Serves a folder. Any path under /short/ announces more bytes than it sends, then hangs
+    up (a connection that drops mid-file)."""
+
+    def do_GET(self) -> None:
+        if self.path.startswith("/short/"):
+            self.send_response(200)
+            self.send_header("Content-Length", "100000")
+            self.end_headers()
+            self.wfile.write(b"\x1f\x8b" + bytes(100))
+            return
+        super().do_GET()
+
+    def log_message(self, format: str, *args: object) -> None:  # keep test output clean
+        pass
+
+
+@pytest.fixture
+def serve_folder(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[Path], str]]:
+    """Factory: serve_folder(root) starts an HTTP server for `root` on 127.0.0.1 and returns
+    its base URL (no trailing slash); every server is stopped at the end of the test."""
+    for var in ("http_proxy", "https_proxy", "all_proxy"):
+        monkeypatch.delenv(var, raising=False)
+        monkeypatch.delenv(var.upper(), raising=False)
+    monkeypatch.setenv("no_proxy", "*")  # loopback only, never through a proxy
+    servers: list[tuple[http.server.ThreadingHTTPServer, threading.Thread]] = []
+
+    def serve(root: Path) -> str:
+        handler = functools.partial(_FolderHandler, directory=str(root))
+        httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        thread = threading.Thread(target=httpd.serve_forever, args=(0.05,), daemon=True)
+        thread.start()
+        servers.append((httpd, thread))
+        return f"http://127.0.0.1:{httpd.server_address[1]}"
+
+    yield serve
+    for httpd, thread in servers:
+        httpd.shutdown()
+        httpd.server_close()
+        thread.join()

@@ -1,18 +1,15 @@
 """Tests for mnist_core.data: real MNIST, malformed files, missing data, downloads, batching.
 
-Downloads only ever talk to an http.server started here on 127.0.0.1.
+Downloads only ever talk to an http.server on 127.0.0.1 (the `serve_folder` fixture).
 """
 
 from __future__ import annotations
 
-import functools
 import gzip
-import http.server
 import shutil
 import socket
 import struct
-import threading
-from collections.abc import Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -341,45 +338,19 @@ def test_missing_data_message(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
 # --- downloading from a local server ------------------------------------------------------
 
 
-class _Handler(http.server.SimpleHTTPRequestHandler):
-    def do_GET(self) -> None:
-        if self.path.startswith("/short/"):  # announces more bytes than it sends, then hangs up
-            self.send_response(200)
-            self.send_header("Content-Length", "100000")
-            self.end_headers()
-            self.wfile.write(b"\x1f\x8b" + bytes(100))
-            return
-        super().do_GET()
-
-    def log_message(self, format: str, *args: object) -> None:  # keep test output clean
-        pass
-
-
 @pytest.fixture
 def server(
-    tmp_path: Path, mnist_dir: Path, tiny_mnist_dir: Path, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[str]:
-    """Base URL of a local server: /good/ real MNIST, /bad/ wrong content, others 404."""
-    for var in ("http_proxy", "https_proxy", "all_proxy"):
-        monkeypatch.delenv(var, raising=False)
-        monkeypatch.delenv(var.upper(), raising=False)
-    monkeypatch.setenv("no_proxy", "*")  # loopback only, never through a proxy
+    tmp_path: Path, mnist_dir: Path, tiny_mnist_dir: Path, serve_folder: Callable[[Path], str]
+) -> str:
+    """Base URL of a local server: /good/ real MNIST, /bad/ wrong content, /short/ a dropped
+    connection, others 404."""
     root = tmp_path / "www"
     (root / "good").mkdir(parents=True)
     (root / "bad").mkdir()
     for name in NAMES:
         shutil.copy(mnist_dir / f"{name}.gz", root / "good")
         shutil.copy(tiny_mnist_dir / f"{name}.gz", root / "bad")  # valid gzip, wrong checksum
-    handler = functools.partial(_Handler, directory=str(root))
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=httpd.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{httpd.server_address[1]}"
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
-        thread.join()
+    return serve_folder(root)
 
 
 def _closed_port() -> int:

@@ -19,9 +19,7 @@ Already covered elsewhere, and not repeated here:
 
 from __future__ import annotations
 
-import functools
 import hashlib
-import http.server
 import io
 import os
 import pickle
@@ -558,27 +556,9 @@ def mnist_copy(tmp_path: Path, mnist_dir: Path) -> Path:
 
 
 @pytest.fixture
-def mirror(mnist_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+def mirror(mnist_dir: Path, serve_folder: Callable[[Path], str]) -> str:
     """A local HTTP server on 127.0.0.1 serving the good MNIST files (never the internet)."""
-    for var in ("http_proxy", "https_proxy", "all_proxy"):
-        monkeypatch.delenv(var, raising=False)
-        monkeypatch.delenv(var.upper(), raising=False)
-    monkeypatch.setenv("no_proxy", "*")
-
-    class Quiet(http.server.SimpleHTTPRequestHandler):
-        def log_message(self, format: str, *args: object) -> None:
-            pass
-
-    handler = functools.partial(Quiet, directory=str(mnist_dir))
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=httpd.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{httpd.server_address[1]}/"
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
-        thread.join()
+    return serve_folder(mnist_dir) + "/"
 
 
 def _flip_compressed_byte(path: Path) -> None:

@@ -496,21 +496,13 @@ def _setting_widget(s: Setting, disabled: bool = False) -> None:
     elif s.kind == "choice":
         labels = CHOICE_LABELS.get(s.name, {})
         st.selectbox(s.label, s.choices, format_func=lambda v, m=labels: m.get(v, v), **common)
-    elif s.kind == "optional_int":
+    elif s.kind in ("int", "optional_int"):  # an empty optional_int means "all available"
         st.number_input(
             s.label,
             min_value=int(s.lo) if s.lo is not None else None,
             max_value=int(s.hi) if s.hi is not None else None,
             step=INT_STEPS.get(s.name, 1),
-            placeholder="All available",
-            **common,
-        )
-    elif s.kind == "int":
-        st.number_input(
-            s.label,
-            min_value=int(s.lo) if s.lo is not None else None,
-            max_value=int(s.hi) if s.hi is not None else None,
-            step=INT_STEPS.get(s.name, 1),
+            placeholder="All available" if s.kind == "optional_int" else None,
             **common,
         )
     elif s.kind == "float":

@@ -19,30 +19,19 @@ import math
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import time
-import urllib.request
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from e2e_browser import CHROMIUM, CHROMIUM_ARGS, free_port, health_ok
 from playwright.sync_api import expect
 
 REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO / "artifacts" / "e2e"
-CHROMIUM = Path(os.environ.get("E2E_CHROMIUM", "/usr/bin/chromium"))
-CHROMIUM_ARGS = [
-    "--headless=new",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 SERVER_START_TIMEOUT_S = 90.0  # the machine is small and shared: be patient
 DEFAULT_TIMEOUT_MS = 30_000
 VIEWPORT = {"width": 1400, "height": 1400}
@@ -75,12 +64,6 @@ def _slug(text: str) -> str:
 # --- the Streamlit server ---------------------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @dataclass
 class StreamlitServer:
     url: str
@@ -109,21 +92,13 @@ class StreamlitServer:
                 self.proc.wait(timeout=10)
 
 
-def _health_ok(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
-            return r.status == 200
-    except OSError:
-        return False
-
-
 def launch_server(
     name: str, runs_dir: Path, data_dir: Path, **env_overrides: str
 ) -> StreamlitServer:
     """Start `streamlit run app.py` on a free port and wait for its health check."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     runs_dir.mkdir(parents=True, exist_ok=True)
-    port = _free_port()
+    port = free_port()
     env = {
         **os.environ,
         "MNIST_DATA_DIR": str(data_dir),
@@ -156,7 +131,7 @@ def launch_server(
                 f"Log ({log_path}):\n{server.log_tail()}",
                 pytrace=False,
             )
-        if _health_ok(server.url):
+        if health_ok(server.url):
             return server
         time.sleep(0.25)
     server.stop()
