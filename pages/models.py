@@ -47,6 +47,11 @@ def _table(models: list[StoredModel]) -> None:
                 "Test accuracy", format="%.2f%%", min_value=90, max_value=100
             ),
             "Parameters": st.column_config.NumberColumn("Parameters", format="localized"),
+            "Training time": st.column_config.TextColumn(
+                "Training time",
+                help="Time spent in training steps. The evaluations after each epoch are not "
+                "counted, so the Train page's elapsed time is longer.",
+            ),
         },
     )
 

@@ -59,7 +59,11 @@ def test_quick_lenet5_run_live_charts_then_model_everywhere(st) -> None:
     models = st.options_of("Choose a model to download or delete")
     assert any(run_name in m for m in models), models
     st.select_option("Choose a model to download or delete", run_name)
-    expect(st.main).to_contain_text(run_name)
+    st.wait_idle()  # the details panel below the table is redrawn by the rerun
+    # ... as this visitor's own model: downloadable and deletable, not read-only.
+    expect(st.button("Download .pt", within=st.main)).to_be_visible()
+    expect(st.main.get_by_test_id("stPopoverButton")).to_contain_text("Delete")
+    expect(st.main).not_to_contain_text("Pretrained: read-only")
     st.assert_no_errors()
     st.shot("on-models")
 
