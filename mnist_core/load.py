@@ -39,7 +39,6 @@ the count most recently set by any thread. `--predict-threads N` pins them to N 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import gc
 import itertools
 import json
@@ -62,7 +61,7 @@ from mnist_core.checkpoints import checkpoint_bytes
 from mnist_core.config import TrainConfig
 from mnist_core.data import MnistRaw, load_mnist
 from mnist_core.errors import MnistError
-from mnist_core.jobs import JobManager, JobNotFound
+from mnist_core.jobs import JobManager
 from mnist_core.memory import trim_heap
 from mnist_core.models import list_models
 from mnist_core.preprocess import predict, preprocess
@@ -588,15 +587,8 @@ def run_load(options: LoadOptions, *, log: Callable[[str], None] | None = None) 
         sampler.sample()  # the end figure, jobs still as they were at the deadline
         end_snaps = manager.jobs()
         under_way = sum(1 for s in end_snaps if not s.done)
-        for snap in end_snaps:  # settle: stop what is under way, as visitors leaving would
-            if not snap.done:
-                with contextlib.suppress(JobNotFound):  # gone from the history meanwhile
-                    manager.stop(snap.job_id)
-        for snap in end_snaps:
-            with contextlib.suppress(JobNotFound):
-                manager.wait(snap.job_id, timeout=30.0)
-        settled, _ = _proc_status_mb()
-        manager.shutdown(timeout=30.0)
+        manager.shutdown(timeout=30.0)  # stops what is under way and waits for it to end
+        settled, _ = _proc_status_mb()  # finished runs are still held, as for their visitors
         del manager, visitors, threads, sampler, models, store
     gc.collect()
     rss_after_gc, _ = _proc_status_mb()
