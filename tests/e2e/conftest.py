@@ -51,6 +51,20 @@ _IDLE_JS = """(ms) => {
 }"""
 
 
+# Counts the script runs that start from now on (any state other than notRunning), so a test
+# can wait for the rerun an action causes even when it starts late or ends between two polls.
+_COUNT_RUNS_JS = """() => {
+    const app = document.querySelector('[data-testid="stApp"]');
+    window.__e2eRunObserver?.disconnect();
+    window.__e2eRuns = 0;
+    window.__e2eRunObserver = new MutationObserver(() => {
+        if (app.getAttribute('data-test-script-state') !== 'notRunning') window.__e2eRuns++;
+    });
+    window.__e2eRunObserver.observe(
+        app, {attributes: true, attributeFilter: ['data-test-script-state']});
+}"""
+
+
 # A status badge ends the heading of a run on the Train page.
 _STATUS_AT_END = re.compile(
     r"(Queued|Running|Paused|Stopping|Finished|Stopped|Failed|Diverged)\s*$"
@@ -239,6 +253,17 @@ class StApp:
     def wait_idle(self, settle_ms: int = 300, timeout: float = DEFAULT_TIMEOUT_MS) -> None:
         """Wait until no script run is in progress and nothing is loading, for `settle_ms`."""
         self.page.wait_for_function(_IDLE_JS, arg=settle_ms, timeout=timeout, polling=100)
+
+    def after_rerun(self, action: Callable[[], object]) -> None:
+        """Do `action`, which makes the app rerun, then wait for that rerun to start and end.
+        `wait_idle` alone can return before the rerun begins: a slider sends its value only
+        after a debounce, and on a busy machine the run can start more than `settle_ms` later."""
+        self.page.evaluate(_COUNT_RUNS_JS)
+        action()
+        self.page.wait_for_function(
+            "() => window.__e2eRuns > 0", timeout=DEFAULT_TIMEOUT_MS, polling=50
+        )
+        self.wait_idle()
 
     def nav(self, title: str) -> None:
         """Go to another page through the sidebar (keeps the Streamlit session)."""

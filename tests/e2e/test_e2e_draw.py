@@ -23,8 +23,9 @@ def _set_pen_width(st, key: str) -> int:
     slider = st.main.get_by_test_id("stSlider").filter(has_text="Pen width")
     thumb = slider.get_by_role("slider")
     thumb.focus()
-    thumb.press(key)
-    st.wait_idle()
+    # the canvas must have the new width before the stroke: a rerun mid-stroke replaces the
+    # brush, and the stroke loses its start
+    st.after_rerun(lambda: thumb.press(key))
     return int(slider.get_by_test_id("stSliderThumbValue").inner_text())
 
 
