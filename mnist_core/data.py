@@ -11,7 +11,6 @@ Dataset/DataLoader or PIL round trip, which on MNIST costs more than the model.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -38,6 +37,7 @@ from mnist_core.idx import (
     read_idx_bytes,
     verify_file,
 )
+from mnist_core.settings import settings
 
 __all__ = [
     "DATA_DIR_ENV",
@@ -68,9 +68,9 @@ def _labeled_dirs(data_dir: str | Path | None) -> list[tuple[Path, str]]:
     candidates: list[tuple[Path, str]] = []
     if data_dir not in (None, ""):
         candidates.append((Path(data_dir).expanduser(), "the folder asked for"))
-    env = os.environ.get(DATA_DIR_ENV, "").strip()
-    if env:
-        candidates.append((Path(env).expanduser(), f"from ${DATA_DIR_ENV}"))
+    env = settings().data_dir
+    if env is not None:
+        candidates.append((env, f"from ${DATA_DIR_ENV}"))
     candidates.append((DEFAULT_DIR, "the default, relative to the current folder"))
     seen: set[Path] = set()
     unique = []
@@ -116,7 +116,7 @@ def _missing_message(data_dir: str | Path | None) -> str:
         f"  - {path.resolve()} ({origin}): {_folder_status(path)}"
         for path, origin in _labeled_dirs(data_dir)
     )
-    env_note = "" if os.environ.get(DATA_DIR_ENV, "").strip() else f"{DATA_DIR_ENV} is not set.\n"
+    env_note = "" if settings().data_dir is not None else f"{DATA_DIR_ENV} is not set.\n"
     return (
         "MNIST data not found. It is four files, each either as is or gzip-compressed (.gz):\n  "
         + ", ".join(MNIST_FILES.values())

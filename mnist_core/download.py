@@ -21,6 +21,8 @@ from typing import BinaryIO
 from mnist_core import __version__
 from mnist_core.errors import DataError, DownloadError
 from mnist_core.idx import MNIST_FILES, verify_file
+from mnist_core.settings import DATA_DIR_ENV, settings
+from mnist_core.settings import DEFAULT_DATA_DIR as DEFAULT_DIR
 
 # Tried in order; a file is fetched as <mirror><name>.gz. yann.lecun.com is left out on
 # purpose: it has been refusing plain downloads for years.
@@ -28,8 +30,6 @@ MIRRORS: tuple[str, ...] = (
     "https://ossci-datasets.s3.amazonaws.com/mnist/",
     "https://storage.googleapis.com/cvdf-datasets/mnist/",
 )
-DATA_DIR_ENV = "MNIST_DATA_DIR"
-DEFAULT_DIR = Path("data/MNIST/raw")  # relative to the current working directory
 
 _CHUNK = 64 * 1024  # bytes per read: ~150 progress calls for the 9.9 MB training images
 
@@ -57,8 +57,7 @@ class DownloadProgress:
 
 def default_dest() -> Path:
     """The folder downloads go to by default: ``$MNIST_DATA_DIR`` if set, else `DEFAULT_DIR`."""
-    env = os.environ.get(DATA_DIR_ENV, "").strip()
-    return Path(env).expanduser() if env else DEFAULT_DIR
+    return settings().data_dir or DEFAULT_DIR
 
 
 def download_mnist(

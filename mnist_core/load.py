@@ -67,11 +67,11 @@ from mnist_core.models import list_models
 from mnist_core.preprocess import predict, preprocess
 from mnist_core.recipes import PRESETS
 from mnist_core.runner import JobSnapshot, set_thread_count
+from mnist_core.settings import PACKAGED_PRETRAINED_DIR
 from mnist_core.store import ModelStore
 
 __all__ = ["LoadOptions", "format_report", "main", "run_load"]
 
-_PACKAGE_ROOT = Path(__file__).resolve().parents[1]  # the folder holding mnist_core/
 CANVAS = 280  # the Draw page's canvas, in pixels
 THINK_S = (0.2, 2.0)  # a visitor's pause between two actions, uniform
 TARGET_P95_MS = 50.0
@@ -103,7 +103,7 @@ class LoadOptions:
     seed: int = 0
     lease_s: float = 20.0  # short enough that abandoned jobs are reaped within the run
     data_dir: str | None = None  # default: load_mnist's search ($MNIST_DATA_DIR, ...)
-    pretrained_dir: str = str(_PACKAGE_ROOT / "checkpoints")
+    pretrained_dir: str = str(PACKAGED_PRETRAINED_DIR)
     predict_threads: int = 0  # 0: leave torch's default in visitor threads, as the app does
     progress_every_s: float = 30.0  # a progress line on stderr this often (0: none)
 

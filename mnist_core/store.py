@@ -25,12 +25,12 @@ from pathlib import Path
 
 from mnist_core.checkpoints import Checkpoint, load_checkpoint, save_checkpoint
 from mnist_core.errors import CheckpointError
+from mnist_core.settings import RUNS_DIR_ENV, settings
 
 __all__ = ["RUNS_DIR_ENV", "ModelStore", "StoredModel", "slugify"]
 
 log = logging.getLogger(__name__)
 
-RUNS_DIR_ENV = "MNIST_RUNS_DIR"
 SLUG_MAX = 60
 _SLUG_RE = re.compile(r"[a-z0-9_][a-z0-9_-]{0,59}")
 # Device names Windows refuses as file names whatever the extension ("con.pt" included).
@@ -81,14 +81,14 @@ class StoredModel:
 class ModelStore:
     """Lists, loads, saves, imports and deletes checkpoints. Thread-safe; one per process."""
 
-    def __init__(
-        self, pretrained_dir: Path = Path("checkpoints"), runs_dir: Path | None = None
-    ) -> None:
-        """`runs_dir` defaults to $MNIST_RUNS_DIR, else ./runs (relative to the current folder,
-        which is the app's folder when it runs)."""
-        if runs_dir is None:
-            env = os.environ.get(RUNS_DIR_ENV, "").strip()
-            runs_dir = Path(env).expanduser() if env else Path("runs")
+    def __init__(self, pretrained_dir: Path | None = None, runs_dir: Path | None = None) -> None:
+        """Each folder defaults to its setting (`mnist_core.settings`): `pretrained_dir` to
+        $MNIST_CHECKPOINTS_DIR, else the checkpoints installed with the package; `runs_dir` to
+        $MNIST_RUNS_DIR, else ./runs (relative to the current folder)."""
+        if pretrained_dir is None or runs_dir is None:
+            defaults = settings()
+            pretrained_dir = defaults.pretrained_dir if pretrained_dir is None else pretrained_dir
+            runs_dir = defaults.runs_dir if runs_dir is None else runs_dir
         self.pretrained_dir = Path(pretrained_dir)
         self.runs_dir = Path(runs_dir)
         self._lock = threading.Lock()  # guards the cache and the choice of a free file name

@@ -190,7 +190,7 @@ def _pretrained(pre: PreprocessResult) -> None:
         a for a in by_arch if a not in PRETRAINED_ORDER
     ]
     if not archs:
-        st.caption("No pretrained models are installed (checkpoints/*.pt).")
+        st.caption("No pretrained models are installed (mnist_core/pretrained/*.pt).")
         return
     cols = st.columns(len(archs))
     for col, arch in zip(cols, archs, strict=True):

@@ -1,7 +1,8 @@
 """Shared pytest fixtures.
 
 Data fixtures:
-    mnist_dir       folder with the real MNIST files (fails, never skips, when there is none)
+    mnist_dir       folder with the real MNIST files, found as the engine finds them, else
+                    downloaded once into ./data/MNIST/raw (fails, never skips, when offline)
     tiny_mnist_dir  small synthetic MNIST in tmp_path (checksums differ: load with verify=False)
     serve_folder    factory: serve_folder(root) -> base URL of a local HTTP server for root
                     (127.0.0.1 only, proxies off; the download tests never reach the internet)
@@ -12,7 +13,6 @@ from __future__ import annotations
 import functools
 import gzip
 import http.server
-import os
 import struct
 import threading
 from collections.abc import Callable, Iterator
@@ -21,27 +21,35 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-# The offline copy beside the checkout: <repo>/../shared/data/mnist.
-SHARED_MNIST_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "mnist"
-
+from mnist_core.data import DEFAULT_DIR, download_mnist, find_data_dir, search_dirs
+from mnist_core.errors import DownloadError
+from mnist_core.settings import settings
 
 # --- data ---------------------------------------------------------------------------------
 
 
 @pytest.fixture(scope="session")
 def mnist_dir() -> Path:
-    """The real MNIST folder: $MNIST_DATA_DIR if it exists, else ../shared/data/mnist."""
-    env = os.environ.get("MNIST_DATA_DIR", "").strip()
-    if env and Path(env).is_dir():
-        return Path(env)
-    if SHARED_MNIST_DIR.is_dir():
-        return SHARED_MNIST_DIR
+    """The real MNIST folder, found as the engine finds it (`mnist_core.data.find_data_dir`:
+    $MNIST_DATA_DIR, then ./data/MNIST/raw). When neither holds the four files they are
+    downloaded once, with the engine's downloader, into ./data/MNIST/raw, where later runs
+    find them. Offline, that fails the tests that need real data (never a skip)."""
+    folder = find_data_dir()
+    if folder is not None:
+        return folder.resolve()
+    try:
+        return download_mnist(DEFAULT_DIR).resolve()
+    except DownloadError as e:
+        failure = str(e)  # it says what failed and how to get the files by hand
     # A skip would be counted as a pass; tests that need real data must not pass without it.
-    env_state = f"{env!r}, not a folder" if env else "not set"
+    searched = ", ".join(str(path.resolve()) for path in search_dirs())
+    env = settings().data_dir
+    env_state = f"{str(env)!r}, which does not hold them" if env else "not set"
     pytest.fail(
-        f"Real MNIST data not found: MNIST_DATA_DIR is {env_state} and "
-        f"{SHARED_MNIST_DIR} does not exist. Set MNIST_DATA_DIR to a folder holding the four "
-        "MNIST files (or run: python -m mnist_core download, then point MNIST_DATA_DIR at it)."
+        f"Real MNIST data not found: none of {searched} holds the four MNIST files "
+        f"(MNIST_DATA_DIR is {env_state}), and downloading them into {DEFAULT_DIR.resolve()} "
+        f"failed. {failure}",
+        pytrace=False,
     )
 
 

@@ -6,7 +6,7 @@ a real MNIST test digit enlarged to the 280x280 canvas) and Fabric.js JSON with 
 Everything else is real: MNIST from `mnist_dir`, training jobs in background threads, the
 checkpoint store in a temporary folder.
 
-Pretrained checkpoints: the repository's `checkpoints/{mlp,lenet5,resnet}.pt` when present,
+Pretrained checkpoints: the packaged `mnist_core/pretrained/{mlp,lenet5,resnet}.pt` when present,
 else small ones trained once per session into a temporary folder.
 """
 
@@ -25,26 +25,22 @@ from typing import Any
 import numpy as np
 import pytest
 from PIL import Image
+from streamlit.testing.v1 import AppTest
 
-REPO = Path(__file__).resolve().parents[1]
-if str(REPO) not in sys.path:  # the app imports `ui` and `mnist_core` from its own folder
-    sys.path.insert(0, str(REPO))
-
-from streamlit.testing.v1 import AppTest  # noqa: E402
-
-from mnist_core.checkpoints import (  # noqa: E402
+from mnist_core.checkpoints import (
     checkpoint_bytes,
     load_checkpoint,
     make_checkpoint,
     save_checkpoint,
 )
-from mnist_core.config import TrainConfig  # noqa: E402
-from mnist_core.data import MnistRaw, load_mnist  # noqa: E402
-from mnist_core.events import RunEnded  # noqa: E402
-from mnist_core.models import get_spec  # noqa: E402
-from mnist_core.store import ModelStore  # noqa: E402
-from mnist_core.training import build_model, fit  # noqa: E402
+from mnist_core.config import TrainConfig
+from mnist_core.data import MnistRaw, load_mnist
+from mnist_core.events import RunEnded
+from mnist_core.models import get_spec
+from mnist_core.store import ModelStore
+from mnist_core.training import build_model, fit
 
+REPO = Path(__file__).resolve().parents[1]
 APP = str(REPO / "app.py")
 TIMEOUT = 90  # seconds per script run: the first Mistakes run evaluates 10,000 images
 PRETRAINED = ("mlp", "lenet5", "resnet")
@@ -76,7 +72,7 @@ def _train_throwaway(raw: MnistRaw, model: str, folder: Path, **overrides: Any) 
 @pytest.fixture(scope="session")
 def pretrained_dir(tmp_path_factory: pytest.TempPathFactory, mnist_raw: MnistRaw) -> Path:
     """The pretrained checkpoints of the repository, else throwaway ones trained here."""
-    real = REPO / "checkpoints"
+    real = REPO / "mnist_core" / "pretrained"
     if all((real / f"{m}.pt").is_file() for m in PRETRAINED):
         return real
     folder = tmp_path_factory.mktemp("pretrained")

@@ -12,6 +12,7 @@ import pytest
 from PIL import Image
 
 ROOT = Path(__file__).resolve().parents[1]
+PRETRAINED = ROOT / "mnist_core" / "pretrained"
 
 
 def cli(*args, data_dir=None, check=True, cwd=ROOT):
@@ -50,7 +51,7 @@ def test_shipped_checkpoints_meet_their_accuracy(name, mnist_dir):
         cli(
             "evaluate",
             "--checkpoint",
-            ROOT / "checkpoints" / f"{name}.pt",
+            PRETRAINED / f"{name}.pt",
             "--json",
             data_dir=mnist_dir,
         ).stdout
@@ -77,7 +78,7 @@ def test_predict_png_and_jpeg_and_blank(tmp_path, mnist_dir):
         files.append(path)
     blank = tmp_path / "blank.png"
     Image.new("L", (100, 100), 255).save(blank)
-    ckpt = ROOT / "checkpoints" / "resnet.pt"
+    ckpt = PRETRAINED / "resnet.pt"
     out = json.loads(cli("predict", "--checkpoint", ckpt, *files, blank, "--json").stdout)
     assert [r["digit"] for r in out[:5]] == labels.tolist()
     assert all(abs(sum(r["probabilities"]) - 1) < 1e-5 for r in out[:5])
@@ -88,7 +89,7 @@ def test_predict_png_and_jpeg_and_blank(tmp_path, mnist_dir):
     "args",
     [
         ["evaluate", "--checkpoint", "does-not-exist.pt"],
-        ["predict", "--checkpoint", "checkpoints/mlp.pt", "nope.png"],
+        ["predict", "--checkpoint", "mnist_core/pretrained/mlp.pt", "nope.png"],
         ["train", "--model", "vgg"],
         ["train", "--model", "mlp", "--lr", "-1"],
         ["train", "--model", "mlp", "--epochs", "many"],
@@ -113,7 +114,7 @@ def test_corrupt_checkpoint_and_missing_data_are_one_line(tmp_path):
     proc = cli(
         "evaluate",
         "--checkpoint",
-        ROOT / "checkpoints" / "mlp.pt",
+        PRETRAINED / "mlp.pt",
         "--data-dir",
         empty,
         data_dir=empty,

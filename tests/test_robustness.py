@@ -61,7 +61,7 @@ from mnist_core.store import ModelStore
 from mnist_core.training import build_model
 
 REPO = Path(__file__).resolve().parents[1]
-PRETRAINED = REPO / "checkpoints"
+PRETRAINED = REPO / "mnist_core" / "pretrained"
 SLUG_FILE = re.compile(r"[a-z0-9_][a-z0-9_-]{0,59}\.pt")
 
 

@@ -7,7 +7,6 @@ the job manager's worker threads get the data through `MnistSource`, a plain Pyt
 
 from __future__ import annotations
 
-import os
 import threading
 from pathlib import Path
 
@@ -19,21 +18,18 @@ from mnist_core.data import MnistRaw, find_data_dir, load_mnist
 from mnist_core.device import device_name
 from mnist_core.evaluation import EvalResult, evaluate
 from mnist_core.jobs import JobManager
+from mnist_core.settings import settings
 from mnist_core.store import ModelStore, StoredModel
-
-APP_DIR = Path(__file__).resolve().parent.parent
-CHECKPOINTS_ENV = "MNIST_CHECKPOINTS_DIR"  # overrides <app>/checkpoints (pretrained models)
-RUNS_ENV = "MNIST_RUNS_DIR"  # overrides <app>/runs (models trained here, uploads)
 
 
 def pretrained_dir() -> Path:
-    env = os.environ.get(CHECKPOINTS_ENV, "").strip()
-    return Path(env).expanduser() if env else APP_DIR / "checkpoints"
+    """The read-only pretrained checkpoints: $MNIST_CHECKPOINTS_DIR, else the packaged ones."""
+    return settings().pretrained_dir
 
 
 def runs_dir() -> Path:
-    env = os.environ.get(RUNS_ENV, "").strip()
-    return Path(env).expanduser() if env else APP_DIR / "runs"
+    """Where models trained here and uploads are written: $MNIST_RUNS_DIR, else ./runs."""
+    return settings().runs_dir
 
 
 class MnistSource:

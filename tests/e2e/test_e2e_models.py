@@ -51,7 +51,7 @@ JUNK_FILES = {
     # a text file named .pt (the weights-only unpickler chokes on it)
     "notes.pt": b"these bytes are not a torch checkpoint\n" * 10,
     # a damaged download: the first kilobyte of a real checkpoint
-    "truncated.pt": (REPO / "checkpoints" / "lenet5.pt").read_bytes()[:1024],
+    "truncated.pt": (REPO / "mnist_core" / "pretrained" / "lenet5.pt").read_bytes()[:1024],
 }
 
 

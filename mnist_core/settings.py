@@ -1,0 +1,153 @@
+"""Settings from the environment: every ``MNIST_*`` variable, its default and its meaning.
+
+This is the only module that reads ``MNIST_*`` variables; everything else asks `settings()`
+(or takes the values as arguments). An empty or blank variable counts as not set.
+
+    MNIST_DATA_DIR         folder holding the four MNIST files, searched after a --data-dir
+                           argument and before ./data/MNIST/raw; also where downloads go.
+                           Default: not set (downloads go to ./data/MNIST/raw).
+    MNIST_RUNS_DIR         where models trained in the app and uploaded models are written.
+                           Default: ./runs, relative to the current folder (the app's folder
+                           when started with `streamlit run app.py` from the repository).
+    MNIST_CHECKPOINTS_DIR  folder of the pretrained checkpoints (read-only) that the app lists.
+                           Default: the ones installed with the package, mnist_core/pretrained.
+    MNIST_MAX_JOBS         training jobs run at once by a job manager; the others queue.
+                           Default: not set (2 with a CUDA GPU, 1 on a CPU).
+
+`settings()` parses the environment once and returns the same frozen `Settings` for as long as
+these variables keep their values; when one changes (a test's monkeypatch, a launcher setting
+it before the app starts) the next call parses again, so nobody needs to reload anything.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from mnist_core.errors import ConfigError
+
+__all__ = [
+    "CHECKPOINTS_DIR_ENV",
+    "DATA_DIR_ENV",
+    "DEFAULT_DATA_DIR",
+    "DEFAULT_RUNS_DIR",
+    "MAX_JOBS_ENV",
+    "PACKAGED_PRETRAINED_DIR",
+    "RUNS_DIR_ENV",
+    "VARIABLES",
+    "Settings",
+    "load_settings",
+    "settings",
+]
+
+DATA_DIR_ENV = "MNIST_DATA_DIR"
+RUNS_DIR_ENV = "MNIST_RUNS_DIR"
+CHECKPOINTS_DIR_ENV = "MNIST_CHECKPOINTS_DIR"
+MAX_JOBS_ENV = "MNIST_MAX_JOBS"
+
+# Relative paths are relative to the current folder when used, like the app's own downloads.
+DEFAULT_DATA_DIR = Path("data/MNIST/raw")
+DEFAULT_RUNS_DIR = Path("runs")
+# Package data, so an installed engine finds its models from any folder.
+PACKAGED_PRETRAINED_DIR = Path(__file__).resolve().parent / "pretrained"
+
+# name -> (default as a person reads it, meaning); the README's table says the same.
+VARIABLES: dict[str, tuple[str, str]] = {
+    DATA_DIR_ENV: (
+        "not set",
+        "folder holding the four MNIST files, searched after --data-dir and before "
+        f"./{DEFAULT_DATA_DIR}; downloads go there too (else to ./{DEFAULT_DATA_DIR})",
+    ),
+    RUNS_DIR_ENV: (
+        f"./{DEFAULT_RUNS_DIR}",
+        "where models trained in the app and uploaded models are written "
+        "(relative to the current folder)",
+    ),
+    CHECKPOINTS_DIR_ENV: (
+        "mnist_core/pretrained",
+        "folder of the read-only pretrained checkpoints (default: those installed with the "
+        "package)",
+    ),
+    MAX_JOBS_ENV: (
+        "not set",
+        "training jobs run at once, a whole number of at least 1; the others queue "
+        "(not set: 2 with a CUDA GPU, 1 on a CPU)",
+    ),
+}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The engine's and the app's settings. Build it with `load_settings` or `settings()`."""
+
+    data_dir: Path | None = None  # $MNIST_DATA_DIR; None: not set
+    runs_dir: Path = DEFAULT_RUNS_DIR  # $MNIST_RUNS_DIR
+    pretrained_dir: Path = PACKAGED_PRETRAINED_DIR  # $MNIST_CHECKPOINTS_DIR
+    max_jobs: int | None = None  # $MNIST_MAX_JOBS; None: the job manager picks (GPU 2, CPU 1)
+
+    def __post_init__(self) -> None:
+        if self.max_jobs is not None and (
+            isinstance(self.max_jobs, bool) or not isinstance(self.max_jobs, int)
+        ):
+            raise ConfigError(f"max_jobs must be a whole number, got {self.max_jobs!r}.")
+        if self.max_jobs is not None and self.max_jobs < 1:
+            raise ConfigError(f"max_jobs must be at least 1, got {self.max_jobs}.")
+
+
+def _text(environ: Mapping[str, str], name: str) -> str | None:
+    value = environ.get(name, "").strip()
+    return value or None
+
+
+def _path(environ: Mapping[str, str], name: str) -> Path | None:
+    value = _text(environ, name)
+    return Path(value).expanduser() if value is not None else None
+
+
+def _max_jobs(environ: Mapping[str, str]) -> int | None:
+    value = _text(environ, MAX_JOBS_ENV)
+    if value is None:
+        return None
+    try:
+        number = int(value)
+    except ValueError:
+        number = 0
+    if number < 1:
+        raise ConfigError(
+            f"{MAX_JOBS_ENV} must be a whole number of at least 1, got {value!r}. "
+            f"Set it to e.g. 1, or unset it to let the app choose (2 with a CUDA GPU, 1 on a CPU)."
+        )
+    return number
+
+
+def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
+    """Parse the ``MNIST_*`` variables of `environ` (default: ``os.environ``) into `Settings`.
+
+    Raises ConfigError, naming the variable and what to set it to, for a value that cannot be
+    used (e.g. ``MNIST_MAX_JOBS=abc``). Paths are not checked for existence here: the code
+    that uses a folder says what is wrong with it.
+    """
+    env = os.environ if environ is None else environ
+    return Settings(
+        data_dir=_path(env, DATA_DIR_ENV),
+        runs_dir=_path(env, RUNS_DIR_ENV) or DEFAULT_RUNS_DIR,
+        pretrained_dir=_path(env, CHECKPOINTS_DIR_ENV) or PACKAGED_PRETRAINED_DIR,
+        max_jobs=_max_jobs(env),
+    )
+
+
+@functools.lru_cache(maxsize=4)
+def _parsed(values: tuple[str | None, ...]) -> Settings:
+    pairs = zip(VARIABLES, values, strict=True)
+    return load_settings({name: value for name, value in pairs if value is not None})
+
+
+def settings() -> Settings:
+    """The current settings: parsed once per distinct set of ``MNIST_*`` values.
+
+    Raises ConfigError for an unusable value (see `load_settings`).
+    """
+    return _parsed(tuple(os.environ.get(name) for name in VARIABLES))
