@@ -15,7 +15,7 @@ import os
 import pickle
 import tempfile
 import warnings
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -27,7 +27,8 @@ from torch import nn
 from mnist_core import __version__
 from mnist_core.config import TrainConfig
 from mnist_core.errors import CheckpointError, MnistError
-from mnist_core.models import count_parameters, create_model, get_spec, list_models
+from mnist_core.events import EpochMetrics, RunEnded, RunStarted
+from mnist_core.models import create_model, get_spec, list_models
 
 FORMAT_VERSION = 1
 # Our largest architecture is well under 5 MB; anything far larger is not one of ours.
@@ -99,6 +100,48 @@ def with_cpu_test_accuracy(
     return dataclasses.replace(ckpt, metrics=metrics)
 
 
+def cpu_state_dict(model: nn.Module) -> dict[str, torch.Tensor]:
+    """A copy of `model`'s weights and buffers on the CPU, detached: later optimiser steps on
+    the model (on any device) do not change it."""
+    return {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
+
+
+def checkpoint_metrics(
+    config: TrainConfig,
+    *,
+    started: RunStarted | None,
+    epochs: Sequence[EpochMetrics],
+    ended: RunEnded | None,
+    train_seconds: float,
+    step: int,
+    status: str,
+    test_accuracy: float | None,
+    name: str = "",
+) -> dict[str, Any]:
+    """The metrics a checkpoint stores (plain types only), from a run's events so far.
+
+    `ended` is None for a run stopped mid-way whose weights are captured now; then the latest
+    epoch gives the validation figures. images_per_s is the mean over the whole run.
+    """
+    last = epochs[-1] if epochs else None
+    images = 0
+    if started is not None:  # the last batch of an epoch may be smaller than batch_size
+        full, rest = divmod(step, started.steps_per_epoch)
+        images = full * started.n_train + rest * config.batch_size
+    return {
+        "test_accuracy": test_accuracy,
+        "val_accuracy": ended.val_accuracy if ended else (last.val_accuracy if last else None),
+        "train_seconds": train_seconds,
+        "eval_seconds": ended.eval_seconds if ended else (last.eval_seconds if last else 0.0),
+        "epochs": ended.epochs_done if ended else len(epochs),
+        "steps": step,
+        "images_per_s": images / train_seconds if train_seconds > 0 else None,
+        "final_train_loss": last.train_loss if last else None,
+        "status": ended.status if ended else status,
+        "job_name": name,
+    }
+
+
 def make_checkpoint(
     model: nn.Module,
     config: TrainConfig | None,
@@ -111,7 +154,7 @@ def make_checkpoint(
     """Capture `model` (weights copied to the CPU) with its config and metrics."""
     if config is None and model_name is None:
         raise ValueError("give a config or a model_name")
-    state = {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
+    state = cpu_state_dict(model)
     return Checkpoint(
         model=config.model if config else str(model_name),
         model_kwargs=dict(config.model_kwargs if config else (model_kwargs or {})),
@@ -277,16 +320,3 @@ def _build(
             f"{label or 'Checkpoint'} does not fit the {title} architecture it names: {detail}"
         ) from None
     return model
-
-
-def describe(ckpt: Checkpoint) -> dict[str, Any]:
-    """A one-row summary for tables: name, architecture, accuracy, parameters, time, created."""
-    model = ckpt.build_model()
-    return {
-        "name": ckpt.name,
-        "architecture": get_spec(ckpt.model).title,
-        "test_accuracy": ckpt.test_accuracy,
-        "parameters": count_parameters(model),
-        "train_seconds": ckpt.metrics.get("train_seconds"),
-        "created": ckpt.created,
-    }

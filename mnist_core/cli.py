@@ -86,7 +86,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _train(args: argparse.Namespace) -> int:
-    from mnist_core.checkpoints import make_checkpoint, save_checkpoint, with_cpu_test_accuracy
+    from mnist_core.checkpoints import (
+        checkpoint_metrics,
+        make_checkpoint,
+        save_checkpoint,
+        with_cpu_test_accuracy,
+    )
     from mnist_core.data import load_mnist
     from mnist_core.events import EpochMetrics, RunEnded, RunStarted, StepMetrics
     from mnist_core.training import build_model, fit
@@ -100,26 +105,24 @@ def _train(args: argparse.Namespace) -> int:
     raw = load_mnist(args.data_dir, download=args.download, progress=_download_bar)
     model = build_model(config)
     bar = _Progress()
+    started: RunStarted | None = None
+    epochs: list[EpochMetrics] = []
     ended: RunEnded | None = None
-    last_epoch: EpochMetrics | None = None
-    last_rate = 0.0
-    on_cpu = True
     for ev in fit(config, raw, model=model):
         if isinstance(ev, RunStarted):
+            started = ev
             print(
                 f"{config.model}: {ev.n_params:,} parameters, {ev.n_train:,} training images, "
                 f"{config.epochs} epochs on {ev.device_name}"
             )
-            total = ev.total_steps
-            on_cpu = ev.device == "cpu"
         elif isinstance(ev, StepMetrics):
-            last_rate = ev.images_per_s
+            assert started is not None
             bar.update(
-                ev.step / total,
+                ev.step / started.total_steps,
                 f"epoch {ev.epoch:5.2f}  loss {ev.loss:.4f}  {ev.images_per_s:,.0f} img/s",
             )
         elif isinstance(ev, EpochMetrics):
-            last_epoch = ev
+            epochs.append(ev)
             bar.line(_epoch_line(ev))
         elif isinstance(ev, RunEnded):
             ended = ev
@@ -128,16 +131,21 @@ def _train(args: argparse.Namespace) -> int:
     print(ended.message)
     if ended.status == "diverged":
         return 1
-    metrics = {
-        "test_accuracy": ended.test_accuracy,
-        "val_accuracy": ended.val_accuracy,
-        "train_seconds": round(ended.train_seconds, 2),
-        "epochs": ended.epochs_done,
-        "images_per_s": round(last_rate),
-        "final_train_loss": last_epoch.train_loss if last_epoch else None,
-    }
     out = Path(args.out) if args.out else Path("runs") / "cli" / f"{config.model}.pt"
-    ckpt = make_checkpoint(model, config, metrics, name=args.name or out.stem)
+    name = args.name or out.stem
+    metrics = checkpoint_metrics(
+        config,
+        started=started,
+        epochs=epochs,
+        ended=ended,
+        train_seconds=ended.train_seconds,
+        step=ended.step,
+        status=ended.status,
+        test_accuracy=ended.test_accuracy,
+        name=name,
+    )
+    ckpt = make_checkpoint(model, config, metrics, name=name)
+    on_cpu = started is None or started.device == "cpu"
     if not on_cpu and ended.test_accuracy is not None:
         ckpt = with_cpu_test_accuracy(ckpt, raw.test_images, raw.test_labels)
     save_checkpoint(ckpt, out)

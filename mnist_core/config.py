@@ -173,6 +173,26 @@ def field_info(name: str) -> dataclasses.Field:
     raise KeyError(name)
 
 
+def field_range(name: str) -> tuple[float, float]:
+    """The (min, max) allowed for the numeric setting `name`, from its field metadata: the one
+    home of every range, which the command line, the UI and `TrainControl` all read."""
+    meta = field_info(name).metadata
+    lo, hi = meta["min"], meta["max"]
+    if lo is None or hi is None:
+        raise KeyError(f"{name} has no numeric range")
+    return lo, hi
+
+
+def check_lr(lr: object) -> float:
+    """`lr` as a float when it is a peak learning rate that TrainConfig allows, also for a
+    change while training. ConfigError (a ValueError) with the allowed range otherwise."""
+    lo, hi = field_range("lr")
+    number = isinstance(lr, int | float) and not isinstance(lr, bool)
+    if not (number and math.isfinite(lr) and lo <= lr <= hi):  # type: ignore[arg-type,operator]
+        raise ConfigError(f"learning rate must be between {lo:g} and {hi:g}; got {lr!r}.")
+    return float(lr)
+
+
 def parse_value(name: str, text: str) -> Any:
     """Parse a setting given as text (command line, URL query) into the field's type.
 

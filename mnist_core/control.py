@@ -9,6 +9,8 @@ from __future__ import annotations
 import threading
 import time
 
+from mnist_core.config import check_lr
+
 
 class TrainControl:
     """Stop / pause / resume / learning-rate override, plus the lock that guards the weights."""
@@ -37,11 +39,11 @@ class TrainControl:
             self._cond.notify_all()
 
     def set_lr(self, lr: float) -> None:
-        """Set a new peak learning rate; the schedule's shape continues, scaled to it."""
-        if not (lr > 0 and lr < 100):
-            raise ValueError(f"learning rate must be positive and below 100, got {lr!r}")
+        """Set a new peak learning rate; the schedule's shape continues, scaled to it.
+        ConfigError (a ValueError) outside the range TrainConfig allows for `lr`."""
+        lr = check_lr(lr)
         with self._cond:
-            self._lr = float(lr)
+            self._lr = lr
 
     @property
     def lr(self) -> float | None:

@@ -1,17 +1,19 @@
-"""MNIST for the engine: find the files, load them as tensors, split them, batch them.
+"""MNIST for the engine: find the files, load them as tensors (once per process), split them.
 
 The public API of the data layer lives here; IDX parsing is in `mnist_core.idx` and downloading
-in `mnist_core.download`, both re-exported. Nothing is cached at module level: the app caches
-`load_mnist` itself (``st.cache_resource``) and the tests want fresh loads.
+in `mnist_core.download`, both re-exported. Nothing is cached at module level: a `MnistSource`
+keeps the loaded tensors for whoever holds it (the job manager, the app), and the tests want
+fresh loads.
 
 Tensors stay whole: images are uint8 (N, 28, 28), labels int64 (N,). Training moves a split to
-the device once (`MnistSplits.to`) and slices it with index tensors from `batches`; there is no
+the device once (`MnistSplits.to`) and slices it with index tensors; there is no
 Dataset/DataLoader or PIL round trip, which on MNIST costs more than the model.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass, fields
 from pathlib import Path
 
@@ -47,8 +49,8 @@ __all__ = [
     "SHA256",
     "DownloadProgress",
     "MnistRaw",
+    "MnistSource",
     "MnistSplits",
-    "batches",
     "default_dest",
     "download_mnist",
     "find_data_dir",
@@ -205,9 +207,40 @@ def load_mnist(
     return MnistRaw(**tensors, source=folder)
 
 
+class MnistSource:
+    """Loads MNIST on first use and keeps it; thread-safe; callable (the job manager's `data`).
+
+    The folder is looked up on every call, so data downloaded while the process runs (or a
+    changed $MNIST_DATA_DIR) is picked up; only the most recent folder's arrays are kept in
+    memory. A failed load is not remembered, so the next call tries again.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._folder: Path | None = None
+        self._raw: MnistRaw | None = None
+
+    def available(self) -> bool:
+        """Whether some searched folder holds the four MNIST files (presence only)."""
+        return find_data_dir() is not None
+
+    def __call__(self) -> MnistRaw:
+        """The loaded data. Raises DataMissingError / DataError with a message for people."""
+        folder = find_data_dir()
+        if folder is None:
+            return load_mnist()  # raises DataMissingError listing the folders searched
+        folder = folder.resolve()
+        with self._lock:  # concurrent first calls load once; the others wait for it
+            if self._raw is None or self._folder != folder:
+                self._raw = None  # free the old arrays before loading new ones
+                self._raw = load_mnist(folder)
+                self._folder = folder
+            return self._raw
+
+
 @dataclass(frozen=True)
 class MnistSplits:
-    """Train/validation/test tensors ready for training; index them with `batches`."""
+    """Train/validation/test tensors ready for training; index them with int64 index tensors."""
 
     train_x: torch.Tensor  # (n_train, 28, 28) uint8
     train_y: torch.Tensor  # (n_train,) int64
@@ -286,40 +319,3 @@ def make_splits(
         test_x=raw.test_images,
         test_y=raw.test_labels,
     )
-
-
-def batches(
-    n: int,
-    batch_size: int,
-    *,
-    shuffle: bool,
-    generator: torch.Generator | None = None,
-    device: torch.device | str | None = None,
-    drop_last: bool = False,
-) -> Iterator[torch.Tensor]:
-    """Yield int64 index tensors covering ``range(n)`` in batches of `batch_size`.
-
-    With `shuffle`, the order is ``randperm(n, generator=generator)``, so a seeded generator
-    gives a reproducible epoch. Indices are created once and moved to `device` once; use them
-    as ``x[idx]`` on a split already on that device. The last batch is smaller unless
-    `drop_last`, which skips it.
-
-    Raises:
-        ConfigError: `n` < 0 or `batch_size` < 1 (checked at the call, not the first batch).
-    """
-    n = _as_int(n, "n")
-    batch_size = _as_int(batch_size, "batch_size")
-    if n < 0:
-        raise ConfigError(f"n must be >= 0, got {n}.")
-    if batch_size < 1:
-        raise ConfigError(f"batch_size must be at least 1, got {batch_size}.")
-    if shuffle:
-        # randperm must run on the generator's device; the result is moved afterwards.
-        gen_device = generator.device if generator is not None else torch.device("cpu")
-        order = torch.randperm(n, generator=generator, device=gen_device)
-    else:
-        order = torch.arange(n)
-    if device is not None:
-        order = order.to(device)
-    stop = n - n % batch_size if drop_last else n
-    return (order[start : start + batch_size] for start in range(0, stop, batch_size))

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
@@ -50,6 +51,20 @@ def model_device(model: nn.Module) -> torch.device:
         return torch.device("cpu")
 
 
+@contextmanager
+def eval_mode(model: nn.Module) -> Iterator[nn.Module]:
+    """Run the block with `model` in eval mode, then put every submodule's train/eval flag
+    back as it was, so a forward pass on a model being trained (a prediction, an end-of-epoch
+    evaluation) does not disturb it. `model.train(flag)` would set all submodules alike."""
+    flags = [(m, m.training) for m in model.modules()]
+    model.eval()
+    try:
+        yield model
+    finally:
+        for module, was_training in flags:
+            module.training = was_training
+
+
 class EvaluationInterrupted(Exception):
     """Raised by `predict_logits` when its `should_stop` callback answers True."""
 
@@ -65,9 +80,7 @@ def predict_logits(
     Restores the model's train/eval mode afterwards. `should_stop` is checked between batches
     so a person's stop is honoured within one batch even during an evaluation."""
     dev = model_device(model)
-    was_training = model.training
-    model.eval()
-    try:
+    with eval_mode(model):
         out = []
         for i in range(0, len(images), batch_size):
             if should_stop is not None and should_stop():
@@ -80,8 +93,6 @@ def predict_logits(
             else:
                 out.append(model(x))
         return torch.cat(out) if out else torch.empty(0, 10, device=dev)
-    finally:
-        model.train(was_training)
 
 
 def evaluate(

@@ -61,12 +61,11 @@ from mnist_core.checkpoints import checkpoint_bytes
 from mnist_core.config import TrainConfig
 from mnist_core.data import MnistRaw, load_mnist
 from mnist_core.errors import MnistError
-from mnist_core.jobs import JobManager
+from mnist_core.jobs import JobManager, JobSnapshot, set_thread_count
 from mnist_core.memory import trim_heap
 from mnist_core.models import list_models
 from mnist_core.preprocess import predict, preprocess
 from mnist_core.recipes import PRESETS
-from mnist_core.runner import JobSnapshot, set_thread_count
 from mnist_core.settings import PACKAGED_PRETRAINED_DIR
 from mnist_core.store import ModelStore
 

@@ -32,6 +32,7 @@ import torch
 from PIL import Image
 
 from mnist_core.errors import ImageError
+from mnist_core.evaluation import eval_mode
 
 __all__ = [
     "BOX_SIZE",
@@ -488,14 +489,8 @@ def predict(model: torch.nn.Module, image: np.ndarray | torch.Tensor) -> np.ndar
     tensors = [*model.parameters(), *model.buffers()]
     device = tensors[0].device if tensors else torch.device("cpu")
     dtype = next((t.dtype for t in tensors if t.is_floating_point()), torch.float32)
-    flags = [(m, m.training) for m in model.modules()]
-    try:
-        model.eval()
-        with torch.inference_mode():
-            logits = model(x.to(device=device, dtype=dtype))
-    finally:
-        for module, was_training in flags:
-            module.training = was_training
+    with eval_mode(model), torch.inference_mode():
+        logits = model(x.to(device=device, dtype=dtype))
     if logits.ndim != 2 or logits.shape != (x.shape[0], 10):
         raise ValueError(f"the model returned logits of shape {tuple(logits.shape)}, not (B, 10)")
     probs = torch.softmax(logits.detach().to("cpu", torch.float64), dim=1).numpy()

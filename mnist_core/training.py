@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
@@ -61,6 +62,74 @@ def _is_conv(model: nn.Module) -> bool:
     return any(isinstance(m, nn.Conv2d) for m in model.modules())
 
 
+# End-of-epoch evaluations run in batches of 500: a stop waits for at most one (about 0.15 s
+# for resnet on 2 cores). The final test evaluation cannot be stopped and uses the default.
+EVAL_BATCH = 500
+
+
+@dataclass
+class _Run:
+    """One call of `fit`: what `_prepare` builds once, and the totals the epochs add to."""
+
+    config: TrainConfig
+    control: TrainControl
+    device: torch.device
+    splits: MnistSplits  # on `device`
+    model: nn.Module
+    step_model: nn.Module  # the model, or its torch.compile wrapper
+    opt: torch.optim.Optimizer
+    schedule: Schedule
+    gen: torch.Generator  # shuffling and augmentation: same seed, same numbers (one device)
+    cuda: bool
+    channels_last: bool
+    steps_per_epoch: int
+    total_steps: int
+    step: int = 0
+    train_s: float = 0.0  # time spent training, pauses and evaluations excluded
+    eval_s: float = 0.0
+    lr: float = 0.0  # the learning rate of the latest step
+    last_val: float | None = None
+    last_test: float | None = None
+    test_is_current: bool = False  # last_test measured on the current weights?
+
+    @property
+    def n_train(self) -> int:
+        return len(self.splits.train_y)
+
+    def ended(self, status: EndStatus, message: str, epochs_done: int) -> RunEnded:
+        return RunEnded(
+            status,
+            message,
+            self.step,
+            epochs_done,
+            self.train_s,
+            self.eval_s,
+            self.last_test,
+            self.last_val,
+        )
+
+    def diverged(self, what: str, epochs_done: int) -> RunEnded:
+        return self.ended(
+            "diverged",
+            f"Training diverged: {what} at step {self.step}. "
+            f"Lower the learning rate (it was {self.lr:.3g}) and start again.",
+            epochs_done,
+        )
+
+
+@dataclass
+class _Window:
+    """Running sums between two StepMetrics, and over the epoch. Tensors stay on the device
+    (no sync per step)."""
+
+    ep_loss: torch.Tensor  # () float: sum of step losses this epoch
+    ep_correct: torch.Tensor  # () int64: correct training predictions this epoch
+    loss: torch.Tensor  # () float: sum of step losses since the last StepMetrics
+    t0: float  # perf_counter at the window's start, moved on by paused time
+    steps: int = 0
+    images: int = 0
+
+
 def fit(
     config: TrainConfig,
     data: MnistRaw | MnistSplits,
@@ -75,7 +144,30 @@ def fit(
     effect before the next step. Ends with exactly one RunEnded: finished, stopped, or
     diverged (the loss became NaN or infinite).
     """
-    control = control or TrainControl()
+    run = _prepare(config, data, model, control or TrainControl())
+    yield _started(run)
+    for epoch in range(1, config.epochs + 1):
+        sums = yield from _train_epoch(run, epoch)
+        ended = sums if isinstance(sums, RunEnded) else _check_weights(run, epoch)
+        if ended is None:
+            ended = yield from _evaluate_epoch(run, epoch, sums)
+        if ended is not None:
+            yield ended
+            return
+    if not run.test_is_current:  # the final weights' test accuracy is always reported
+        t0 = time.perf_counter()
+        run.last_test = evaluate(run.model, run.splits.test_x, run.splits.test_y).accuracy
+        run.eval_s += time.perf_counter() - t0
+    yield run.ended("finished", f"Finished {config.epochs} epochs.", config.epochs)
+
+
+def _prepare(
+    config: TrainConfig,
+    data: MnistRaw | MnistSplits,
+    model: nn.Module | None,
+    control: TrainControl,
+) -> _Run:
+    """Split the data, move it and the model to the device, build the optimiser and schedule."""
     device = pick_device(config.device)
     if config.threads:
         torch.set_num_threads(config.threads)
@@ -94,167 +186,177 @@ def fit(
     channels_last = cuda and _is_conv(model)
     if channels_last:  # NHWC lets cuDNN use tensor cores for bf16 convolutions
         model.to(memory_format=torch.channels_last)
-    step_model = torch.compile(model) if (config.compile and cuda) else model
-    opt = make_optimizer(config, model)
-
-    n_train = len(splits.train_y)
-    bs = config.batch_size
-    steps_per_epoch = math.ceil(n_train / bs)
+    steps_per_epoch = math.ceil(len(splits.train_y) / config.batch_size)
     total_steps = steps_per_epoch * config.epochs
-    schedule = Schedule(config.schedule, total_steps, steps_per_epoch)
-    # One generator for shuffling and augmentation: same seed, same numbers (on one device).
-    gen = torch.Generator(device=device).manual_seed(config.seed)
-    torch.manual_seed(config.seed)  # dropout
-
-    yield RunStarted(
-        device=str(device),
-        device_name=device_name(device),
-        n_params=count_parameters(model),
-        n_train=n_train,
-        n_val=len(splits.val_y),
-        n_test=len(splits.test_y),
+    run = _Run(
+        config=config,
+        control=control,
+        device=device,
+        splits=splits,
+        model=model,
+        step_model=torch.compile(model) if (config.compile and cuda) else model,
+        opt=make_optimizer(config, model),
+        schedule=Schedule(config.schedule, total_steps, steps_per_epoch),
+        gen=torch.Generator(device=device).manual_seed(config.seed),
+        cuda=cuda,
+        channels_last=channels_last,
         steps_per_epoch=steps_per_epoch,
         total_steps=total_steps,
     )
+    torch.manual_seed(config.seed)  # dropout
+    return run
 
-    step, train_s, eval_s = 0, 0.0, 0.0
-    last_val: float | None = None
-    last_test: float | None = None
-    test_is_current = False  # last_test measured on the current weights?
 
-    def ended(status: EndStatus, message: str, epochs_done: int) -> RunEnded:
-        return RunEnded(status, message, step, epochs_done, train_s, eval_s, last_test, last_val)
+def _started(run: _Run) -> RunStarted:
+    return RunStarted(
+        device=str(run.device),
+        device_name=device_name(run.device),
+        n_params=count_parameters(run.model),
+        n_train=run.n_train,
+        n_val=len(run.splits.val_y),
+        n_test=len(run.splits.test_y),
+        steps_per_epoch=run.steps_per_epoch,
+        total_steps=run.total_steps,
+    )
 
-    for epoch in range(1, config.epochs + 1):
-        model.train()
-        perm = torch.randperm(n_train, generator=gen, device=device)
-        ep_loss = torch.zeros((), device=device)
-        ep_correct = torch.zeros((), device=device, dtype=torch.int64)
-        win_loss = torch.zeros((), device=device)
-        win_steps = win_images = 0
-        win_t0 = time.perf_counter()
-        win_train_s = 0.0
-        for i in range(steps_per_epoch):
-            paused_s = control.wait_if_paused()
-            win_t0 += paused_s  # paused time is not training time
-            if control.stop_requested:
-                train_s += time.perf_counter() - win_t0
-                yield ended("stopped", f"Stopped at step {step} of {total_steps}.", epoch - 1)
-                return
-            idx = perm[i * bs : (i + 1) * bs]
-            x = splits.train_x[idx].unsqueeze(1).float().div_(255)  # (B,1,28,28) in [0,1]
-            y = splits.train_y[idx]  # (B,)
-            if config.augments:
-                x = random_affine(
-                    x,
-                    rotation=config.aug_rotation,
-                    translate=config.aug_translate,
-                    scale=config.aug_scale,
-                    generator=gen,
-                )
-            if channels_last:
-                x = x.contiguous(memory_format=torch.channels_last)
-            lr = (control.lr or config.lr) * schedule.factor(step)
-            for g in opt.param_groups:
-                g["lr"] = lr
-            with torch.autocast("cuda", dtype=torch.bfloat16, enabled=cuda):
-                logits = step_model(x)
-            loss = loss_fn(config, logits.float(), y)
-            if control.stop_requested:  # skip the backward pass (2/3 of a step) when stopping
-                train_s += time.perf_counter() - win_t0
-                yield ended("stopped", f"Stopped at step {step} of {total_steps}.", epoch - 1)
-                return
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            with control.weights_lock:  # a weight copy never sees half a step
-                opt.step()
-            step += 1
-            loss_d = loss.detach()
-            ep_loss += loss_d
-            ep_correct += (logits.detach().argmax(1) == y).sum()
-            win_loss += loss_d
-            win_steps += 1
-            win_images += len(y)
-            last_of_epoch = i == steps_per_epoch - 1
-            # On the CPU checking each step is free; on a GPU only at log points (a sync).
-            check_now = not cuda or win_steps >= config.log_every or last_of_epoch
-            if check_now and not math.isfinite(float(loss_d)):
-                train_s += time.perf_counter() - win_t0
-                yield ended(
-                    "diverged",
-                    f"Training diverged: the loss became {float(loss_d)} at step {step}. "
-                    f"Lower the learning rate (it was {lr:.3g}) and start again.",
-                    epoch - 1,
-                )
-                return
-            if win_steps >= config.log_every or last_of_epoch:
-                mean_loss = float(win_loss) / win_steps  # syncs the device
-                now = time.perf_counter()
-                win_train_s = now - win_t0
-                train_s += win_train_s
-                yield StepMetrics(
-                    step=step,
-                    epoch=epoch - 1 + (i + 1) / steps_per_epoch,
-                    loss=mean_loss,
-                    lr=lr,
-                    images_per_s=win_images / max(win_train_s, 1e-9),
-                    train_seconds=train_s,
-                )
-                win_loss.zero_()
-                win_steps = win_images = 0
-                win_t0 = time.perf_counter()
 
-        # The loss is checked before each update, so the epoch's last update can turn the
-        # weights into NaN unseen; after the last epoch that run would "finish". One check
-        # per epoch (one device sync) catches it before the evaluation and the save.
-        if not bool(torch.stack([torch.isfinite(p).all() for p in model.parameters()]).all()):
-            yield ended(
-                "diverged",
-                f"Training diverged: the weights became NaN or infinite at step {step}. "
-                f"Lower the learning rate (it was {lr:.3g}) and start again.",
-                epoch - 1,
-            )
-            return
+def _train_epoch(run: _Run, epoch: int) -> Generator[StepMetrics, None, _Window | RunEnded]:
+    """One pass over the training set, yielding StepMetrics every `log_every` steps and at the
+    epoch's end. Returns the epoch's sums, or the RunEnded of a stop or a divergence."""
+    config, control, device = run.config, run.control, run.device
+    run.model.train()
+    perm = torch.randperm(run.n_train, generator=run.gen, device=device)
+    zero = torch.zeros((), device=device)
+    win = _Window(zero.clone(), torch.zeros((), device=device, dtype=torch.int64), zero.clone(), 0)
+    win.t0 = time.perf_counter()
+    bs = config.batch_size
+    for i in range(run.steps_per_epoch):
+        win.t0 += control.wait_if_paused()  # paused time is not training time
+        if control.stop_requested:
+            return _stopped(run, win, epoch)
+        idx = perm[i * bs : (i + 1) * bs]
+        logits, y, loss = _forward(run, idx)
+        if control.stop_requested:  # skip the backward pass (2/3 of a step) when stopping
+            return _stopped(run, win, epoch)
+        run.opt.zero_grad(set_to_none=True)
+        loss.backward()
+        with control.weights_lock:  # a weight copy never sees half a step
+            run.opt.step()
+        run.step += 1
+        loss_d = loss.detach()
+        win.ep_loss += loss_d
+        win.ep_correct += (logits.detach().argmax(1) == y).sum()
+        win.loss += loss_d
+        win.steps += 1
+        win.images += len(y)
+        last_of_epoch = i == run.steps_per_epoch - 1
+        log_now = win.steps >= config.log_every or last_of_epoch
+        # On the CPU checking each step is free; on a GPU only at log points (a sync).
+        if (log_now or not run.cuda) and not math.isfinite(float(loss_d)):
+            run.train_s += time.perf_counter() - win.t0
+            return run.diverged(f"the loss became {float(loss_d)}", epoch - 1)
+        if log_now:
+            yield _log_window(run, win, epoch - 1 + (i + 1) / run.steps_per_epoch)
+    return win
 
-        # ---- end of epoch: evaluate on held-out data (not counted as training time) ----
-        t0 = time.perf_counter()
-        stop = lambda: control.stop_requested  # noqa: E731
-        # Batches of 500: a stop waits for at most one (about 0.15 s for resnet on 2 cores).
-        try:
-            val = (
-                evaluate(model, splits.val_x, splits.val_y, 500, should_stop=stop)
-                if len(splits.val_y)
-                else None
-            )
-            test = (
-                evaluate(model, splits.test_x, splits.test_y, 500, should_stop=stop)
-                if config.eval_test
-                else None
-            )
-        except EvaluationInterrupted:
-            eval_s += time.perf_counter() - t0
-            yield ended("stopped", f"Stopped after step {step} of {total_steps}.", epoch - 1)
-            return
-        eval_s += time.perf_counter() - t0
-        last_val = val.accuracy if val else None
-        last_test = test.accuracy if test else last_test
-        test_is_current = test is not None
-        schedule.on_epoch_end(val.loss if val else None)
-        seen = min(n_train, steps_per_epoch * bs)
-        yield EpochMetrics(
-            epoch=epoch,
-            step=step,
-            train_loss=float(ep_loss) / steps_per_epoch,
-            train_accuracy=float(ep_correct) / seen,
-            val_loss=val.loss if val else None,
-            val_accuracy=last_val,
-            test_accuracy=test.accuracy if test else None,
-            train_seconds=train_s,
-            eval_seconds=eval_s,
+
+def _forward(run: _Run, idx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The batch `idx` (B,) int64 through the model: logits (B,10), labels (B,), the loss.
+    Sets this step's learning rate."""
+    config, splits = run.config, run.splits
+    x = splits.train_x[idx].unsqueeze(1).float().div_(255)  # (B,1,28,28) in [0,1]
+    y = splits.train_y[idx]  # (B,)
+    if config.augments:
+        x = random_affine(
+            x,
+            rotation=config.aug_rotation,
+            translate=config.aug_translate,
+            scale=config.aug_scale,
+            generator=run.gen,
         )
+    if run.channels_last:
+        x = x.contiguous(memory_format=torch.channels_last)
+    run.lr = (run.control.lr or config.lr) * run.schedule.factor(run.step)
+    for g in run.opt.param_groups:
+        g["lr"] = run.lr
+    with torch.autocast("cuda", dtype=torch.bfloat16, enabled=run.cuda):
+        logits = run.step_model(x)
+    return logits, y, loss_fn(config, logits.float(), y)
 
-    if not test_is_current:  # the final weights' test accuracy is always reported
-        t0 = time.perf_counter()
-        last_test = evaluate(model, splits.test_x, splits.test_y).accuracy
-        eval_s += time.perf_counter() - t0
-    yield ended("finished", f"Finished {config.epochs} epochs.", config.epochs)
+
+def _log_window(run: _Run, win: _Window, epoch: float) -> StepMetrics:
+    """The StepMetrics of the window that ends now; starts the next window."""
+    mean_loss = float(win.loss) / win.steps  # syncs the device
+    window_s = time.perf_counter() - win.t0
+    run.train_s += window_s
+    metrics = StepMetrics(
+        step=run.step,
+        epoch=epoch,
+        loss=mean_loss,
+        lr=run.lr,
+        images_per_s=win.images / max(window_s, 1e-9),
+        train_seconds=run.train_s,
+    )
+    win.loss.zero_()
+    win.steps = win.images = 0
+    win.t0 = time.perf_counter()
+    return metrics
+
+
+def _stopped(run: _Run, win: _Window, epoch: int) -> RunEnded:
+    run.train_s += time.perf_counter() - win.t0
+    return run.ended("stopped", f"Stopped at step {run.step} of {run.total_steps}.", epoch - 1)
+
+
+def _check_weights(run: _Run, epoch: int) -> RunEnded | None:
+    """A RunEnded "diverged" when some weight is NaN or infinite, else None.
+
+    The loss is checked before each update, so the epoch's last update can turn the weights
+    into NaN unseen; after the last epoch that run would "finish". One check per epoch (one
+    device sync) catches it before the evaluation and the save."""
+    finite = torch.stack([torch.isfinite(p).all() for p in run.model.parameters()]).all()
+    return None if bool(finite) else run.diverged("the weights became NaN or infinite", epoch - 1)
+
+
+def _evaluate_epoch(
+    run: _Run, epoch: int, win: _Window
+) -> Generator[EpochMetrics, None, RunEnded | None]:
+    """Evaluate on held-out data (not counted as training time) and yield the EpochMetrics.
+    Returns the RunEnded of a stop during the evaluation, else None."""
+    config, splits = run.config, run.splits
+    t0 = time.perf_counter()
+    stop = lambda: run.control.stop_requested  # noqa: E731
+    try:
+        val = (
+            evaluate(run.model, splits.val_x, splits.val_y, EVAL_BATCH, should_stop=stop)
+            if len(splits.val_y)
+            else None
+        )
+        test = (
+            evaluate(run.model, splits.test_x, splits.test_y, EVAL_BATCH, should_stop=stop)
+            if config.eval_test
+            else None
+        )
+    except EvaluationInterrupted:
+        run.eval_s += time.perf_counter() - t0
+        return run.ended(
+            "stopped", f"Stopped after step {run.step} of {run.total_steps}.", epoch - 1
+        )
+    run.eval_s += time.perf_counter() - t0
+    run.last_val = val.accuracy if val else None
+    run.last_test = test.accuracy if test else run.last_test
+    run.test_is_current = test is not None
+    run.schedule.on_epoch_end(val.loss if val else None)
+    seen = min(run.n_train, run.steps_per_epoch * config.batch_size)
+    yield EpochMetrics(
+        epoch=epoch,
+        step=run.step,
+        train_loss=float(win.ep_loss) / run.steps_per_epoch,
+        train_accuracy=float(win.ep_correct) / seen,
+        val_loss=val.loss if val else None,
+        val_accuracy=run.last_val,
+        test_accuracy=test.accuracy if test else None,
+        train_seconds=run.train_s,
+        eval_seconds=run.eval_s,
+    )
+    return None

@@ -11,9 +11,9 @@ from torch import nn
 
 from mnist_core.errors import MnistError
 from mnist_core.images import load_image_bytes
+from mnist_core.jobs import JobSnapshot
 from mnist_core.models import get_spec
 from mnist_core.preprocess import PreprocessResult, predict, preprocess
-from mnist_core.runner import JobSnapshot
 from mnist_core.store import StoredModel
 from ui import charts, fmt, state
 from ui.errors import friendly_errors

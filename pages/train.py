@@ -6,8 +6,8 @@ import streamlit as st
 
 from mnist_core.config import TrainConfig
 from mnist_core.errors import ConfigError, MnistError
+from mnist_core.jobs import JobSnapshot
 from mnist_core.models import get_spec
-from mnist_core.runner import JobSnapshot
 from ui import charts, fmt, state, train_settings
 from ui.data_gate import data_available
 from ui.errors import flash, friendly_errors, guarded_callback, show_flashes

@@ -25,8 +25,8 @@ from mnist_core.data import (
     SHA256,
     DownloadProgress,
     MnistRaw,
+    MnistSource,
     MnistSplits,
-    batches,
     download_mnist,
     find_data_dir,
     load_mnist,
@@ -439,35 +439,20 @@ def test_download_progress_fraction() -> None:
     assert DownloadProgress("f", 500, 100, 3, 4).fraction == 1.0
 
 
-# --- batches ------------------------------------------------------------------------------
+# --- MnistSource ----------------------------------------------------------------------------
 
 
-def test_batches_shuffled_cover_everything_once() -> None:
-    out = list(batches(103, 10, shuffle=True, generator=torch.Generator().manual_seed(0)))
-    assert [len(b) for b in out] == [10] * 10 + [3]
-    everything = torch.cat(out)
-    assert everything.dtype == torch.int64
-    assert sorted(everything.tolist()) == list(range(103))
-    assert everything.tolist() != list(range(103))
-    again = torch.cat(
-        list(batches(103, 10, shuffle=True, generator=torch.Generator().manual_seed(0)))
-    )
-    assert torch.equal(everything, again)
-
-
-def test_batches_drop_last_and_order() -> None:
-    kept = list(batches(103, 10, shuffle=True, drop_last=True))
-    assert [len(b) for b in kept] == [10] * 10
-    assert len(set(torch.cat(kept).tolist())) == 100
-    assert len(list(batches(100, 10, shuffle=False, drop_last=True))) == 10
-    plain = list(batches(7, 3, shuffle=False, device="cpu"))
-    assert [b.tolist() for b in plain] == [[0, 1, 2], [3, 4, 5], [6]]
-    assert list(batches(5, 8, shuffle=False, drop_last=True)) == []
-    assert list(batches(0, 8, shuffle=True)) == []
-
-
-def test_batches_rejects_bad_sizes() -> None:
-    with pytest.raises(ConfigError, match="batch_size"):
-        batches(10, 0, shuffle=True)  # raised at the call, before iterating
-    with pytest.raises(ConfigError, match="n must be"):
-        batches(-1, 5, shuffle=False)
+def test_mnist_source_loads_once_and_retries_after_a_miss(
+    mnist_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)  # no ./data/MNIST/raw here
+    monkeypatch.setenv(DATA_DIR_ENV, str(tmp_path / "nothing"))
+    source = MnistSource()
+    assert not source.available()
+    with pytest.raises(DataMissingError):
+        source()
+    monkeypatch.setenv(DATA_DIR_ENV, str(mnist_dir))  # e.g. downloaded meanwhile
+    assert source.available()
+    first = source()
+    assert first.source == mnist_dir.resolve() and len(first.test_labels) == 10_000
+    assert source() is first  # the same tensors for every caller

@@ -18,8 +18,14 @@ from mnist_core.config import TrainConfig
 from mnist_core.data import MnistRaw, load_mnist
 from mnist_core.errors import DataMissingError
 from mnist_core.evaluation import evaluate
-from mnist_core.jobs import JobError, JobManager, JobNotFound, default_max_running
-from mnist_core.runner import JobSnapshot, set_thread_count
+from mnist_core.jobs import (
+    JobError,
+    JobManager,
+    JobNotFound,
+    JobSnapshot,
+    default_max_running,
+    set_thread_count,
+)
 from mnist_core.store import ModelStore
 
 

@@ -17,8 +17,8 @@ import pytest
 
 from mnist_core.config import TrainConfig
 from mnist_core.events import StepMetrics
+from mnist_core.jobs import TrainingRunner
 from mnist_core.load import _Seen, _violations, main
-from mnist_core.runner import TrainingRunner
 
 
 @pytest.fixture(scope="module")

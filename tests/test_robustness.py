@@ -54,9 +54,8 @@ from mnist_core.config import TrainConfig, parse_value
 from mnist_core.data import MNIST_FILES, MnistRaw, download_mnist, load_mnist, verify_file
 from mnist_core.errors import CheckpointError, ConfigError, DataError, ImageError
 from mnist_core.images import load_image_bytes
-from mnist_core.jobs import JobManager
+from mnist_core.jobs import JobManager, JobSnapshot
 from mnist_core.preprocess import EMPTY_MESSAGE, predict, preprocess
-from mnist_core.runner import JobSnapshot
 from mnist_core.store import ModelStore
 from mnist_core.training import build_model
 

@@ -7,14 +7,13 @@ the job manager's worker threads get the data through `MnistSource`, a plain Pyt
 
 from __future__ import annotations
 
-import threading
 from pathlib import Path
 
 import streamlit as st
 import torch
 from torch import nn
 
-from mnist_core.data import MnistRaw, find_data_dir, load_mnist
+from mnist_core.data import MnistSource, find_data_dir
 from mnist_core.device import device_name
 from mnist_core.evaluation import EvalResult, evaluate
 from mnist_core.jobs import JobManager
@@ -30,36 +29,6 @@ def pretrained_dir() -> Path:
 def runs_dir() -> Path:
     """Where models trained here and uploads are written: $MNIST_RUNS_DIR, else ./runs."""
     return settings().runs_dir
-
-
-class MnistSource:
-    """Loads MNIST on first use and keeps it; thread-safe; callable (the job manager's `data`).
-
-    The folder is looked up on every call, so data downloaded while the app runs (or a changed
-    $MNIST_DATA_DIR) is picked up; only the most recent folder's arrays are kept in memory.
-    """
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._folder: Path | None = None
-        self._raw: MnistRaw | None = None
-
-    def available(self) -> bool:
-        """Whether some searched folder holds the four MNIST files (presence only)."""
-        return find_data_dir() is not None
-
-    def __call__(self) -> MnistRaw:
-        """The loaded data. Raises DataMissingError / DataError with a message for people."""
-        folder = find_data_dir()
-        if folder is None:
-            return load_mnist()  # raises DataMissingError listing the folders searched
-        folder = folder.resolve()
-        with self._lock:
-            if self._raw is None or self._folder != folder:
-                self._raw = None  # free the old arrays before loading new ones
-                self._raw = load_mnist(folder)
-                self._folder = folder
-            return self._raw
 
 
 @st.cache_resource(show_spinner=False)

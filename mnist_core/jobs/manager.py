@@ -15,29 +15,29 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import logging
-import os
 import threading
 import time
 import uuid
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
 
 import torch
 from torch import nn
 
 from mnist_core.checkpoints import Checkpoint
 from mnist_core.config import TrainConfig
-from mnist_core.data import MnistRaw, load_mnist
+from mnist_core.data import MnistRaw, MnistSource
 from mnist_core.errors import ConfigError, MnistError
-from mnist_core.runner import ACTIVE_STATUSES, DONE_STATUSES, JobSnapshot, TrainingRunner
+from mnist_core.jobs.housekeeping import Job, expire_leases, trim_history
+from mnist_core.jobs.runner import TrainingRunner
+from mnist_core.jobs.snapshot import ACTIVE_STATUSES, DONE_STATUSES, JobSnapshot
+from mnist_core.settings import MAX_JOBS_ENV, settings
 from mnist_core.store import ModelStore
 
 __all__ = ["MAX_JOBS_ENV", "JobError", "JobManager", "JobNotFound", "default_max_running"]
 
 log = logging.getLogger(__name__)
 
-MAX_JOBS_ENV = "MNIST_MAX_JOBS"
 _TICK_S = 0.25  # how often the scheduler checks leases when nothing wakes it
 
 
@@ -53,42 +53,13 @@ class JobNotFound(JobError, KeyError):
 
 
 def default_max_running() -> int:
-    """$MNIST_MAX_JOBS when set; otherwise 2 with a CUDA GPU (small models leave it mostly
-    idle) and 1 on a CPU, where a second job only halves the speed of the first."""
-    env = os.environ.get(MAX_JOBS_ENV, "").strip()
-    if env:
-        try:
-            value = int(env)
-        except ValueError:
-            value = 0
-        if value < 1:
-            raise ConfigError(f"{MAX_JOBS_ENV} must be a whole number of at least 1, got {env!r}.")
-        return value
+    """$MNIST_MAX_JOBS when set (see `mnist_core.settings`); otherwise 2 with a CUDA GPU (small
+    models leave it mostly idle) and 1 on a CPU, where a second job only halves the speed of
+    the first."""
+    configured = settings().max_jobs
+    if configured is not None:
+        return configured
     return 2 if torch.cuda.is_available() else 1
-
-
-class _SharedData:
-    """`load_mnist()` called on first use, then the same tensors for every job. A failed
-    load is not remembered, so the next job tries again (e.g. after a download)."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._raw: MnistRaw | None = None
-
-    def __call__(self) -> MnistRaw:
-        with self._lock:  # concurrent first calls load once; the others wait for it
-            if self._raw is None:
-                self._raw = load_mnist()
-            return self._raw
-
-
-@dataclass
-class _Job:
-    runner: TrainingRunner
-    owner: str
-    seq: int  # submit order, for FIFO and for "newest first" without clock ties
-    last_seen: float  # time.monotonic() of submit or the latest heartbeat
-    expired: bool = False
 
 
 class JobManager:
@@ -96,8 +67,8 @@ class JobManager:
 
     Args:
         max_running: jobs trained at the same time (default: `default_max_running()`).
-        data: returns the MNIST data, called in job threads (default: load_mnist, loaded once
-            and shared by all jobs).
+        data: returns the MNIST data, called in job threads (default: a `MnistSource`, which
+            loads it once and shares it between all jobs).
         store: where finished runs are saved (default: `ModelStore()`).
         lease_s: a job whose owner sent no heartbeat (nor submitted it) for this long is
             stopped and its weights released; a queued one never starts.
@@ -145,9 +116,9 @@ class JobManager:
             1, (torch.get_num_threads() - 1) // self.max_running
         )
         self.store = store if store is not None else ModelStore()
-        self._data = data if data is not None else _SharedData()
+        self._data = data if data is not None else MnistSource()
         self._cond = threading.Condition(threading.RLock())
-        self._jobs: dict[str, _Job] = {}
+        self._jobs: dict[str, Job] = {}
         self._queue: deque[str] = deque()  # ids of queued jobs, FIFO
         self._seq = itertools.count(1)
         self._numbers: dict[tuple[str, str], itertools.count] = {}  # (owner, model) -> "#n"
@@ -182,7 +153,7 @@ class JobManager:
                 threads=self.threads_per_job,
                 on_end=self._on_job_end,
             )
-            self._jobs[job_id] = _Job(runner, owner, next(self._seq), time.monotonic())
+            self._jobs[job_id] = Job(runner, owner, next(self._seq), time.monotonic())
             self._owner_seen[owner] = time.monotonic()
             self._queue.append(job_id)
             self._tick()  # starts it at once when a slot is free
@@ -305,19 +276,7 @@ class JobManager:
     def _tick(self) -> None:
         """Expire leases, start queued jobs into free slots, trim histories. Lock held."""
         now = time.monotonic()
-        for job in self._jobs.values():
-            if job.expired or job.runner.status in DONE_STATUSES:
-                continue
-            if now - job.last_seen > self.lease_s:
-                job.expired = True
-                idle = f"{self.lease_s:g} s"
-                was_queued = job.runner.status == "queued"
-                job.runner.stop(
-                    f"Removed from the queue: no heartbeat from its browser tab for {idle}."
-                    if was_queued
-                    else f"Stopped: no heartbeat from its browser tab for {idle}."
-                )
-                job.runner.release()  # weights go as soon as its thread has ended
+        expire_leases(self._jobs.values(), now, self.lease_s)
         # FIFO: drop ids that are no longer queued (stopped, expired), start the rest in order.
         self._queue = deque(
             i for i in self._queue if i in self._jobs and self._jobs[i].runner.status == "queued"
@@ -325,42 +284,23 @@ class JobManager:
         while self._queue and self._running() < self.max_running and not self._closed:
             job_id = self._queue.popleft()
             self._jobs[job_id].runner.start()
-        self._trim_history()
-
-    def _trim_history(self) -> None:
-        now = time.monotonic()
-        by_owner: dict[str, list[_Job]] = {}
-        for job in list(self._jobs.values()):
-            if job.runner.status in DONE_STATUSES:
-                if now - self._owner_seen.get(job.owner, now) > self.done_ttl_s:
-                    del self._jobs[job.runner.job_id]  # its visitor left long ago
-                    job.runner.release()
-                    continue
-                by_owner.setdefault(job.owner, []).append(job)
-        for jobs in by_owner.values():
-            jobs.sort(key=lambda j: j.seq)
-            for job in jobs[: max(0, len(jobs) - self.keep_finished)]:
-                del self._jobs[job.runner.job_id]
-                job.runner.release()
-        # Unsaved weights kept in memory, bounded over all owners (about 1 MB a run): the
-        # runs of visitors seen least recently, and then the oldest, release theirs first.
-        holding = [j for j in self._jobs.values() if j.runner.holds_weights]
-        holding.sort(key=lambda j: (self._owner_seen.get(j.owner, 0.0), j.seq))
-        for job in holding[: max(0, len(holding) - self.keep_weights)]:
-            job.runner.release()
+        trim_history(
+            self._jobs,
+            self._owner_seen,
+            now,
+            keep_finished=self.keep_finished,
+            done_ttl_s=self.done_ttl_s,
+            keep_weights=self.keep_weights,
+        )
         # Forget the "#n" counters of owners with no jobs left (sessions that went away).
         owners = {job.owner for job in self._jobs.values()}
         for key in [k for k in self._numbers if k[0] not in owners]:
             del self._numbers[key]
-        gone = [o for o, seen in self._owner_seen.items() if now - seen > self.done_ttl_s]
-        for owner in gone:
-            if owner not in owners:
-                del self._owner_seen[owner]
 
     def _running(self) -> int:
         return sum(1 for j in self._jobs.values() if j.runner.status in ACTIVE_STATUSES)
 
-    def _get(self, job_id: str) -> _Job:
+    def _get(self, job_id: str) -> Job:
         with self._cond:
             job = self._jobs.get(job_id)
         if job is None:
@@ -369,7 +309,7 @@ class JobManager:
             )
         return job
 
-    def _snapshot(self, job: _Job) -> JobSnapshot:
+    def _snapshot(self, job: Job) -> JobSnapshot:
         snap = job.runner.snapshot()
         if snap.status != "queued":
             return snap

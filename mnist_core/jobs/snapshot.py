@@ -1,0 +1,306 @@
+"""A job's state as a pure fold: control requests and `fit`'s events in, `JobSnapshot` out.
+
+`JobState` knows no threads, clocks or I/O: every transition that needs a time takes `now`
+(a `time.perf_counter()` value), so tests can feed synthetic events and read exact snapshots.
+`TrainingRunner` calls it under its lock. The time-left estimate is `seconds_left`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal, get_args
+
+from mnist_core.checkpoints import checkpoint_metrics
+from mnist_core.config import TrainConfig
+from mnist_core.events import EpochMetrics, Event, RunEnded, RunStarted, StepMetrics
+
+__all__ = [
+    "ACTIVE_STATUSES",
+    "DONE_STATUSES",
+    "JobSnapshot",
+    "JobState",
+    "JobStatus",
+    "seconds_left",
+]
+
+JobStatus = Literal[
+    "queued", "running", "paused", "stopping", "finished", "stopped", "failed", "diverged"
+]
+DONE_STATUSES: frozenset[str] = frozenset({"finished", "stopped", "failed", "diverged"})
+# Started and not yet done: these hold a slot (and CPU or GPU time) in the job manager.
+ACTIVE_STATUSES: frozenset[str] = frozenset({"running", "paused", "stopping"})
+assert DONE_STATUSES | ACTIVE_STATUSES | {"queued"} == set(get_args(JobStatus))
+
+# Images per second when evaluating, relative to training, for guessing the evaluation time
+# before the first epoch has measured it. Forward passes alone should be faster, but on our
+# 2-core CPU evaluation measured 0.4x to 2x the training throughput: assume 1x.
+_EVAL_SPEEDUP = 1.0
+_RATE_WINDOW = 5  # StepMetrics used for the recent training rate behind the time-left estimate
+
+
+@dataclass(frozen=True)
+class JobSnapshot:
+    """An immutable view of one job, safe to keep and read from any thread."""
+
+    job_id: str
+    owner: str
+    name: str  # display name, e.g. "lenet5 #3"
+    status: JobStatus
+    config: TrainConfig
+    queue_position: int | None  # 1-based while queued (set by the job manager), else None
+    started: RunStarted | None
+    steps: tuple[StepMetrics, ...]  # the full per-step history, oldest first
+    epochs: tuple[EpochMetrics, ...]
+    ended: RunEnded | None
+    step: int
+    total_steps: int
+    epoch: float  # fractional, e.g. 1.25
+    images_per_s: float  # training throughput of the latest window
+    elapsed_s: float  # wall time since the run started (queued time excluded)
+    eta_s: float | None  # estimated seconds left; None when unknown or not running
+    lr: float  # current peak learning rate (config.lr or the override)
+    message: str  # for people: "Running", "Queued: position 2", why it ended...
+    error: str | None  # failed runs: the exception's message
+    traceback: str | None  # failed runs: the formatted traceback
+    checkpoint_id: str | None  # id in the ModelStore once saved
+    save_error: str | None  # why the automatic save failed (the model is still in memory)
+    created: float  # time.time() when the job was created (submitted)
+
+    @property
+    def done(self) -> bool:
+        """Ended for good: finished, stopped, failed or diverged."""
+        return self.status in DONE_STATUSES
+
+    @property
+    def active(self) -> bool:
+        """Started and not yet done: running, paused or stopping."""
+        return self.status in ACTIVE_STATUSES
+
+    @property
+    def progress(self) -> float:
+        """Fraction of the optimisation steps done, in [0, 1]; 1 for a finished run."""
+        if self.status == "finished":
+            return 1.0
+        return min(1.0, max(0.0, self.step / self.total_steps)) if self.total_steps else 0.0
+
+    @property
+    def test_accuracy(self) -> float | None:
+        """Test accuracy of the final weights, else of the latest epoch that measured it."""
+        if self.ended is not None and self.ended.test_accuracy is not None:
+            return self.ended.test_accuracy
+        for ep in reversed(self.epochs):
+            if ep.test_accuracy is not None:
+                return ep.test_accuracy
+        return None
+
+
+def seconds_left(
+    config: TrainConfig,
+    started: RunStarted,
+    steps: tuple[StepMetrics, ...] | list[StepMetrics],
+    epochs: tuple[EpochMetrics, ...] | list[EpochMetrics],
+    step: int,
+) -> float | None:
+    """Seconds left: steps left at the recent training rate, plus the evaluations still to
+    come (measured per epoch once one has run, else guessed from the throughput). None
+    before the first StepMetrics or when no rate can be measured."""
+    if not steps:
+        return None
+    window = steps[-_RATE_WINDOW:]
+    first, last = window[0], window[-1]
+    if len(window) > 1 and last.train_seconds > first.train_seconds:
+        rate = (last.step - first.step) / (last.train_seconds - first.train_seconds)
+    else:
+        rate = last.step / max(last.train_seconds, 1e-9)
+    if rate <= 0:
+        return None
+    train_left = max(0, started.total_steps - step) / rate
+    epochs_left = config.epochs - (epochs[-1].epoch if epochs else 0)
+    eval_rate = max(last.images_per_s, 1e-9) * _EVAL_SPEEDUP  # images/s when evaluating
+    if epochs and epochs[-1].eval_seconds > 0:
+        per_epoch = epochs[-1].eval_seconds / len(epochs)
+    else:
+        per_epoch = (started.n_val + (started.n_test if config.eval_test else 0)) / eval_rate
+    final_test = 0.0 if config.eval_test else started.n_test / eval_rate
+    return train_left + epochs_left * per_epoch + final_test
+
+
+class JobState:
+    """The state of one job, changed only by the methods below (one caller at a time).
+
+    Control transitions (`start`, `pause`, `resume`, `request_stop`) answer whether they
+    applied; `apply` folds one event of `fit`; `snapshot(now)` returns the JobSnapshot.
+    """
+
+    def __init__(self, config: TrainConfig, *, job_id: str, owner: str, name: str, created: float):
+        self.config = config
+        self.job_id, self.owner, self.name, self.created = job_id, owner, name, created
+        self.status: JobStatus = "queued"
+        self.message = "Queued"
+        self.lr = config.lr
+        self.started: RunStarted | None = None
+        self.ended: RunEnded | None = None
+        # Appended per event; snapshots get tuple() copies, rebuilt only when they grew.
+        self._steps: list[StepMetrics] = []
+        self._epochs: list[EpochMetrics] = []
+        self._steps_view: tuple[StepMetrics, ...] = ()
+        self._epochs_view: tuple[EpochMetrics, ...] = ()
+        self.t_start: float | None = None
+        self.t_end: float | None = None
+        self.error: str | None = None
+        self.traceback: str | None = None
+        self.checkpoint_id: str | None = None
+        self.save_error: str | None = None
+        self.stop_reason: str | None = None  # replaces the message once stopped
+
+    # ---- control --------------------------------------------------------------------------
+    @property
+    def done(self) -> bool:
+        return self.status in DONE_STATUSES
+
+    def start(self, now: float) -> bool:
+        """queued -> running. False otherwise."""
+        if self.status != "queued":
+            return False
+        self.status, self.message, self.t_start = "running", "Starting", now
+        return True
+
+    def pause(self) -> bool:
+        """running -> paused. False otherwise."""
+        if self.status != "running":
+            return False
+        self.status, self.message = "paused", f"Paused at step {self.step}"
+        return True
+
+    def resume(self) -> bool:
+        """paused -> running. False otherwise."""
+        if self.status != "paused":
+            return False
+        self.status, self.message = "running", "Running"
+        return True
+
+    def request_stop(self, reason: str | None, now: float) -> JobStatus | None:
+        """A queued job is stopped at once ("stopped"); a running or paused one is "stopping"
+        until `fit` ends. None when already done or stopping. `reason` replaces the message
+        shown once it has stopped."""
+        if self.status == "queued":
+            self.finish("stopped", reason or "Stopped before it started.", now)
+            return "stopped"
+        if self.status not in ("running", "paused"):
+            return None
+        self.status, self.message, self.stop_reason = "stopping", "Stopping…", reason
+        return "stopping"
+
+    def note(self, message: str) -> None:
+        """Show `message` (what the worker is doing) while the job runs undisturbed."""
+        if self.status == "running":
+            self.message = message
+
+    def finish(self, status: JobStatus, message: str, now: float) -> None:
+        """The job is done: finished, stopped, failed or diverged."""
+        self.status, self.message = status, message
+        self.t_end = self.t_end or now
+
+    def fail(self, error: str, message: str, traceback: str, now: float) -> None:
+        self.error, self.traceback = error, traceback
+        self.finish("failed", message, now)
+
+    # ---- events ---------------------------------------------------------------------------
+    def apply(self, event: Event, now: float) -> None:
+        """Fold one event of `fit`. fit() yields nothing while it evaluates, so the message
+        says when that is coming. A RunEnded "finished" only records the event: the job is
+        finished once its checkpoint is saved (`finish`)."""
+        if isinstance(event, StepMetrics):
+            self._steps.append(event)
+            end_of_epoch = self.started and event.step % self.started.steps_per_epoch == 0
+            self.note(f"Evaluating epoch {round(event.epoch)}" if end_of_epoch else "Running")
+        elif isinstance(event, EpochMetrics):
+            self._epochs.append(event)
+            last = event.epoch == self.config.epochs and not self.config.eval_test
+            self.note("Measuring the test accuracy" if last else "Running")
+        elif isinstance(event, RunStarted):
+            self.started = event
+            self.note("Running")
+        elif isinstance(event, RunEnded):
+            self.ended = event
+            if event.status != "finished":
+                reason = self.stop_reason if event.status == "stopped" else None
+                self.finish(event.status, reason or event.message, now)
+
+    # ---- derived values -------------------------------------------------------------------
+    @property
+    def step(self) -> int:
+        candidates = [0]
+        if self._steps:
+            candidates.append(self._steps[-1].step)
+        if self._epochs:
+            candidates.append(self._epochs[-1].step)
+        if self.ended:
+            candidates.append(self.ended.step)
+        return max(candidates)
+
+    @property
+    def epoch(self) -> float:
+        if self.ended is not None and self.ended.status == "finished":
+            return float(self.ended.epochs_done)
+        last_step = self._steps[-1].epoch if self._steps else 0.0
+        last_epoch = float(self._epochs[-1].epoch) if self._epochs else 0.0
+        return max(last_step, last_epoch)
+
+    def eta(self) -> float | None:
+        """Seconds left while the job is active (see `seconds_left`), else None."""
+        if self.status not in ACTIVE_STATUSES or self.started is None:
+            return None
+        return seconds_left(self.config, self.started, self._steps, self._epochs, self.step)
+
+    def metrics(self, *, test_accuracy: float | None) -> dict[str, object]:
+        """The metrics stored in this job's checkpoint (plain types only)."""
+        ended, steps = self.ended, self._steps
+        train_s = ended.train_seconds if ended else (steps[-1].train_seconds if steps else 0.0)
+        return checkpoint_metrics(
+            self.config,
+            started=self.started,
+            epochs=self._epochs,
+            ended=ended,
+            train_seconds=train_s,
+            step=self.step,
+            status=self.status,
+            test_accuracy=test_accuracy,
+            name=self.name,
+        )
+
+    def snapshot(self, now: float) -> JobSnapshot:
+        """The state as an immutable JobSnapshot; `now` is a time.perf_counter() value."""
+        if len(self._steps_view) != len(self._steps):
+            self._steps_view = tuple(self._steps)
+        if len(self._epochs_view) != len(self._epochs):
+            self._epochs_view = tuple(self._epochs)
+        started = self.started
+        total = started.total_steps if started else self.config.steps_per_epoch * self.config.epochs
+        elapsed = 0.0 if self.t_start is None else (self.t_end or now) - self.t_start
+        last_step = self._steps[-1] if self._steps else None
+        return JobSnapshot(
+            job_id=self.job_id,
+            owner=self.owner,
+            name=self.name,
+            status=self.status,
+            config=self.config,
+            queue_position=None,
+            started=started,
+            steps=self._steps_view,
+            epochs=self._epochs_view,
+            ended=self.ended,
+            step=self.step,
+            total_steps=total,
+            epoch=self.epoch,
+            images_per_s=last_step.images_per_s if last_step else 0.0,
+            elapsed_s=elapsed,
+            eta_s=self.eta(),
+            lr=self.lr,
+            message=self.message,
+            error=self.error,
+            traceback=self.traceback,
+            checkpoint_id=self.checkpoint_id,
+            save_error=self.save_error,
+            created=self.created,
+        )
