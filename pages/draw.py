@@ -15,7 +15,7 @@ from mnist_core.jobs import JobSnapshot
 from mnist_core.models import get_spec
 from mnist_core.preprocess import PreprocessResult, predict, preprocess
 from mnist_core.store import StoredModel
-from ui import charts, fmt, state
+from ui import charts, fmt, keys, state
 from ui.errors import friendly_errors
 from ui.resources import get_manager, get_model, get_store
 from ui.shell import page_guard
@@ -71,12 +71,10 @@ def _canvas_image() -> np.ndarray | None:
     from streamlit_drawable_canvas import st_canvas  # raises outside a Streamlit run: import here
 
     ss = st.session_state
-    st.slider(
-        "Pen width", min_value=6, max_value=40, key=state.DRAW_STROKE, persist_state="session"
-    )
+    st.slider("Pen width", min_value=6, max_value=40, key=keys.DRAW_STROKE, persist_state="session")
     result = st_canvas(
         fill_color="rgba(255, 255, 255, 0.0)",
-        stroke_width=int(ss[state.DRAW_STROKE]),
+        stroke_width=int(ss[keys.DRAW_STROKE]),
         stroke_color="#FFFFFF",
         background_color="#000000",
         update_streamlit=True,
@@ -84,13 +82,13 @@ def _canvas_image() -> np.ndarray | None:
         width=CANVAS_PX,
         drawing_mode="freedraw",
         return_image_data=True,
-        key=f"draw_canvas_{ss[state.DRAW_CANVAS_N]}",
+        key=f"draw_canvas_{ss[keys.DRAW_CANVAS_N]}",
     )
     st.button(
         "Clear",
         key="draw_clear",
         icon=":material/ink_eraser:",
-        on_click=lambda: ss.update({state.DRAW_CANVAS_N: ss[state.DRAW_CANVAS_N] + 1}),
+        on_click=lambda: ss.update({keys.DRAW_CANVAS_N: ss[keys.DRAW_CANVAS_N] + 1}),
     )
     objects = (result.json_data or {}).get("objects") if result is not None else None
     image = result.image_data if result is not None else None
@@ -220,15 +218,15 @@ def main() -> None:
     ss = st.session_state
     choices = _choices()
     by_key = {c.key: c for c in choices}
-    if choices and ss[state.DRAW_MODEL] not in by_key:
-        ss[state.DRAW_MODEL] = _saved_model_of(ss[state.DRAW_MODEL], by_key) or choices[0].key
+    if choices and ss[keys.DRAW_MODEL] not in by_key:
+        ss[keys.DRAW_MODEL] = _saved_model_of(ss[keys.DRAW_MODEL], by_key) or choices[0].key
     choice: Choice | None = None
     if choices:
         chosen = st.selectbox(
             "Model",
             list(by_key),
             format_func=lambda k: by_key[k].label,
-            key=state.DRAW_MODEL,
+            key=keys.DRAW_MODEL,
             help="Pretrained models, your saved runs, and your runs still training (live).",
         )
         choice = by_key[chosen]
@@ -238,8 +236,8 @@ def main() -> None:
     with left:
         source = st.segmented_control(
             "Input",
-            state.DRAW_SOURCES,
-            key=state.DRAW_SOURCE,
+            keys.DRAW_SOURCES,
+            key=keys.DRAW_SOURCE,
             label_visibility="collapsed",
         )
         with friendly_errors("reading your digit"):

@@ -11,7 +11,7 @@ import streamlit as st
 from mnist_core.data import MnistRaw
 from mnist_core.evaluation import EvalResult
 from mnist_core.store import StoredModel
-from ui import charts, fmt, state
+from ui import charts, fmt, keys, state
 from ui.data_gate import require_data
 from ui.errors import friendly_errors
 from ui.resources import get_evaluation, get_store
@@ -26,10 +26,10 @@ Pair = tuple[int, int]
 
 def _reset_filters() -> None:
     ss = st.session_state
-    ss[state.MISTAKES_PAIR] = state.ALL_MISTAKES
-    ss[state.MISTAKES_PAGE] = 1
-    ss[state.MISTAKES_INSPECT] = None
-    ss[state.MISTAKES_NOTE] = None
+    ss[keys.MISTAKES_PAIR] = keys.ALL_MISTAKES
+    ss[keys.MISTAKES_PAGE] = 1
+    ss[keys.MISTAKES_INSPECT] = None
+    ss[keys.MISTAKES_NOTE] = None
 
 
 def _chart_key(stored: StoredModel) -> str:
@@ -44,9 +44,9 @@ def apply_chart_selection(points: list[dict], chart_key: str, confusion: np.ndar
     """
     ss = st.session_state
     signature = (chart_key, tuple((p.get("x"), p.get("y")) for p in points))
-    if signature == ss[state.MISTAKES_LAST_SELECTION]:
+    if signature == ss[keys.MISTAKES_LAST_SELECTION]:
         return False
-    ss[state.MISTAKES_LAST_SELECTION] = signature
+    ss[keys.MISTAKES_LAST_SELECTION] = signature
     if not points:
         return False
     try:
@@ -57,18 +57,18 @@ def apply_chart_selection(points: list[dict], chart_key: str, confusion: np.ndar
         return False
     count = int(confusion[true, pred])
     if true == pred:
-        ss[state.MISTAKES_NOTE] = (
+        ss[keys.MISTAKES_NOTE] = (
             f"That cell holds the {count:,} test images of {true} the model got right; "
             "click a cell off the diagonal to see mistakes."
         )
         return False
     if count == 0:
-        ss[state.MISTAKES_NOTE] = f"The model never predicted {pred} for a {true}."
+        ss[keys.MISTAKES_NOTE] = f"The model never predicted {pred} for a {true}."
         return False
-    ss[state.MISTAKES_NOTE] = None
-    ss[state.MISTAKES_PAIR] = (true, pred)
-    ss[state.MISTAKES_PAGE] = 1
-    ss[state.MISTAKES_INSPECT] = None
+    ss[keys.MISTAKES_NOTE] = None
+    ss[keys.MISTAKES_PAIR] = (true, pred)
+    ss[keys.MISTAKES_PAGE] = 1
+    ss[keys.MISTAKES_INSPECT] = None
     return True
 
 
@@ -105,8 +105,8 @@ def _summary(result: EvalResult, stored: StoredModel) -> None:
 
 def _confusion(result: EvalResult, stored: StoredModel) -> None:
     key = _chart_key(stored)
-    pair = st.session_state[state.MISTAKES_PAIR]
-    selected = pair if pair != state.ALL_MISTAKES else None
+    pair = st.session_state[keys.MISTAKES_PAIR]
+    selected = pair if pair != keys.ALL_MISTAKES else None
     event = st.plotly_chart(
         charts.confusion_figure(result.confusion, selected),
         key=key,
@@ -128,20 +128,20 @@ def _pair_options(result: EvalResult) -> list[Pair | str]:
     np.fill_diagonal(off, 0)
     pairs = [(int(t), int(p)) for t, p in zip(*np.nonzero(off), strict=True)]
     pairs.sort(key=lambda tp: -int(off[tp]))
-    return [state.ALL_MISTAKES, *pairs]
+    return [keys.ALL_MISTAKES, *pairs]
 
 
 def _gallery(raw: MnistRaw, result: EvalResult) -> None:
     ss = st.session_state
     options = _pair_options(result)
-    if isinstance(ss[state.MISTAKES_PAIR], list):  # a pair that went through JSON
-        ss[state.MISTAKES_PAIR] = tuple(ss[state.MISTAKES_PAIR])
-    if ss[state.MISTAKES_PAIR] not in options:
-        ss[state.MISTAKES_PAIR] = state.ALL_MISTAKES
+    if isinstance(ss[keys.MISTAKES_PAIR], list):  # a pair that went through JSON
+        ss[keys.MISTAKES_PAIR] = tuple(ss[keys.MISTAKES_PAIR])
+    if ss[keys.MISTAKES_PAIR] not in options:
+        ss[keys.MISTAKES_PAIR] = keys.ALL_MISTAKES
     wrong = result.misclassified
 
     def label(pair: Pair | str) -> str:
-        if pair == state.ALL_MISTAKES:
+        if pair == keys.ALL_MISTAKES:
             return f"All mistakes ({len(wrong):,})"
         return f"True {pair[0]} → predicted {pair[1]} ({int(result.confusion[pair]):,})"
 
@@ -149,12 +149,12 @@ def _gallery(raw: MnistRaw, result: EvalResult) -> None:
         "Filter true → predicted",
         options,
         format_func=label,
-        key=state.MISTAKES_PAIR,
-        on_change=lambda: ss.update({state.MISTAKES_PAGE: 1, state.MISTAKES_INSPECT: None}),
+        key=keys.MISTAKES_PAIR,
+        on_change=lambda: ss.update({keys.MISTAKES_PAGE: 1, keys.MISTAKES_INSPECT: None}),
         help="The same filter as clicking a cell of the confusion matrix.",
     )
-    pair = ss[state.MISTAKES_PAIR]
-    if pair != state.ALL_MISTAKES:
+    pair = ss[keys.MISTAKES_PAIR]
+    if pair != keys.ALL_MISTAKES:
         t, p = pair
         wrong = wrong[(result.labels[wrong] == t) & (result.predicted[wrong] == p)]
     if len(wrong) == 0:
@@ -162,14 +162,14 @@ def _gallery(raw: MnistRaw, result: EvalResult) -> None:
         return
 
     pages = max(1, math.ceil(len(wrong) / PAGE_SIZE))
-    ss[state.MISTAKES_PAGE] = min(max(1, int(ss[state.MISTAKES_PAGE] or 1)), pages)
+    ss[keys.MISTAKES_PAGE] = min(max(1, int(ss[keys.MISTAKES_PAGE] or 1)), pages)
     gallery, inspector = st.columns([3.4, 1.2], gap="large")
     with gallery:
         st.caption(
             f"{len(wrong):,} images, most confident mistakes first. "
             "Click **Inspect** for the ten probabilities."
         )
-        page = ss[state.MISTAKES_PAGE]
+        page = ss[keys.MISTAKES_PAGE]
         shown = wrong[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
         for row in range(0, len(shown), GALLERY_COLUMNS):
             cols = st.columns(GALLERY_COLUMNS)
@@ -187,16 +187,16 @@ def _gallery(raw: MnistRaw, result: EvalResult) -> None:
                         key=f"mistakes_inspect_{idx}",
                         type="tertiary",
                         icon=":material/bar_chart:",
-                        on_click=lambda i=idx: ss.update({state.MISTAKES_INSPECT: i}),
+                        on_click=lambda i=idx: ss.update({keys.MISTAKES_INSPECT: i}),
                         width="stretch",
                     )
         if pages > 1:
-            st.pagination(pages, key=state.MISTAKES_PAGE)
+            st.pagination(pages, key=keys.MISTAKES_PAGE)
     with inspector:
         _inspect(
             raw,
             result,
-            ss[state.MISTAKES_INSPECT] if ss[state.MISTAKES_INSPECT] is not None else int(shown[0]),
+            ss[keys.MISTAKES_INSPECT] if ss[keys.MISTAKES_INSPECT] is not None else int(shown[0]),
         )
 
 
@@ -233,7 +233,7 @@ def main() -> None:
         )
         return
     ss = st.session_state
-    stored = choose_stored_model(models, state.MISTAKES_MODEL, on_change=_reset_filters)
+    stored = choose_stored_model(models, keys.MISTAKES_MODEL, on_change=_reset_filters)
     with st.spinner(f"Evaluating {stored.name} on the 10,000 test images …"):
         result = get_evaluation(stored)
     _summary(result, stored)
@@ -241,8 +241,8 @@ def main() -> None:
     with left:
         st.subheader("Confusion matrix", anchor=False)
         _confusion(result, stored)
-        if ss[state.MISTAKES_NOTE]:
-            st.info(ss[state.MISTAKES_NOTE], icon=":material/info:")
+        if ss[keys.MISTAKES_NOTE]:
+            st.info(ss[keys.MISTAKES_NOTE], icon=":material/info:")
     with right:
         st.subheader("Accuracy per digit", anchor=False)
         st.plotly_chart(

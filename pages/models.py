@@ -10,7 +10,7 @@ from mnist_core.checkpoints import checkpoint_bytes
 from mnist_core.errors import MnistError
 from mnist_core.models import get_spec
 from mnist_core.store import StoredModel, slugify
-from ui import fmt, state
+from ui import fmt, keys, state
 from ui.errors import flash, friendly_errors, guarded_callback, show_flashes
 from ui.resources import get_manager, get_store
 from ui.shell import page_guard
@@ -56,11 +56,11 @@ def _table(models: list[StoredModel]) -> None:
     )
 
 
-@guarded_callback("deleting the model", state.MODELS_FLASH)
+@guarded_callback("deleting the model", keys.MODELS_FLASH)
 def _delete(model_id: str, name: str) -> None:
     get_store().delete(model_id, state.owner())
-    st.session_state[state.MODELS_CHOICE] = None
-    flash(state.MODELS_FLASH, "success", f"Deleted **{name}**.")
+    st.session_state[keys.MODELS_CHOICE] = None
+    flash(keys.MODELS_FLASH, "success", f"Deleted **{name}**.")
 
 
 def _file_name(m: StoredModel) -> str:
@@ -111,10 +111,10 @@ def _details(m: StoredModel) -> None:
                 st.error(str(e))
 
 
-@guarded_callback("saving the run", state.MODELS_FLASH)
+@guarded_callback("saving the run", keys.MODELS_FLASH)
 def _save_again(job_id: str) -> None:
     checkpoint_id = get_manager().save(job_id, None)
-    flash(state.MODELS_FLASH, "success", f"Saved as {checkpoint_id}.")
+    flash(keys.MODELS_FLASH, "success", f"Saved as {checkpoint_id}.")
 
 
 def _unsaved_runs() -> None:
@@ -160,23 +160,23 @@ def _upload() -> None:
         upload = cols[0].file_uploader(
             "Checkpoint file",
             type=["pt", "pth"],
-            key=state.MODELS_UPLOAD,
+            key=keys.MODELS_UPLOAD,
             help="Only weights and plain settings are read (weights_only=True): a file that "
             "would run code is refused.",
         )
         cols[1].text_input(
             "Name (optional)",
-            key=state.MODELS_UPLOAD_NAME,
+            key=keys.MODELS_UPLOAD_NAME,
             placeholder="the name stored in the file",
             max_chars=80,
         )
         if upload is None:
             return
-        done: dict[str, tuple[str, str]] = ss[state.MODELS_IMPORTED]
+        done: dict[str, tuple[str, str]] = ss[keys.MODELS_IMPORTED]
         if upload.file_id not in done:  # import each uploaded file once, not on every rerun
             with st.spinner("Checking the file …"):
                 done[upload.file_id] = import_upload(
-                    get_store(), upload.getvalue(), state.owner(), ss[state.MODELS_UPLOAD_NAME]
+                    get_store(), upload.getvalue(), state.owner(), ss[keys.MODELS_UPLOAD_NAME]
                 )
             if done[upload.file_id][0] == "success":
                 st.rerun()  # list the new model in the table above
@@ -190,12 +190,12 @@ def main() -> None:
         "The pretrained models and the ones you trained or uploaded in this session. "
         "Download any of them; delete your own."
     )
-    show_flashes(state.MODELS_FLASH)
+    show_flashes(keys.MODELS_FLASH)
     models = get_store().list(state.owner())
     if models:
         _table(models)
         chosen = choose_stored_model(
-            models, state.MODELS_CHOICE, label="Choose a model to download or delete"
+            models, keys.MODELS_CHOICE, label="Choose a model to download or delete"
         )
         _details(chosen)
     else:

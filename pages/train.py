@@ -8,11 +8,12 @@ from mnist_core.config import TrainConfig
 from mnist_core.errors import ConfigError, MnistError
 from mnist_core.jobs import JobSnapshot
 from mnist_core.models import get_spec
-from ui import charts, fmt, state, train_settings
+from ui import charts, fmt, keys, state
 from ui.data_gate import data_available
 from ui.errors import flash, friendly_errors, guarded_callback, show_flashes
 from ui.resources import get_manager
 from ui.shell import page_guard
+from ui.train_form import fields, form_state, labels, sidebar
 
 LIVE_POLL_S = 1.0  # chart refresh while a job of this visitor runs
 STOP_WAIT_S = 1.0  # the Stop button waits this long for the run to end before redrawing
@@ -34,46 +35,46 @@ def _snapshot(job_id: str | None) -> JobSnapshot | None:
 
 def _current_job() -> JobSnapshot | None:
     """The job this page shows: the visitor's last started, else their newest, else None."""
-    snap = _snapshot(st.session_state[state.TRAIN_JOB])
+    snap = _snapshot(st.session_state[keys.TRAIN_JOB])
     if snap is None:
         jobs = get_manager().jobs(state.owner())
         snap = jobs[0] if jobs else None
-        st.session_state[state.TRAIN_JOB] = snap.job_id if snap else None
+        st.session_state[keys.TRAIN_JOB] = snap.job_id if snap else None
     return snap
 
 
 # ---- button callbacks (run before the script; errors are queued as messages) ---------------
 
 
-@guarded_callback("starting training", state.TRAIN_FLASH)
+@guarded_callback("starting training", keys.TRAIN_FLASH)
 def _start() -> None:
-    current = _snapshot(st.session_state[state.TRAIN_JOB])
+    current = _snapshot(st.session_state[keys.TRAIN_JOB])
     if current is not None and not current.done:  # a double click, or a second tab
-        flash(state.TRAIN_FLASH, "info", f"{current.name} is already under way.")
+        flash(keys.TRAIN_FLASH, "info", f"{current.name} is already under way.")
         return
     try:
-        config = train_settings.read_config()
+        config = form_state.read_config()
     except ConfigError as e:
-        flash(state.TRAIN_FLASH, "error", f"Cannot start: {e}")
+        flash(keys.TRAIN_FLASH, "error", f"Cannot start: {e}")
         return
-    name = " ".join(str(st.session_state.get(state.TRAIN_RUN_NAME) or "").split()) or None
+    name = " ".join(str(st.session_state.get(keys.TRAIN_RUN_NAME) or "").split()) or None
     job_id = get_manager().submit(config, state.owner(), name=name)
-    st.session_state[state.TRAIN_JOB] = job_id
-    st.session_state[state.TRAIN_NEW_LR] = None
-    st.session_state[state.TRAIN_RUN_NAME] = ""  # the next run gets a name of its own
+    st.session_state[keys.TRAIN_JOB] = job_id
+    st.session_state[keys.TRAIN_NEW_LR] = None
+    st.session_state[keys.TRAIN_RUN_NAME] = ""  # the next run gets a name of its own
 
 
-@guarded_callback("pausing training", state.TRAIN_FLASH)
+@guarded_callback("pausing training", keys.TRAIN_FLASH)
 def _pause(job_id: str) -> None:
     get_manager().pause(job_id)
 
 
-@guarded_callback("resuming training", state.TRAIN_FLASH)
+@guarded_callback("resuming training", keys.TRAIN_FLASH)
 def _resume(job_id: str) -> None:
     get_manager().resume(job_id)
 
 
-@guarded_callback("stopping training", state.TRAIN_FLASH)
+@guarded_callback("stopping training", keys.TRAIN_FLASH)
 def _stop(job_id: str) -> None:
     manager = get_manager()
     manager.stop(job_id)
@@ -82,14 +83,14 @@ def _stop(job_id: str) -> None:
     manager.wait(job_id, timeout=STOP_WAIT_S)
 
 
-@guarded_callback("changing the learning rate", state.TRAIN_FLASH)
+@guarded_callback("changing the learning rate", keys.TRAIN_FLASH)
 def _set_lr(job_id: str) -> None:
-    lr = st.session_state.get(state.TRAIN_NEW_LR)
+    lr = st.session_state.get(keys.TRAIN_NEW_LR)
     if lr is None:
-        flash(state.TRAIN_FLASH, "warning", "Enter a learning rate first.")
+        flash(keys.TRAIN_FLASH, "warning", "Enter a learning rate first.")
         return
     get_manager().set_lr(job_id, float(lr))
-    flash(state.TRAIN_FLASH, "success", f"Learning rate set to {lr:g} from the next step on.")
+    flash(keys.TRAIN_FLASH, "success", f"Learning rate set to {lr:g} from the next step on.")
 
 
 # ---- drawing --------------------------------------------------------------------------------
@@ -98,7 +99,7 @@ def _set_lr(job_id: str) -> None:
 def _setup_summary(config: TrainConfig) -> str:
     spec = get_spec(config.model)
     images = f"{config.train_size:,} training images"
-    optimizer = train_settings.CHOICE_LABELS["optimizer"].get(config.optimizer, config.optimizer)
+    optimizer = labels.CHOICE_LABELS["optimizer"].get(config.optimizer, config.optimizer)
     return (
         f"**{spec.title}** · {config.epochs} epochs × {config.steps_per_epoch:,} steps · {images}"
         f" · batch {config.batch_size} · {optimizer} at peak learning rate {config.lr:g}"
@@ -113,7 +114,7 @@ def _controls(snap: JobSnapshot | None, config: TrainConfig | None) -> None:
         )
         c_name.text_input(
             "Run name (optional)",
-            key=state.TRAIN_RUN_NAME,
+            key=keys.TRAIN_RUN_NAME,
             placeholder="e.g. lenet5 with strong augmentation",
             max_chars=80,
             disabled=pending,
@@ -159,12 +160,13 @@ def _controls(snap: JobSnapshot | None, config: TrainConfig | None) -> None:
         )
         if snap is not None and snap.status in ("running", "paused"):
             c_lr, c_apply, _ = st.columns([3, 1.2, 2.4], vertical_alignment="bottom")
+            lr = fields.setting("lr")  # the range of TrainConfig.lr's metadata
             c_lr.number_input(
                 f"Change the peak learning rate (now {snap.lr:g})",
-                key=state.TRAIN_NEW_LR,
-                min_value=1e-6,
-                max_value=10.0,
-                step=1e-4,
+                key=keys.TRAIN_NEW_LR,
+                min_value=lr.lo,
+                max_value=lr.hi,
+                step=labels.FLOAT_STEPS["lr"],
                 format="%g",
                 placeholder=f"{snap.lr:g}",
                 help="Takes effect at the next step; the schedule keeps its shape.",
@@ -275,9 +277,9 @@ def _live(job_id: str, compare: list[str]) -> None:
             return
         if not snap.done:
             get_manager().heartbeat(job_id)
-        if snap.status != st.session_state[state.TRAIN_SEEN_STATUS]:
+        if snap.status != st.session_state[keys.TRAIN_SEEN_STATUS]:
             # Started, ended or stopped in the background: redraw the buttons (and stop polling).
-            st.session_state[state.TRAIN_SEEN_STATUS] = snap.status
+            st.session_state[keys.TRAIN_SEEN_STATUS] = snap.status
             st.rerun(scope="app")
         _status(snap)
         _charts(snap, compare)
@@ -289,29 +291,29 @@ def _compare_picker(snap: JobSnapshot) -> list[str]:
         return []
     names = {j.job_id: f"{j.name} ({fmt.percent(j.test_accuracy)})" for j in earlier}
     ss = st.session_state
-    ss[state.TRAIN_COMPARE] = [j for j in ss[state.TRAIN_COMPARE] if j in names]
+    ss[keys.TRAIN_COMPARE] = [j for j in ss[keys.TRAIN_COMPARE] if j in names]
     return st.multiselect(
         "Compare with your earlier runs",
         list(names),
         format_func=lambda j: names.get(j, j),
-        key=state.TRAIN_COMPARE,
+        key=keys.TRAIN_COMPARE,
         max_selections=COMPARE_MAX,
         placeholder="Choose runs to overlay on the charts",
     )
 
 
 def main() -> None:
-    train_settings.load_query_params()
+    form_state.load_query_params()
     snap = _current_job()
-    train_settings.render_sidebar()
-    train_settings.sync_query_params()
+    sidebar.render_sidebar()
+    form_state.sync_query_params()
 
     st.title("Train a model", anchor=False)
     st.caption(
         "Choose an architecture and its settings in the sidebar, then train it on MNIST and "
         "watch it learn. Every finished run becomes a model the other pages can use."
     )
-    notes = st.session_state[state.TRAIN_QP_NOTES]
+    notes = st.session_state[keys.TRAIN_QP_NOTES]
     if notes:
         with st.container(border=True):
             st.warning(
@@ -320,16 +322,16 @@ def main() -> None:
                 icon=":material/link_off:",
             )
             if st.button("OK", key="train_qp_notes_ok"):
-                st.session_state[state.TRAIN_QP_NOTES] = []
+                st.session_state[keys.TRAIN_QP_NOTES] = []
                 st.rerun()
-    show_flashes(state.TRAIN_FLASH)
+    show_flashes(keys.TRAIN_FLASH)
 
     if not data_available("train", "train a model"):
         return
 
     config: TrainConfig | None = None
     try:
-        config = train_settings.read_config()
+        config = form_state.read_config()
     except ConfigError as e:
         st.error(f"These settings cannot be trained: {e}", icon=":material/tune:")
 
@@ -342,7 +344,7 @@ def main() -> None:
         )
         return
     compare = _compare_picker(snap)
-    st.session_state[state.TRAIN_SEEN_STATUS] = snap.status
+    st.session_state[keys.TRAIN_SEEN_STATUS] = snap.status
     st.fragment(run_every=LIVE_POLL_S if not snap.done else None)(_live)(snap.job_id, compare)
 
 

@@ -96,7 +96,7 @@ def test_installed_config_flags_match_the_config_file() -> None:
 
 
 def test_only_the_settings_module_reads_mnist_variables():
-    """Each MNIST_* variable has one home: nothing else in the engine or the app reads os.environ."""
+    """Each MNIST_* variable has one home: nothing else in the engine or app reads os.environ."""
     repo = Path(__file__).resolve().parents[1]
     files = [repo / "app.py", *(repo / d for d in ("mnist_core", "ui", "pages"))]
     sources = [f for p in files for f in ([p] if p.is_file() else sorted(p.rglob("*.py")))]

@@ -9,4 +9,4 @@ import mnist_core.jobs
 import mnist_core.preprocess  # noqa: F401
 import ui.resources
 import ui.shell
-import ui.train_settings  # noqa: F401
+import ui.train_form.sidebar  # noqa: F401

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from ui import fmt, state
+from ui import fmt, keys, state
 from ui.errors import friendly_errors
 from ui.resources import get_device_name, get_manager
 
@@ -23,10 +23,10 @@ def _job_panel() -> None:
     with friendly_errors("showing your training job"):
         job = _pending_job()
         if job is None:
-            if st.session_state[state.SIDEBAR_SEEN_ACTIVE]:
+            if st.session_state[keys.SIDEBAR_SEEN_ACTIVE]:
                 # The job ended since the last full run: rerun the page once so that it shows
                 # the new model, and so that this panel stops polling.
-                st.session_state[state.SIDEBAR_SEEN_ACTIVE] = False
+                st.session_state[keys.SIDEBAR_SEEN_ACTIVE] = False
                 st.rerun(scope="app")
             st.caption(":material/bedtime: No training running.")
             return
@@ -52,5 +52,5 @@ def render_sidebar() -> None:
         active = False
         with friendly_errors("looking up your training jobs"):
             active = _pending_job() is not None
-        st.session_state[state.SIDEBAR_SEEN_ACTIVE] = active
+        st.session_state[keys.SIDEBAR_SEEN_ACTIVE] = active
         st.fragment(run_every=POLL_S if active else None)(_job_panel)()

@@ -265,6 +265,25 @@ class StApp:
         )
         self.wait_idle()
 
+    def upload(self, uploader, files) -> None:
+        """Give the st.file_uploader `uploader` files (paths or payload dicts) and wait until
+        the app has run with them.
+
+        The uploader sends the file with an HTTP PUT and asks for a rerun only when the PUT has
+        finished; until then no script runs, so `wait_idle` returns at once and a check can
+        pass on what the page showed for the previous file. A page-link click sent just before
+        that rerun request is then lost: Streamlit folds the two pending rerun requests into
+        one and keeps the later one's page (this page), so the navigation never happens."""
+        self.page.evaluate(_COUNT_RUNS_JS)
+        with self.page.expect_response(
+            lambda r: "/_stcore/upload_file/" in r.url and r.request.method == "PUT"
+        ):
+            uploader.get_by_test_id("stFileUploaderDropzoneInput").set_input_files(files)
+        self.page.wait_for_function(
+            "() => window.__e2eRuns > 0", timeout=DEFAULT_TIMEOUT_MS, polling=50
+        )
+        self.wait_idle()
+
     def nav(self, title: str) -> None:
         """Go to another page through the sidebar (keeps the Streamlit session)."""
         self.page.get_by_test_id("stSidebarNav").get_by_role("link", name=title).click()

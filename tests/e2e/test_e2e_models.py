@@ -39,7 +39,7 @@ def test_download_gives_a_checkpoint_the_engine_loads(st, tmp_path: Path) -> Non
     st.shot("downloaded")
 
     # The same file uploaded back becomes the visitor's own model.
-    _uploader(st).get_by_test_id("stFileUploaderDropzoneInput").set_input_files(str(path))
+    st.upload(_uploader(st), str(path))
     expect(st.main.get_by_test_id("stAlertContentSuccess")).to_contain_text("Added")
     st.wait_idle()
     options = st.options_of("Choose a model to download or delete")
@@ -59,8 +59,9 @@ def test_uploading_a_file_that_is_not_a_checkpoint_shows_an_error(st) -> None:
     st.open("models")
     before = st.options_of("Choose a model to download or delete")
     for name, data in JUNK_FILES.items():
-        _uploader(st).get_by_test_id("stFileUploaderDropzoneInput").set_input_files(
-            files=[{"name": name, "mimeType": "application/octet-stream", "buffer": data}]
+        # Waits for the rerun with this file: the previous file's error must not answer for it.
+        st.upload(
+            _uploader(st), [{"name": name, "mimeType": "application/octet-stream", "buffer": data}]
         )
         expect(_uploader(st)).to_contain_text(name)
         st.wait_idle(settle_ms=500)

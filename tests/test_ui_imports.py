@@ -1,0 +1,95 @@
+"""The UI's import graph (ui/ and pages/, read with ast): no cycles, `ui.keys` imports nothing
+of the app, and the query-parameter module stays free of Streamlit (it is tested on dicts)."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _module_name(path: Path) -> str:
+    parts = list(path.relative_to(REPO).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+def _modules() -> dict[str, Path]:
+    files = [*(REPO / "ui").rglob("*.py"), *(REPO / "pages").glob("*.py")]
+    return {_module_name(p): p for p in files}
+
+
+def import_graph() -> dict[str, set[str]]:
+    """Module -> the modules it imports (any import statement, also inside functions):
+    app modules by name, third-party ones by their top-level package."""
+    modules = _modules()
+    graph: dict[str, set[str]] = {}
+    for name, path in modules.items():
+        deps: set[str] = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                targets = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                # `from ui import fmt` imports the module ui.fmt; `from ui.x import f` ui.x.
+                subs = [f"{node.module}.{a.name}" for a in node.names]
+                targets = [s for s in subs if s in modules] or [node.module]
+            else:
+                continue
+            for t in targets:
+                deps.add(t if t in modules else t.split(".")[0])
+        graph[name] = deps - {name}
+    return graph
+
+
+def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    found: list[list[str]] = []
+    state: dict[str, str] = {}
+
+    def visit(node: str, path: list[str]) -> None:
+        state[node] = "open"
+        for dep in sorted(graph.get(node, ())):
+            if dep not in graph:
+                continue
+            if state.get(dep) == "open":
+                found.append([*path[path.index(dep) :], dep])
+            elif dep not in state:
+                visit(dep, [*path, dep])
+        state[node] = "done"
+
+    for node in sorted(graph):
+        if node not in state:
+            visit(node, [node])
+    return found
+
+
+def _closure(graph: dict[str, set[str]], start: str) -> set[str]:
+    seen, todo = set(), [start]
+    while todo:
+        for dep in graph.get(todo.pop(), ()):
+            if dep not in seen:
+                seen.add(dep)
+                todo.append(dep)
+    return seen
+
+
+def test_the_ui_has_no_import_cycles() -> None:
+    graph = import_graph()
+    assert "ui.train_form.query" in graph and "pages.train" in graph, sorted(graph)
+    assert _cycles(graph) == []
+
+
+def test_keys_import_nothing_of_the_app() -> None:
+    assert not {d for d in import_graph()["ui.keys"] if d.startswith(("ui", "pages"))}
+
+
+def test_query_parameters_do_not_need_streamlit() -> None:
+    graph = import_graph()
+    reached = _closure(graph, "ui.train_form.query")
+    assert "streamlit" not in reached, sorted(reached)
+    assert "streamlit" not in _closure(graph, "ui.train_form.fields")
+
+
+def test_the_cycle_check_finds_a_cycle() -> None:
+    assert _cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == [["a", "b", "c", "a"]]
