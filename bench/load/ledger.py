@@ -10,7 +10,6 @@ from bench.progress import log
 from mnist_core.runner import JobSnapshot
 
 KEEP_TRACEBACKS = 5  # errors kept in full (the rest are only counted)
-DONE_STATUSES = ("finished", "stopped", "failed", "diverged")
 
 
 @dataclass

@@ -7,10 +7,11 @@ import threading
 import time
 import traceback
 
-from bench.load.ledger import DONE_STATUSES, Ledger
+from bench.load.ledger import Ledger
 from bench.load.options import LoadOptions
 from bench.progress import log
 from mnist_core.jobs import JobManager
+from mnist_core.runner import DONE_STATUSES
 
 _SAMPLE_S = 1.0  # memory and scheduler sampling period
 _REAP_GRACE_S = 30.0  # an abandoned job still active this long after its lease: a violation
