@@ -1,6 +1,6 @@
 """Time from "server ready" to "first page rendered", in a real browser.
 
-    python bench/first_render.py [--servers 3] [--reloads 3]
+    python -m bench first-render [--servers 3] [--reloads 3]
 
 For each of --servers fresh `streamlit run app.py` processes: wait for /_stcore/health, then
 open / in headless Chromium and time until the Train page's title is shown and the script run
@@ -22,11 +22,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from playwright.sync_api import sync_playwright
+from bench.browser import CHROMIUM, CHROMIUM_ARGS, free_port, health_ok
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "tests" / "e2e"))  # the browser set-up of the e2e tests
-from e2e_browser import CHROMIUM, CHROMIUM_ARGS, free_port, health_ok  # noqa: E402
+REPO = Path(__file__).resolve().parents[1]  # where app.py is
+DESCRIPTION = "Time from a fresh server's health check to the first complete page, in Chromium."
 
 RENDERED_JS = """() => {
     const app = document.querySelector('[data-testid="stApp"]');
@@ -66,11 +65,22 @@ def _visit(browser, url: str) -> float:
     return took
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--servers", type=int, default=3)
-    ap.add_argument("--reloads", type=int, default=3)
-    args = ap.parse_args()
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    """The options of `python -m bench first-render`."""
+    p.add_argument("--servers", type=int, default=3, help="fresh servers to start (default 3)")
+    p.add_argument(
+        "--reloads",
+        type=int,
+        default=3,
+        help="more sessions per server after its first (default 3)",
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    """Start the servers one after another, visit each, print every figure and the summary."""
+    # Imported here: Playwright is a development requirement, the other tools run without it.
+    from playwright.sync_api import sync_playwright
+
     first, later = [], []
     with sync_playwright() as pw, tempfile.TemporaryDirectory() as tmp:
         browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
@@ -95,7 +105,4 @@ def main() -> None:
             f"later sessions: median {statistics.median(later):.2f} s, "
             f"worst {max(later):.2f} s (n={len(later)})"
         )
-
-
-if __name__ == "__main__":
-    main()
+    return 0

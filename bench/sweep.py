@@ -2,23 +2,28 @@
 mnist_core/recipes.py; accuracy per epoch barely depends on the device, so it can run on a GPU
 while CPU images/s are measured separately). Usage:
 
-    python bench/sweep.py 'resnet:width=16,depth=1:epochs=6,lr=4e-3' ... [--seeds 0,1]
+    python -m bench sweep 'resnet:width=16,depth=1:epochs=6,lr=4e-3' ... [--seeds 0,1]
+
 Each argument is model:model_kwargs:config overrides. Prints one JSON line per run.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
-import sys
 import time
 
 from mnist_core.config import TrainConfig, parse_value
 from mnist_core.data import load_mnist
+from mnist_core.errors import ConfigError
 from mnist_core.events import EpochMetrics, RunEnded
 from mnist_core.training import fit
 
+DESCRIPTION = "Test accuracy after every epoch for candidate recipes, one JSON line per run."
+
 
 def parse(spec: str) -> tuple[str, dict, dict]:
+    """'model:k=v,...:field=v,...' -> (model, model_kwargs, TrainConfig overrides)."""
     model, kw, over = [*spec.split(":"), "", ""][:3]
     kwargs = {
         k: int(v) if v.isdigit() else float(v)
@@ -28,14 +33,27 @@ def parse(spec: str) -> tuple[str, dict, dict]:
     return model, kwargs, overrides
 
 
-def main(argv: list[str]) -> None:
-    seeds = [0]
-    if "--seeds" in argv:
-        i = argv.index("--seeds")
-        seeds = [int(s) for s in argv[i + 1].split(",")]
-        argv = argv[:i] + argv[i + 2 :]
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    """The options of `python -m bench sweep`."""
+    p.add_argument(
+        "specs",
+        nargs="+",
+        metavar="SPEC",
+        help="model:model_kwargs:config overrides, e.g. 'resnet:width=16,depth=1:epochs=6'",
+    )
+    p.add_argument("--seeds", default="0", help="comma-separated seeds (default 0)")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Train every spec with every seed; print one JSON line per run."""
+    try:
+        seeds = [int(s) for s in args.seeds.split(",")]
+    except ValueError:
+        raise ConfigError(
+            f"--seeds must be comma-separated whole numbers, got {args.seeds!r}."
+        ) from None
     raw = load_mnist()
-    for spec in argv:
+    for spec in args.specs:
         model, kwargs, overrides = parse(spec)
         for seed in seeds:
             config = TrainConfig.for_model(model, model_kwargs=kwargs, seed=seed, **overrides)
@@ -61,7 +79,4 @@ def main(argv: list[str]) -> None:
                 ),
                 flush=True,
             )
-
-
-if __name__ == "__main__":
-    main(sys.argv[1:])
+    return 0

@@ -1,4 +1,4 @@
-"""The command line: `python -m mnist_core {train,evaluate,predict,download,models,bench}`.
+"""The command line: `python -m mnist_core {train,evaluate,predict,download,models}`.
 
 Errors in input (missing file, corrupt checkpoint, bad option) exit with status 2 and one
 line on stderr, never a traceback.
@@ -62,11 +62,6 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--data-dir")
 
     sub.add_parser("models", help="list the architectures")
-
-    b = sub.add_parser("bench", help="time-to-accuracy benchmark against two peers")
-    from mnist_core.bench import add_arguments  # the benchmark owns its options
-
-    add_arguments(b)
     return p
 
 
@@ -272,17 +267,10 @@ def _models(args: argparse.Namespace) -> int:
     return 0
 
 
-def _bench(args: argparse.Namespace) -> int:
-    from mnist_core.bench import run_from_args
-
-    return run_from_args(args)
-
-
 _COMMANDS = {
     "train": _train,
     "evaluate": _evaluate,
     "predict": _predict,
     "download": _download,
     "models": _models,
-    "bench": _bench,
 }

@@ -3,7 +3,7 @@
 A run allocates and frees hundreds of megabytes of tensors (batches, activations, the
 optimiser's state) from its own thread. glibc keeps freed memory in per-thread arenas for
 reuse, so a server that trains run after run in new threads grows its resident set far past
-what it holds (measured by `python -m mnist_core.load`: +2.6 GB in 10 minutes, of which
+what it holds (measured by `python -m bench load`: +2.6 GB in 10 minutes, of which
 malloc_trim gave back 0.9 GB). Trimming after each run keeps the resident set close to the
 memory actually in use; it costs a few milliseconds.
 """

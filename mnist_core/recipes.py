@@ -1,6 +1,6 @@
 """Each architecture's default recipe, tuned for accuracy per minute on a 2-core CPU.
 
-The figures behind these choices are in bench/RESULTS.md (python -m mnist_core bench).
+The figures behind these choices are in bench/RESULTS.md (python -m bench tta).
 """
 
 from __future__ import annotations

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from mnist_core.bench import format_tables
-from mnist_core.cli import main
-from mnist_core.peers import PEERS, create_peer
+from bench.cli import main
+from bench.peers import PEERS, create_peer
+from bench.time_to_accuracy.tables import format_tables
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -25,8 +25,8 @@ def smoke(mnist_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[di
     cmd = [
         sys.executable,
         "-m",
-        "mnist_core",
         "bench",
+        "tta",
         *("--models", "mlp", "--seeds", "0", "--epochs", "1", "--train-subset", "2000"),
         *("--peer-seconds", "1", "--peer-batch-size", "8", "--latency-samples", "50"),
         *("--json", str(out)),
@@ -103,6 +103,6 @@ def test_peer_parameter_counts() -> None:
 def test_bad_options_exit_2_with_one_line(
     argv: list[str], capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert main(["bench", *argv]) == 2
+    assert main(["tta", *argv]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("error: ") and "\n" not in err

@@ -1,8 +1,8 @@
-"""The load script (`python -m mnist_core.load`): a short smoke run, no timed assertions.
+"""The load script (`python -m bench load`): a short smoke run, no timed assertions.
 
 Latency and memory figures depend on the machine and on whatever else runs on it, so only the
 report's structure and the absence of errors are checked here; the real 10-minute run is done
-by hand (see the module docstring).
+by hand (see the docstring of bench/load/__init__.py).
 """
 
 from __future__ import annotations
@@ -15,10 +15,11 @@ from pathlib import Path
 
 import pytest
 
+from bench.cli import main
+from bench.load.checks import Seen, violations
 from mnist_core.config import TrainConfig
 from mnist_core.events import StepMetrics
 from mnist_core.jobs import TrainingRunner
-from mnist_core.load import _Seen, _violations, main
 
 
 @pytest.fixture(scope="module")
@@ -27,7 +28,7 @@ def smoke(mnist_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[di
     out = tmp_path_factory.mktemp("load") / "load.json"
     stdout = io.StringIO()
     with contextlib.redirect_stdout(stdout):  # progress and errors go to stderr
-        args = ["--sessions", "4", "--minutes", "0.3", "--data-dir", str(mnist_dir)]
+        args = ["load", "--sessions", "4", "--minutes", "0.3", "--data-dir", str(mnist_dir)]
         code = main([*args, "--json", str(out)])
     assert code == 0
     return json.loads(out.read_text()), stdout.getvalue()
@@ -81,20 +82,20 @@ def test_checker_catches_inconsistent_snapshots() -> None:
     config = TrainConfig.for_model("mlp", train_subset=300, val_size=100, epochs=1)
     runner = TrainingRunner(config, lambda: None, job_id="j", owner="o", name="mlp #1")  # type: ignore[arg-type,return-value]
     base = runner.snapshot()
-    assert _violations(base, None) == []
+    assert violations(base, None) == []
 
     def steps(*numbers: int) -> tuple[StepMetrics, ...]:
         return tuple(StepMetrics(n, n / 10, 1.0, 1e-3, 100.0, n / 10) for n in numbers)
 
     running = dataclasses.replace(base, status="running", step=3, steps=steps(1, 2, 3))
-    assert _violations(running, None) == []
-    seen = _Seen(step=5, n_steps=5, n_epochs=0, status="running", done=False)
-    assert any("backwards" in v for v in _violations(running, seen))
-    assert any("shrank" in v for v in _violations(running, seen))
-    assert _violations(dataclasses.replace(running, steps=steps(1, 3, 2)), None)
-    assert _violations(dataclasses.replace(running, step=10**6), None)
-    assert _violations(dataclasses.replace(running, queue_position=2), None)
+    assert violations(running, None) == []
+    seen = Seen(step=5, n_steps=5, n_epochs=0, status="running", done=False)
+    assert any("backwards" in v for v in violations(running, seen))
+    assert any("shrank" in v for v in violations(running, seen))
+    assert violations(dataclasses.replace(running, steps=steps(1, 3, 2)), None)
+    assert violations(dataclasses.replace(running, step=10**6), None)
+    assert violations(dataclasses.replace(running, queue_position=2), None)
     finished = dataclasses.replace(running, status="finished")
-    assert any("checkpoint" in v for v in _violations(finished, None))
-    done = _Seen(step=3, n_steps=3, n_epochs=0, status="stopped", done=True)
-    assert any("was stopped" in v for v in _violations(running, done))
+    assert any("checkpoint" in v for v in violations(finished, None))
+    done = Seen(step=3, n_steps=3, n_epochs=0, status="stopped", done=True)
+    assert any("was stopped" in v for v in violations(running, done))
