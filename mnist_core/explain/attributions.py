@@ -101,8 +101,8 @@ def _targets(logits: torch.Tensor, target: int | Sequence[int] | None, n: int) -
     if target is None:
         return logits.argmax(1)
     if isinstance(target, int | np.integer):
-        return torch.full((n,), check_target(int(target)), dtype=torch.long, device=logits.device)
-    ts = [check_target(int(t)) for t in target]
+        return torch.full((n,), check_target(target), dtype=torch.long, device=logits.device)
+    ts = [check_target(t) for t in target]
     if len(ts) != n:
         raise ExplainError(f"Give one class per digit: {n} digits, {len(ts)} classes.")
     return torch.tensor(ts, dtype=torch.long, device=logits.device)
