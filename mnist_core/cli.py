@@ -58,6 +58,8 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("images", nargs="+", metavar="IMAGE")
     pr.add_argument("--json", action="store_true", help="print a JSON list")
 
+    _add_explain_parser(sub)
+
     d = sub.add_parser("download", help="download MNIST to --data-dir or $MNIST_DATA_DIR")
     d.add_argument("--data-dir")
 
@@ -250,6 +252,59 @@ def _predict(args: argparse.Namespace) -> int:
     return 0
 
 
+# ---- explain -----------------------------------------------------------------------------
+
+
+def _add_explain_parser(sub: argparse._SubParsersAction) -> None:
+    from mnist_core.explain.attributions import METHODS
+
+    def digit(text: str) -> int:
+        if text.strip().isdigit() and 0 <= int(text) <= 9:
+            return int(text)
+        raise argparse.ArgumentTypeError(f"must be a digit 0-9, got {text!r}")
+
+    x = sub.add_parser("explain", help="layers, probabilities and an attribution map per image")
+    x.add_argument("--checkpoint", required=True)
+    x.add_argument("images", nargs="+", metavar="IMAGE")
+    x.add_argument("--method", choices=METHODS, default="saliency", help="attribution method")
+    x.add_argument("--target", type=digit, help="class to explain (default: the predicted one)")
+    x.add_argument("--json", action="store_true", help="print a JSON list")
+
+
+def _explain(args: argparse.Namespace) -> int:
+    from mnist_core.checkpoints import load_checkpoint
+    from mnist_core.errors import ImageError
+    from mnist_core.explain.summary import explain_digit
+    from mnist_core.images import load_image_bytes
+    from mnist_core.preprocess import preprocess
+
+    model = load_checkpoint(Path(args.checkpoint)).build_model()
+    paths = [Path(name) for name in args.images]
+    for path in paths:  # every file checked before any work, as one line each
+        if not path.is_file():
+            raise ImageError(f"Image {path} does not exist.")
+    results = []
+    for name, path in zip(args.images, paths, strict=True):
+        pre = preprocess(load_image_bytes(path.read_bytes(), name=path.name))
+        result = {"file": name, **explain_digit(model, pre.image, args.method, args.target)}
+        if pre.image is None:
+            result["message"] = pre.message
+        results.append(result)
+    if args.json:
+        print(json.dumps(results))
+    else:
+        for r in results:
+            if r["digit"] is None:
+                print(f"{r['file']}: nothing drawn")
+            else:
+                a = r["attribution"]
+                print(
+                    f"{r['file']}: {r['digit']} ({max(r['probabilities']):.1%}); "
+                    f"{a['method']} map for class {a['target']}"
+                )
+    return 0
+
+
 def _download(args: argparse.Namespace) -> int:
     from mnist_core.data import download_mnist
 
@@ -271,6 +326,7 @@ _COMMANDS = {
     "train": _train,
     "evaluate": _evaluate,
     "predict": _predict,
+    "explain": _explain,
     "download": _download,
     "models": _models,
 }

@@ -41,3 +41,8 @@ class ModelError(MnistError, KeyError):
 
     def __str__(self) -> str:  # KeyError would repr() the message; show it as written.
         return str(self.args[0]) if self.args else ""
+
+
+class ExplainError(MnistError, ValueError):
+    """A look inside a model cannot be made as asked (unknown method, layer or class, or a
+    method the architecture does not support)."""
