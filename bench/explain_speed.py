@@ -1,6 +1,6 @@
 """Speed and memory of the explain engine, per architecture (issue 12's budgets).
 
-    python bench/explain_speed.py [--checkpoints DIR] [--repeats 20] [--calls 1000]
+    python -m bench explain [--checkpoints DIR] [--repeats 20] [--calls 1000]
                                   [--tsne-sample 3000] [--json OUT]
 
 Per digit (median of --repeats, ms): all activations plus a saliency map; integrated
@@ -17,22 +17,18 @@ import argparse
 import json
 import platform
 import statistics
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 import torch
 
-ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:  # run as a file from anywhere
-    sys.path.insert(0, str(ROOT))
-
-from mnist_core import explain as E  # noqa: E402
-from mnist_core.checkpoints import load_checkpoint  # noqa: E402
-from mnist_core.data import load_mnist  # noqa: E402
-from mnist_core.memory import trim_heap  # noqa: E402
-from mnist_core.models import list_models  # noqa: E402
+from mnist_core import explain as E
+from mnist_core.checkpoints import load_checkpoint
+from mnist_core.data import load_mnist
+from mnist_core.memory import trim_heap
+from mnist_core.models import list_models
+from mnist_core.settings import PACKAGED_PRETRAINED_DIR
 
 
 def rss_mb() -> float:
@@ -107,16 +103,22 @@ def _fmt(v: object, spec: str) -> str:
     return "-" if v is None else format(v, spec)
 
 
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    p.add_argument("--checkpoints", type=Path, default=ROOT / "checkpoints")
+DESCRIPTION = "speed and memory of the explain engine (activations, attributions, maps)"
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    """The options of `python -m bench explain`."""
+    p.add_argument("--checkpoints", type=Path, default=PACKAGED_PRETRAINED_DIR)
     p.add_argument("--data-dir")
     p.add_argument("--repeats", type=int, default=20)
     p.add_argument("--calls", type=int, default=1000)
     p.add_argument("--tsne-sample", type=int, default=E.embedding.DEFAULT_SAMPLE)
     p.add_argument("--models", default=",".join(list_models()))
     p.add_argument("--json", type=Path, help="also write the rows as JSON")
-    args = p.parse_args(argv)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Measure every model named in --models and print a Markdown table."""
     raw = load_mnist(args.data_dir)
     print(
         f"torch {torch.__version__}, {torch.get_num_threads()} threads, "
@@ -143,7 +145,3 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         args.json.write_text(json.dumps(rows, indent=2))
     return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -18,9 +18,10 @@ from mnist_core.errors import ExplainError
 from mnist_core.explain.common import LruCache, leaf_modules
 from mnist_core.models import count_parameters, create_model, list_models
 from mnist_core.preprocess import predict
+from mnist_core.settings import PACKAGED_PRETRAINED_DIR
 
 # The one place that knows where the shipped checkpoints live.
-SHIPPED_DIR = Path(__file__).resolve().parents[1] / "checkpoints"
+SHIPPED_DIR = PACKAGED_PRETRAINED_DIR
 MODELS = list_models()
 CONV_MODELS = [m for m in MODELS if m != "mlp"]
 

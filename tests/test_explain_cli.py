@@ -17,10 +17,11 @@ from mnist_core import explain as E
 from mnist_core.checkpoints import load_checkpoint
 from mnist_core.images import load_image_bytes
 from mnist_core.preprocess import preprocess
+from mnist_core.settings import PACKAGED_PRETRAINED_DIR
 
 ROOT = Path(__file__).resolve().parents[1]
 # The one place that knows where the shipped checkpoints live.
-SHIPPED_DIR = ROOT / "checkpoints"
+SHIPPED_DIR = PACKAGED_PRETRAINED_DIR
 
 
 def explain_cli(*args: object) -> subprocess.CompletedProcess[str]:
