@@ -452,7 +452,7 @@ def test_autosaved_checkpoint_loads_and_scores_the_reported_accuracy(make_manage
     # Saved, the run keeps no weights in memory (a hosted demo keeps many done runs): its
     # model and checkpoint are read back from the store, until the visitor deletes the file.
     runner = manager._get(job).runner
-    assert runner._model is None and runner._checkpoint is None
+    assert runner.weights.model is None and runner.weights.kept_checkpoint is None
     x = raw.test_images[:50].unsqueeze(1).float() / 255
     with torch.no_grad():
         assert torch.equal(manager.model_copy(job)(x), model(x))

@@ -41,7 +41,7 @@ def expire_leases(jobs: Iterable[Job], now: float, lease_s: float) -> None:
                 if was_queued
                 else f"Stopped: no heartbeat from its browser tab for {idle}."
             )
-            job.runner.release()
+            job.runner.weights.release()
 
 
 def trim_history(
@@ -61,20 +61,20 @@ def trim_history(
         if job.runner.status in DONE_STATUSES:
             if now - owner_seen.get(job.owner, now) > done_ttl_s:
                 del jobs[job.runner.job_id]  # its visitor left long ago
-                job.runner.release()
+                job.runner.weights.release()
                 continue
             by_owner.setdefault(job.owner, []).append(job)
     for owned in by_owner.values():
         owned.sort(key=lambda j: j.seq)
         for job in owned[: max(0, len(owned) - keep_finished)]:
             del jobs[job.runner.job_id]
-            job.runner.release()
+            job.runner.weights.release()
     # Unsaved weights kept in memory, bounded over all owners (about 1 MB a run): the
     # runs of visitors seen least recently, and then the oldest, release theirs first.
-    holding = [j for j in jobs.values() if j.runner.holds_weights]
+    holding = [j for j in jobs.values() if j.runner.weights.kept]
     holding.sort(key=lambda j: (owner_seen.get(j.owner, 0.0), j.seq))
     for job in holding[: max(0, len(holding) - keep_weights)]:
-        job.runner.release()
+        job.runner.weights.release()
     owners = {job.owner for job in jobs.values()}
     gone = [o for o, seen in owner_seen.items() if now - seen > done_ttl_s]
     for owner in gone:

@@ -204,7 +204,7 @@ class JobManager:
             if job.runner.status not in DONE_STATUSES:
                 raise JobError(f"{job.runner.name} is still {job.runner.status}: stop it first.")
             del self._jobs[job_id]
-            job.runner.release()
+            job.runner.weights.release()
 
     def shutdown(self, timeout: float = 5.0) -> None:
         """Stop every job and the scheduler; wait up to `timeout` seconds for them to end."""
@@ -246,15 +246,15 @@ class JobManager:
 
     def model_copy(self, job_id: str) -> nn.Module | None:
         """A CPU eval-mode copy of the job's current weights (None before the model exists)."""
-        return self._get(job_id).runner.model_copy()
+        return self._get(job_id).runner.weights.model_copy()
 
     def checkpoint(self, job_id: str) -> Checkpoint | None:
         """The in-memory checkpoint of a finished or stopped job (None otherwise)."""
-        return self._get(job_id).runner.checkpoint()
+        return self._get(job_id).runner.weights.checkpoint()
 
     def save(self, job_id: str, name: str | None = None) -> str:
         """Save a finished or stopped job to the store; returns the checkpoint id."""
-        return self._get(job_id).runner.save(name)
+        return self._get(job_id).runner.weights.save(name)
 
     # ---- scheduling -----------------------------------------------------------------------
     def _schedule_loop(self) -> None:
