@@ -13,10 +13,13 @@ import time
 from collections.abc import Sequence
 from dataclasses import fields
 from pathlib import Path
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 from mnist_core.config import TrainConfig, parse_value
 from mnist_core.errors import MnistError
+
+if TYPE_CHECKING:
+    from mnist_core.preprocess import PreprocessResult
 
 # TrainConfig fields that `train` exposes as --options (model has its own flag).
 _CONFIG_FLAGS = [f for f in fields(TrainConfig) if f.name != "model"]
@@ -219,19 +222,30 @@ def _evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _predict(args: argparse.Namespace) -> int:
-    from mnist_core.checkpoints import load_checkpoint
+def _preprocessed_images(names: Sequence[str]) -> list[tuple[str, PreprocessResult]]:
+    """Each named image file decoded and preprocessed as the Draw page does; every file is
+    checked before any work, so a missing one is reported alone, as one line."""
     from mnist_core.errors import ImageError
     from mnist_core.images import load_image_bytes
-    from mnist_core.preprocess import predict, preprocess
+    from mnist_core.preprocess import preprocess
+
+    paths = [Path(name) for name in names]
+    for path in paths:
+        if not path.is_file():
+            raise ImageError(f"Image {path} does not exist.")
+    return [
+        (name, preprocess(load_image_bytes(path.read_bytes(), name=path.name)))
+        for name, path in zip(names, paths, strict=True)
+    ]
+
+
+def _predict(args: argparse.Namespace) -> int:
+    from mnist_core.checkpoints import load_checkpoint
+    from mnist_core.preprocess import predict
 
     model = load_checkpoint(Path(args.checkpoint)).build_model()
     results = []
-    for name in args.images:
-        path = Path(name)
-        if not path.is_file():
-            raise ImageError(f"Image {path} does not exist.")
-        pre = preprocess(load_image_bytes(path.read_bytes(), name=path.name))
+    for name, pre in _preprocessed_images(args.images):
         if pre.image is None:
             results.append(
                 {"file": name, "digit": None, "probabilities": None, "message": pre.message}
@@ -273,19 +287,11 @@ def _add_explain_parser(sub: argparse._SubParsersAction) -> None:
 
 def _explain(args: argparse.Namespace) -> int:
     from mnist_core.checkpoints import load_checkpoint
-    from mnist_core.errors import ImageError
     from mnist_core.explain.summary import explain_digit
-    from mnist_core.images import load_image_bytes
-    from mnist_core.preprocess import preprocess
 
     model = load_checkpoint(Path(args.checkpoint)).build_model()
-    paths = [Path(name) for name in args.images]
-    for path in paths:  # every file checked before any work, as one line each
-        if not path.is_file():
-            raise ImageError(f"Image {path} does not exist.")
     results = []
-    for name, path in zip(args.images, paths, strict=True):
-        pre = preprocess(load_image_bytes(path.read_bytes(), name=path.name))
+    for name, pre in _preprocessed_images(args.images):
         result = {"file": name, **explain_digit(model, pre.image, args.method, args.target)}
         if pre.image is None:
             result["message"] = pre.message

@@ -27,7 +27,8 @@ import torch
 from torch import nn
 
 from mnist_core.errors import ExplainError
-from mnist_core.explain.common import as_batch, check_target, evaluating, leaf_modules
+from mnist_core.evaluation import eval_mode
+from mnist_core.explain.common import as_batch, check_target, leaf_modules
 from mnist_core.explain.layers import describe_layers
 
 Method = Literal["saliency", "integrated_gradients", "occlusion", "gradcam"]
@@ -137,7 +138,7 @@ def attribute_batch(
         raise ExplainError(f"Integrated gradients need at least 2 steps, got {steps!r}.")
     x = as_batch(images, model)
     layer = _module(model, gradcam_layer(model)) if method == "gradcam" else None
-    with evaluating(model):
+    with eval_mode(model):
         with torch.no_grad():
             logits = model(x)
         targets = _targets(logits, target, len(x))

@@ -67,19 +67,6 @@ def check_target(target: int | None) -> int | None:
     return int(target)
 
 
-@contextmanager
-def evaluating(model: nn.Module) -> Iterator[nn.Module]:
-    """Every submodule in eval mode inside the block; each one's own flag restored after, so a
-    model that is training (dropout, BatchNorm statistics) is not disturbed."""
-    flags = [(m, m.training) for m in model.modules()]
-    model.eval()
-    try:
-        yield model
-    finally:
-        for module, was_training in flags:
-            module.training = was_training
-
-
 def leaf_modules(model: nn.Module) -> list[tuple[str, nn.Module]]:
     """(qualified name, module) of every module without children, in registration order."""
     return [(n, m) for n, m in model.named_modules() if n and not any(True for _ in m.children())]

@@ -16,11 +16,11 @@ import torch
 from torch import nn
 
 from mnist_core.errors import ExplainError
+from mnist_core.evaluation import eval_mode
 from mnist_core.explain.common import (
     LruCache,
     array_fingerprint,
     as_batch,
-    evaluating,
     leaf_modules,
     weights_fingerprint,
 )
@@ -56,7 +56,7 @@ def penultimate_features(
 
     handles = [m.register_forward_pre_hook(note) for _, m in leaves]
     try:  # which leaf runs last is found by running, not assumed from registration order
-        with evaluating(model), torch.inference_mode():
+        with eval_mode(model), torch.inference_mode():
             model(as_batch(torch.zeros(28, 28), model))
     finally:
         for h in handles:
@@ -72,7 +72,7 @@ def penultimate_features(
     logits = []
     handle = last.register_forward_pre_hook(grab)
     try:
-        with evaluating(model), torch.inference_mode():
+        with eval_mode(model), torch.inference_mode():
             for start in range(0, len(imgs), batch_size):
                 out = model(as_batch(imgs[start : start + batch_size], model))
                 logits.append(out.detach().to("cpu", torch.float32))

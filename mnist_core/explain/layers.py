@@ -13,7 +13,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from mnist_core.explain.common import as_batch, evaluating, forward_hooks, leaf_modules
+from mnist_core.evaluation import eval_mode
+from mnist_core.explain.common import as_batch, forward_hooks, leaf_modules
 
 
 @dataclass(frozen=True)
@@ -78,7 +79,7 @@ def _record(
             # clone: an in-place ReLU after this layer would otherwise overwrite what we keep
             values.append(out.detach().to("cpu", torch.float32, copy=True))
 
-    with evaluating(model), torch.inference_mode(), forward_hooks(leaf_modules(model), hook):
+    with eval_mode(model), torch.inference_mode(), forward_hooks(leaf_modules(model), hook):
         logits = model(x)
     return infos, values, logits
 

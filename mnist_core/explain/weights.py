@@ -9,11 +9,11 @@ import torch
 from torch import nn
 
 from mnist_core.errors import ExplainError
+from mnist_core.evaluation import eval_mode
 from mnist_core.explain.common import (
     LruCache,
     array_fingerprint,
     as_batch,
-    evaluating,
     forward_hooks,
     leaf_modules,
     weights_fingerprint,
@@ -110,7 +110,7 @@ def _compute_unit_index(
         top = s.topk(min(k, s.shape[1]), dim=1)
         best_s[name], best_i[name] = top.values, idx.gather(1, top.indices)
 
-    with evaluating(model), torch.inference_mode(), forward_hooks(leaf_modules(model), hook):
+    with eval_mode(model), torch.inference_mode(), forward_hooks(leaf_modules(model), hook):
         for start in range(0, len(images), batch_size):
             offset = start
             model(as_batch(images[start : start + batch_size], model))
