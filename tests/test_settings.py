@@ -106,3 +106,20 @@ def test_only_the_settings_module_reads_mnist_variables():
         if f.name != "settings.py" and re.search(r"os\.environ|getenv", f.read_text())
     ]
     assert readers == []
+
+
+def test_every_package_folder_is_installed():
+    """`pip install .` ships only the packages pyproject lists (auto-discovery refuses our flat
+    layout): a new subpackage left out would import here and fail when installed."""
+    import tomllib
+
+    repo = Path(__file__).resolve().parents[1]
+    listed = set(
+        tomllib.loads((repo / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"]
+    )
+    found = {
+        ".".join(p.parent.relative_to(repo).parts)
+        for top in ("mnist_core", "ui")
+        for p in (repo / top).rglob("__init__.py")
+    }
+    assert found - listed == set()
