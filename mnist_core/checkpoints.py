@@ -117,11 +117,19 @@ def checkpoint_metrics(
     status: str,
     test_accuracy: float | None,
     name: str = "",
+    lr_changes: Sequence[Mapping[str, Any]] = (),
+    pauses: Sequence[int] = (),
 ) -> dict[str, Any]:
     """The metrics a checkpoint stores (plain types only), from a run's events so far.
 
     `ended` is None for a run stopped mid-way whose weights are captured now; then the latest
     epoch gives the validation figures. images_per_s is the mean over the whole run.
+
+    Besides the figures, the run's history: "status" (finished, stopped...), "epochs_trained"
+    (fractional: a run stopped mid-epoch trained 7.79 of its "epochs_planned"), "total_steps",
+    `lr_changes` made while it ran ({"step", "from", "to"}: the config keeps the learning rate
+    it started with) and the steps at which it was paused (`pauses`). Checkpoints written
+    before these keys existed lack them; readers must not expect them.
     """
     last = epochs[-1] if epochs else None
     images = 0
@@ -139,6 +147,14 @@ def checkpoint_metrics(
         "final_train_loss": last.train_loss if last else None,
         "status": ended.status if ended else status,
         "job_name": name,
+        "epochs_planned": config.epochs,
+        "epochs_trained": round(step / started.steps_per_epoch, 4) if started else 0.0,
+        "total_steps": started.total_steps if started else None,
+        "lr_changes": [
+            {"step": int(c["step"]), "from": float(c["from"]), "to": float(c["to"])}
+            for c in lr_changes
+        ],
+        "pauses": [int(p) for p in pauses],
     }
 
 

@@ -294,6 +294,33 @@ def test_pause_resume_lr_change_then_save_stopped_run(make_manager, store, raw):
     assert acc == pytest.approx(ckpt.test_accuracy, abs=1e-6)
 
 
+def test_a_stopped_run_records_its_history_in_the_checkpoint(make_manager, store, raw):
+    """Issue 11 item 10: a run stopped after a pause and a learning-rate change says so in its
+    checkpoint, instead of only the settings it started with."""
+    manager = make_manager(1)
+    config = long("mlp", schedule="constant", lr=1e-3)
+    job = manager.submit(config, owner="ann")
+    wait_for(lambda: manager.snapshot(job), lambda s: s.step >= 3)
+    assert manager.pause(job)
+    paused = wait_for(lambda: manager.snapshot(job), lambda s: s.status == "paused")
+    manager.set_lr(job, 5e-4)
+    assert manager.resume(job)
+    wait_for(lambda: manager.snapshot(job), lambda s: s.step >= paused.step + 3)
+    manager.stop(job)
+    stopped = wait_done(manager, job)
+    saved = store.load(manager.save(job)).metrics
+    assert saved["status"] == "stopped"
+    assert saved["epochs_planned"] == config.epochs == 3
+    assert saved["epochs_trained"] == pytest.approx(stopped.step / config.steps_per_epoch, abs=1e-4)
+    assert 0 < saved["epochs_trained"] < 1
+    assert saved["total_steps"] == stopped.total_steps and saved["steps"] == stopped.step
+    [change] = saved["lr_changes"]
+    assert change["from"] == 1e-3 and change["to"] == 5e-4
+    assert 3 <= change["step"] <= stopped.step
+    assert saved["pauses"] and saved["pauses"][0] >= 3
+    assert store.load(manager.save(job)).config["lr"] == 1e-3  # the settings it started with
+
+
 # ---- failures ------------------------------------------------------------------------------
 
 

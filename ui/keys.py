@@ -8,7 +8,7 @@ This module imports nothing from the app, so every other module can use it witho
 from __future__ import annotations
 
 # --- the visitor ---------------------------------------------------------------------------
-OWNER = "owner"  # random id per browser session: whose jobs and runs are whose
+OWNER = "owner"  # the visitor id (ui.visitor): whose jobs and runs are whose
 
 # --- Train -------------------------------------------------------------------------------------
 TRAIN_JOB = "train_job_id"  # the job this visitor started last (None before the first)

@@ -152,6 +152,10 @@ class JobState:
         self.checkpoint_id: str | None = None
         self.save_error: str | None = None
         self.stop_reason: str | None = None  # replaces the message once stopped
+        # The run's history, kept in its checkpoint: {"step", "from", "to"} per learning-rate
+        # change, and the step of each pause.
+        self.lr_changes: list[dict[str, float]] = []
+        self.pauses: list[int] = []
 
     # ---- control --------------------------------------------------------------------------
     @property
@@ -170,6 +174,7 @@ class JobState:
         if self.status != "running":
             return False
         self.status, self.message = "paused", f"Paused at step {self.step}"
+        self.pauses.append(self.step)
         return True
 
     def resume(self) -> bool:
@@ -190,6 +195,13 @@ class JobState:
             return None
         self.status, self.message, self.stop_reason = "stopping", "Stopping…", reason
         return "stopping"
+
+    def change_lr(self, lr: float) -> None:
+        """A new peak learning rate from the next step on, recorded with the step it came at
+        (the latest step reported, so it may have come a few steps later)."""
+        if lr != self.lr:
+            self.lr_changes.append({"step": self.step, "from": self.lr, "to": lr})
+        self.lr = lr
 
     def note(self, message: str) -> None:
         """Show `message` (what the worker is doing) while the job runs undisturbed."""
@@ -267,6 +279,8 @@ class JobState:
             status=self.status,
             test_accuracy=test_accuracy,
             name=self.name,
+            lr_changes=self.lr_changes,
+            pauses=self.pauses,
         )
 
     def snapshot(self, now: float) -> JobSnapshot:
