@@ -190,9 +190,11 @@ def checkpoint_bytes(ckpt: Checkpoint) -> bytes:
     return buf.getvalue()
 
 
-def save_checkpoint(ckpt: Checkpoint, path: str | Path) -> Path:
+def save_checkpoint(ckpt: Checkpoint, path: str | Path, *, label: str | None = None) -> Path:
     """Write atomically: a temporary file in the same folder, fsync, then os.replace, so a
-    crash mid-write leaves the previous file intact. Raises CheckpointError on I/O failure."""
+    crash mid-write leaves the previous file intact. Raises CheckpointError on I/O failure,
+    naming `label` (e.g. "the model", where the path is no business of the reader) or the
+    path."""
     path = Path(path)
     data = checkpoint_bytes(ckpt)
     tmp: str | None = None
@@ -207,8 +209,9 @@ def save_checkpoint(ckpt: Checkpoint, path: str | Path) -> Path:
         os.replace(tmp, path)
         tmp = None
     except OSError as e:
+        where = label or f"the checkpoint to {path}"
         raise CheckpointError(
-            f"Could not save the checkpoint to {path}: {e.strerror or e}. "
+            f"Could not save {where}: {e.strerror or e}. "
             "The trained model is still available for download."
         ) from None
     finally:
@@ -218,21 +221,26 @@ def save_checkpoint(ckpt: Checkpoint, path: str | Path) -> Path:
 
 
 def load_checkpoint(
-    source: str | Path | bytes, *, max_bytes: int = MAX_CHECKPOINT_BYTES
+    source: str | Path | bytes,
+    *,
+    max_bytes: int = MAX_CHECKPOINT_BYTES,
+    label: str | None = None,
 ) -> Checkpoint:
-    """Read and validate a checkpoint from a path or bytes.
+    """Read and validate a checkpoint from a path or bytes. Messages call it `label` (default:
+    "the uploaded file" for bytes, else the path).
 
     Refuses, with a CheckpointError a person can act on: files that are not checkpoints, files
     that would run code when unpickled, truncated files, newer format versions, unknown
     architectures, and weights whose names or shapes do not fit the architecture.
     """
-    label = "the uploaded file" if isinstance(source, bytes) else str(source)
+    named = label
+    label = label or ("the uploaded file" if isinstance(source, bytes) else str(source))
     if isinstance(source, bytes):
         data = source
     else:
         p = Path(source)
         if not p.is_file():
-            raise CheckpointError(f"Checkpoint {p} does not exist.")
+            raise CheckpointError(f"{named or f'Checkpoint {p}'} does not exist.")
         if p.stat().st_size > max_bytes:
             raise CheckpointError(_too_big(label, p.stat().st_size, max_bytes))
         data = p.read_bytes()
