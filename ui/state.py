@@ -44,6 +44,7 @@ def _defaults() -> dict[str, Any]:
         keys.DRAW_CANVAS_N: 0,
         keys.MODELS_CHOICE: None,
         keys.MODELS_UPLOAD_NAME: "",
+        keys.MODELS_UPLOAD_N: 0,
         keys.MODELS_IMPORTED: {},
         keys.MODELS_FLASH: [],
         keys.SIDEBAR_SEEN_ACTIVE: False,
