@@ -13,7 +13,6 @@ from typing import Any
 
 from mnist_core.models import get_spec
 from mnist_core.store import StoredModel
-from ui import fmt
 from ui.train_form.labels import CHOICE_LABELS, LABELS, option_label
 
 # Shown for settings a checkpoint has no value for (None), by setting; others read "not set".
@@ -29,8 +28,14 @@ def retention_note(keep_unsaved: int, unsaved_ttl_s: float) -> str:
         "in other tabs, but another browser or a private window does not see them. Saved models "
         "are kept on the server until you delete them. Runs that are not saved (stopped, or "
         f"whose save failed) are kept in memory only: your last {keep_unsaved}, for "
-        f"{fmt.duration(unsaved_ttl_s)} after your last visit, and not across a server restart."
+        f"{_minutes(unsaved_ttl_s)} after your last visit, and not across a server restart."
     )
+
+
+def _minutes(seconds: float) -> str:
+    """1800 -> "30 minutes", 90 -> "1.5 minutes"."""
+    minutes = seconds / 60
+    return f"{minutes:g} minute{'' if minutes == 1 else 's'}"
 
 
 def _created_key(m: StoredModel) -> tuple[float, float]:
