@@ -26,7 +26,8 @@ def retention_note(keep_unsaved: int, unsaved_ttl_s: float) -> str:
     return (
         "Your models belong to this browser (a cookie): they are still here after a reload and "
         "in other tabs, but another browser or a private window does not see them. Saved models "
-        "are kept on the server until you delete them. Runs that are not saved (stopped, or "
+        "are kept on the server until you delete them (or its disk is wiped: download a model "
+        "you want to keep). Runs that are not saved (stopped, or "
         f"whose save failed) are kept in memory only: your last {keep_unsaved}, for "
         f"{_minutes(unsaved_ttl_s)} after your last visit, and not across a server restart."
     )
