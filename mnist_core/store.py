@@ -216,7 +216,7 @@ class ModelStore:
     # ---- internals ------------------------------------------------------------------------
     def _owner_dir(self, owner: str, *, create: bool = True) -> Path:
         if not isinstance(owner, str) or not _is_slug(owner):
-            raise CheckpointError(f"Invalid owner {owner!r}: use 1 to 60 of a-z, 0-9, '_' and '-'.")
+            raise CheckpointError("Invalid owner id: use 1 to 60 of a-z, 0-9, '_' and '-'.")
         folder = self.runs_dir / owner
         if create:
             try:
