@@ -122,7 +122,7 @@ def _details(m: StoredModel) -> None:
             rows = model_info.settings_rows(
                 ckpt.model, ckpt.model_kwargs, dict(ckpt.config), metrics
             )
-            if len(rows) == 1 + len(ckpt.model_kwargs):
+            if not ckpt.config:
                 st.caption("The file records no training settings.")
             st.table(
                 {"Setting": [r[0] for r in rows], "Value": [r[1] for r in rows]},

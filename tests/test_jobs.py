@@ -321,6 +321,22 @@ def test_a_stopped_run_records_its_history_in_the_checkpoint(make_manager, store
     assert store.load(manager.save(job)).config["lr"] == 1e-3  # the settings it started with
 
 
+def test_run_names_continue_past_the_owners_saved_models(make_manager, store, raw):
+    """Issue 11 item 5: with a visitor id that outlives the server's memory (a cookie), a new
+    run must not get the name of a model the visitor already has."""
+    first = make_manager(1)
+    job = first.submit(tiny(), owner="ann")
+    assert wait_done(first, job).status == "finished"
+    assert first.snapshot(job).name == "mlp #1"
+    first.shutdown()
+    again = make_manager(1)  # a server restart: the job table and its counters are gone
+    job = again.submit(tiny(), owner="ann")
+    assert again.snapshot(job).name == "mlp #2"
+    assert wait_done(again, job).status == "finished"
+    assert [m.name for m in store.list("ann")] == ["mlp #2", "mlp #1"]
+    assert again.snapshot(again.submit(tiny(), owner="bob")).name == "mlp #1"
+
+
 # ---- failures ------------------------------------------------------------------------------
 
 

@@ -11,12 +11,15 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from mnist_core.config import MNIST_TRAIN_SIZE
 from mnist_core.models import get_spec
 from mnist_core.store import StoredModel
 from ui.train_form.labels import CHOICE_LABELS, LABELS, option_label
 
 # Shown for settings a checkpoint has no value for (None), by setting; others read "not set".
-_NONE_VALUES = {"train_subset": "all (55,000 minus the validation images)"}
+_NONE_VALUES = {"train_subset": f"all ({MNIST_TRAIN_SIZE:,} less the validation images)"}
+# Values that mean something else than their number (the field's help says so on Train).
+_SPECIAL_VALUES = {("threads", 0): "all"}
 
 
 def retention_note(keep_unsaved: int, unsaved_ttl_s: float) -> str:
@@ -114,13 +117,20 @@ def history(metrics: Mapping[str, Any]) -> list[str]:
     pauses = [p for p in metrics.get("pauses") or [] if isinstance(p, int)]
     if pauses:
         at = ", ".join(f"{p:,}" for p in pauses)
-        lines.append(f"Paused {len(pauses)} time{'s' if len(pauses) > 1 else ''} (at step {at}).")
+        many = len(pauses) > 1
+        lines.append(
+            f"Paused {len(pauses)} time{'s' if many else ''} (at step{'s' if many else ''} {at})."
+        )
     return lines
 
 
 def _setting_value(name: str, value: Any) -> str:
     if value is None:
         return _NONE_VALUES.get(name, "not set")
+    if isinstance(value, int | float | str) and (name, value) in _SPECIAL_VALUES:
+        return _SPECIAL_VALUES[(name, value)]
+    if name == "seed":  # a name for a sequence, not a quantity: no thousands separators
+        return str(value)
     if name in CHOICE_LABELS and isinstance(value, str):
         return CHOICE_LABELS[name].get(value, value)
     return _number(value)
@@ -142,15 +152,18 @@ def settings_rows(
     training setting with the labels of the Train page. The learning rate and the epochs say
     when the run changed or did not reach them."""
     try:
-        title = get_spec(model).title
+        spec = get_spec(model)
+        title, options = spec.title, {**spec.default_kwargs(), **model_kwargs}
     except KeyError:
-        title = model
+        title, options = model, dict(model_kwargs)
     rows = [("Architecture", title)]
-    rows += [(option_label(k), _option_value(v)) for k, v in model_kwargs.items()]
+    rows += [(option_label(k), _option_value(v)) for k, v in options.items()]
     changes = [c for c in metrics.get("lr_changes") or [] if isinstance(c, Mapping)]
     for name, value in config.items():
         if name in ("model", "model_kwargs"):
             continue
+        if name == "momentum" and config.get("optimizer") not in (None, "sgd"):
+            continue  # only SGD uses it: the value says nothing about this run
         label = LABELS.get(name, name.replace("_", " ").capitalize())
         text = _setting_value(name, value)
         if name == "lr" and changes and isinstance(changes[-1].get("to"), int | float):
