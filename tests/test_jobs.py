@@ -378,7 +378,7 @@ def test_autosave_failure_keeps_the_model_in_memory(make_manager, tmp_path):
     job = manager.submit(tiny(), owner="ann")
     s = wait_done(manager, job)
     assert s.status == "finished" and s.checkpoint_id is None
-    assert "Could not create the folder" in s.save_error
+    assert "Could not create a folder for your models" in s.save_error
     ckpt = manager.checkpoint(job)
     assert ckpt is not None and ckpt.test_accuracy == s.test_accuracy
 
