@@ -59,7 +59,13 @@ def test_identical_uploads_are_told_apart_and_the_table_is_newest_first(
     assert all(len(c) == len("2026-11-23 10:31:07 UTC") for c in created), created
     assert created == sorted(created, reverse=True)  # newest first (ISO order is time order)
     assert "newest first" in texts(at.caption)
-    accuracy = json.loads(frame.proto.columns)["Test accuracy"]
+
+
+def test_accuracy_bars_run_from_0_to_100_percent(app_env: Path) -> None:  # noqa: F811
+    """Item 13: the bars started at 90 %, so an 84 % model showed an empty bar."""
+    at = new_app().run()
+    at.switch_page("pages/models.py").run()
+    accuracy = json.loads(_table(at).proto.columns)["Test accuracy"]
     assert accuracy["type_config"]["min_value"] == 0 and accuracy["type_config"]["max_value"] == 100
 
 
