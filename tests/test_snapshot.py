@@ -152,8 +152,8 @@ def test_lr_changes_and_pauses_are_kept_for_the_checkpoint() -> None:
     """Issue 11 item 10: the checkpoint of a run records what changed while it ran."""
     state = running()
     state.apply(step(5, 0.5), 101.0)
-    state.change_lr(CONFIG.lr)  # the same rate again is no change
-    state.change_lr(CONFIG.lr / 10)
+    state.set_lr(CONFIG.lr)  # the same rate again is no change
+    state.set_lr(CONFIG.lr / 10)
     assert state.pause()
     assert state.resume()
     state.apply(step(13, 1.3), 103.0)
