@@ -19,6 +19,9 @@ if __name__ == "__main__":  # a session's script run
     configure_logging()
     run_app()
 else:  # imported by `streamlit run` (or an ASGI server) to serve the app
+    from starlette.middleware import Middleware
+
+    from ui.visitor import VisitorCookie
 
     @asynccontextmanager
     async def _preload(_app):
@@ -26,4 +29,5 @@ else:  # imported by `streamlit run` (or an ASGI server) to serve the app
 
         yield
 
-    app = st.App(__file__, lifespan=_preload)
+    # VisitorCookie: a random visitor id in a cookie, so runs survive reloads and new tabs.
+    app = st.App(__file__, lifespan=_preload, middleware=[Middleware(VisitorCookie)])

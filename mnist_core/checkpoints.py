@@ -117,11 +117,19 @@ def checkpoint_metrics(
     status: str,
     test_accuracy: float | None,
     name: str = "",
+    lr_changes: Sequence[Mapping[str, Any]] = (),
+    pauses: Sequence[int] = (),
 ) -> dict[str, Any]:
     """The metrics a checkpoint stores (plain types only), from a run's events so far.
 
     `ended` is None for a run stopped mid-way whose weights are captured now; then the latest
     epoch gives the validation figures. images_per_s is the mean over the whole run.
+
+    Besides the figures, the run's history: "status" (finished, stopped...), "epochs_trained"
+    (fractional: a run stopped mid-epoch trained 7.79 of its "epochs_planned"), "total_steps",
+    `lr_changes` made while it ran ({"step", "from", "to"}: the config keeps the learning rate
+    it started with) and the steps at which it was paused (`pauses`). Checkpoints written
+    before these keys existed lack them; readers must not expect them.
     """
     last = epochs[-1] if epochs else None
     images = 0
@@ -139,6 +147,14 @@ def checkpoint_metrics(
         "final_train_loss": last.train_loss if last else None,
         "status": ended.status if ended else status,
         "job_name": name,
+        "epochs_planned": config.epochs,
+        "epochs_trained": round(step / started.steps_per_epoch, 4) if started else 0.0,
+        "total_steps": started.total_steps if started else None,
+        "lr_changes": [
+            {"step": int(c["step"]), "from": float(c["from"]), "to": float(c["to"])}
+            for c in lr_changes
+        ],
+        "pauses": [int(p) for p in pauses],
     }
 
 
@@ -174,9 +190,11 @@ def checkpoint_bytes(ckpt: Checkpoint) -> bytes:
     return buf.getvalue()
 
 
-def save_checkpoint(ckpt: Checkpoint, path: str | Path) -> Path:
+def save_checkpoint(ckpt: Checkpoint, path: str | Path, *, label: str | None = None) -> Path:
     """Write atomically: a temporary file in the same folder, fsync, then os.replace, so a
-    crash mid-write leaves the previous file intact. Raises CheckpointError on I/O failure."""
+    crash mid-write leaves the previous file intact. Raises CheckpointError on I/O failure,
+    naming `label` (e.g. "the model", where the path is no business of the reader) or the
+    path."""
     path = Path(path)
     data = checkpoint_bytes(ckpt)
     tmp: str | None = None
@@ -191,8 +209,9 @@ def save_checkpoint(ckpt: Checkpoint, path: str | Path) -> Path:
         os.replace(tmp, path)
         tmp = None
     except OSError as e:
+        where = label or f"the checkpoint to {path}"
         raise CheckpointError(
-            f"Could not save the checkpoint to {path}: {e.strerror or e}. "
+            f"Could not save {where}: {e.strerror or e}. "
             "The trained model is still available for download."
         ) from None
     finally:
@@ -202,21 +221,26 @@ def save_checkpoint(ckpt: Checkpoint, path: str | Path) -> Path:
 
 
 def load_checkpoint(
-    source: str | Path | bytes, *, max_bytes: int = MAX_CHECKPOINT_BYTES
+    source: str | Path | bytes,
+    *,
+    max_bytes: int = MAX_CHECKPOINT_BYTES,
+    label: str | None = None,
 ) -> Checkpoint:
-    """Read and validate a checkpoint from a path or bytes.
+    """Read and validate a checkpoint from a path or bytes. Messages call it `label` (default:
+    "the uploaded file" for bytes, else the path).
 
     Refuses, with a CheckpointError a person can act on: files that are not checkpoints, files
     that would run code when unpickled, truncated files, newer format versions, unknown
     architectures, and weights whose names or shapes do not fit the architecture.
     """
-    label = "the uploaded file" if isinstance(source, bytes) else str(source)
+    named = label
+    label = label or ("the uploaded file" if isinstance(source, bytes) else str(source))
     if isinstance(source, bytes):
         data = source
     else:
         p = Path(source)
         if not p.is_file():
-            raise CheckpointError(f"Checkpoint {p} does not exist.")
+            raise CheckpointError(f"{named or f'Checkpoint {p}'} does not exist.")
         if p.stat().st_size > max_bytes:
             raise CheckpointError(_too_big(label, p.stat().st_size, max_bytes))
         data = p.read_bytes()

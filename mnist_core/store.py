@@ -27,7 +27,7 @@ from mnist_core.checkpoints import Checkpoint, load_checkpoint, save_checkpoint
 from mnist_core.errors import CheckpointError
 from mnist_core.settings import RUNS_DIR_ENV, settings
 
-__all__ = ["RUNS_DIR_ENV", "ModelStore", "StoredModel", "slugify"]
+__all__ = ["RUNS_DIR_ENV", "ModelStore", "StoredModel", "slugify", "unique_name"]
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +56,16 @@ def slugify(name: str, fallback: str = "model") -> str:
     if slug in _RESERVED:
         slug = f"{slug}-{fallback}"
     return slug
+
+
+def unique_name(name: str, taken: set[str]) -> str:
+    """`name`, or `name (2)`, `name (3)`... : the first that is not in `taken`."""
+    if name not in taken:
+        return name
+    n = 2
+    while f"{name} ({n})" in taken:
+        n += 1
+    return f"{name} ({n})"
 
 
 def _is_slug(text: str) -> bool:
@@ -92,6 +102,7 @@ class ModelStore:
         self.pretrained_dir = Path(pretrained_dir)
         self.runs_dir = Path(runs_dir)
         self._lock = threading.Lock()  # guards the cache and the choice of a free file name
+        self._save_lock = threading.Lock()  # one save at a time: display names stay unique
         self._cache: OrderedDict[tuple[str, int, int], Checkpoint] = OrderedDict()
 
     # ---- reading --------------------------------------------------------------------------
@@ -126,7 +137,7 @@ class ModelStore:
         path, _, _ = self._resolve(model_id)
         if not path.is_file():
             raise CheckpointError(
-                f"There is no saved model {model_id!r}: it may have been deleted."
+                f"There is no saved model {_label(model_id)}: it may have been deleted."
             )
         return self._load_path(path)
 
@@ -135,7 +146,7 @@ class ModelStore:
         path, owner, read_only = self._resolve(model_id)
         if not path.is_file():
             raise CheckpointError(
-                f"There is no saved model {model_id!r}: it may have been deleted."
+                f"There is no saved model {_label(model_id)}: it may have been deleted."
             )
         return _stored(self._load_path(path), path, model_id, owner, read_only)
 
@@ -145,22 +156,27 @@ class ModelStore:
 
         The file is runs_dir/<owner>/<slug of name>.pt; an existing file is never replaced:
         "-2", "-3"... are appended instead. `name` (trimmed) is kept as the display name
-        inside the checkpoint. CheckpointError when `owner` is not a slug or the write fails.
+        inside the checkpoint, made unique among the models `owner` sees (pretrained and
+        their own): a second "lenet5 #1" is saved as "lenet5 #1 (2)", so two uploads of one
+        file can be told apart. CheckpointError when `owner` is not a slug or the write fails.
         """
         folder = self._owner_dir(owner)
-        display = " ".join(str(name or "").split())[:_MAX_NAME] or ckpt.name or "model"
-        ckpt = dataclasses.replace(ckpt, name=display)
-        base = slugify(display)
-        # Write the whole file under a private name first, then publish it under the first free
-        # name with os.link, which fails instead of replacing when that name exists (also
-        # against another process sharing the folder). The staging name does not end in .pt,
-        # so list() never shows a half-written file.
-        staging = folder / f".{uuid.uuid4().hex}.staging"
-        save_checkpoint(ckpt, staging)
-        try:
-            path = self._publish(staging, folder, base)
-        finally:
-            staging.unlink(missing_ok=True)
+        wanted = " ".join(str(name or "").split())[:_MAX_NAME] or ckpt.name or "model"
+        # One save at a time in this process, so two saves cannot pick the same free name.
+        with self._save_lock:
+            display = unique_name(wanted, {m.name for m in self.list(owner)})
+            ckpt = dataclasses.replace(ckpt, name=display)
+            base = slugify(display)
+            # Write the whole file under a private name first, then publish it under the first
+            # free name with os.link, which fails instead of replacing when that name exists
+            # (also against another process sharing the folder). The staging name does not end
+            # in .pt, so list() never shows a half-written file.
+            staging = folder / f".{uuid.uuid4().hex}.staging"
+            save_checkpoint(ckpt, staging, label="the model")
+            try:
+                path = self._publish(staging, folder, base)
+            finally:
+                staging.unlink(missing_ok=True)
         return _stored(ckpt, path, f"runs/{owner}/{path.stem}", owner, False)
 
     def import_bytes(self, data: bytes, owner: str, name: str) -> StoredModel:
@@ -177,15 +193,22 @@ class ModelStore:
         refused with CheckpointError, as is an id that does not exist."""
         path, file_owner, read_only = self._resolve(model_id)
         if read_only:
-            raise CheckpointError(f"{model_id!r} is a pretrained model: it is read-only.")
+            raise CheckpointError(f"{_label(model_id)} is a pretrained model: it is read-only.")
         if file_owner != owner:
-            raise CheckpointError(f"{model_id!r} belongs to another session: it cannot be deleted.")
+            raise CheckpointError(
+                f"{_label(model_id)} belongs to another visitor: it cannot be deleted."
+            )
         try:
             path.unlink()
         except FileNotFoundError:
-            raise CheckpointError(f"There is no saved model {model_id!r} to delete.") from None
+            raise CheckpointError(
+                f"There is no saved model {_label(model_id)} to delete."
+            ) from None
         except OSError as e:
-            raise CheckpointError(f"Could not delete {model_id!r}: {e.strerror or e}.") from None
+            log.warning("Could not delete %s: %s", path, e)
+            raise CheckpointError(
+                f"Could not delete {_label(model_id)}: {e.strerror or e}."
+            ) from None
         with self._lock:
             for key in [k for k in self._cache if k[0] == str(path)]:
                 del self._cache[key]
@@ -193,14 +216,15 @@ class ModelStore:
     # ---- internals ------------------------------------------------------------------------
     def _owner_dir(self, owner: str, *, create: bool = True) -> Path:
         if not isinstance(owner, str) or not _is_slug(owner):
-            raise CheckpointError(f"Invalid owner {owner!r}: use 1 to 60 of a-z, 0-9, '_' and '-'.")
+            raise CheckpointError("Invalid owner id: use 1 to 60 of a-z, 0-9, '_' and '-'.")
         folder = self.runs_dir / owner
         if create:
             try:
                 folder.mkdir(parents=True, exist_ok=True)
             except OSError as e:
+                log.warning("Could not create %s: %s", folder, e)
                 raise CheckpointError(
-                    f"Could not create the folder {folder}: {e.strerror or e}."
+                    f"Could not create a folder for your models on the server: {e.strerror or e}."
                 ) from None
         return folder
 
@@ -221,7 +245,7 @@ class ModelStore:
                         continue
                     os.replace(staging, path)
                     return path
-        raise CheckpointError(f"Could not find a free file name for {base!r} in {folder}.")
+        raise CheckpointError(f"Could not find a free file name for {base!r}.")
 
     def _resolve(self, model_id: str) -> tuple[Path, str | None, bool]:
         """id -> (path, owner, read_only). Refuses any id that is not exactly one of the two
@@ -231,19 +255,23 @@ class ModelStore:
             return self.pretrained_dir / f"{parts[1]}.pt", None, True
         if len(parts) == 3 and parts[0] == "runs" and _is_slug(parts[1]) and _is_stem(parts[2]):
             return self.runs_dir / parts[1] / f"{parts[2]}.pt", parts[1], False
-        raise CheckpointError(f"There is no saved model {model_id!r}.")
+        raise CheckpointError(f"There is no saved model {_label(model_id)}.")
 
     def _load_path(self, path: Path) -> Checkpoint:
         try:
             st = path.stat()
         except OSError:
-            raise CheckpointError(f"Checkpoint {path} does not exist.") from None
+            raise CheckpointError(
+                f"The saved model {path.stem!r} does not exist any more: it may have been deleted."
+            ) from None
         key = (str(path), st.st_mtime_ns, st.st_size)
         with self._lock:
             if key in self._cache:
                 self._cache.move_to_end(key)
                 return self._cache[key]
-        ckpt = load_checkpoint(path)  # outside the lock: reading a file can take a while
+        # Outside the lock: reading a file can take a while. Messages name the model, not the
+        # server's path (which shows the visitor's id).
+        ckpt = load_checkpoint(path, label=f"The saved model {path.stem!r}")
         with self._lock:
             self._cache[key] = ckpt
             while len(self._cache) > _CACHE_SIZE:
@@ -256,6 +284,13 @@ class ModelStore:
         except CheckpointError as e:
             log.warning("Skipping unreadable checkpoint %s: %s", path, e)
             return None
+
+
+def _label(model_id: object) -> str:
+    """A model id as messages name it: its file stem, e.g. 'lenet5-1', never the owner part
+    of "runs/<owner>/<stem>" (a visitor's id is theirs alone)."""
+    stem = model_id.rsplit("/", 1)[-1] if isinstance(model_id, str) else ""
+    return repr(stem) if _is_stem(stem) else "with that name"
 
 
 def _is_stem(stem: str) -> bool:

@@ -191,7 +191,12 @@ def _gallery(raw: MnistRaw, result: EvalResult) -> None:
                         width="stretch",
                     )
         if pages > 1:
-            st.pagination(pages, key=keys.MISTAKES_PAGE)
+            # Another page shows other images: the inspector goes back to its first one.
+            st.pagination(
+                pages,
+                key=keys.MISTAKES_PAGE,
+                on_change=lambda: ss.update({keys.MISTAKES_INSPECT: None}),
+            )
     with inspector:
         _inspect(
             raw,
@@ -237,6 +242,9 @@ def main() -> None:
     with st.spinner(f"Evaluating {stored.name} on the 10,000 test images …"):
         result = get_evaluation(stored)
     _summary(result, stored)
+    # A note answers the chart click handled in this run (`apply_chart_selection`), and no
+    # other: any later run (a filter, a page, Inspect) starts without it.
+    ss[keys.MISTAKES_NOTE] = None
     left, right = st.columns([1.1, 1], gap="large")
     with left:
         st.subheader("Confusion matrix", anchor=False)

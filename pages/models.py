@@ -10,7 +10,7 @@ from mnist_core.checkpoints import checkpoint_bytes
 from mnist_core.errors import MnistError
 from mnist_core.models import get_spec
 from mnist_core.store import StoredModel, slugify
-from ui import fmt, keys, state
+from ui import fmt, keys, model_info, state
 from ui.errors import flash, friendly_errors, guarded_callback, show_flashes
 from ui.resources import get_manager, get_store
 from ui.shell import page_guard
@@ -43,14 +43,20 @@ def _table(models: list[StoredModel]) -> None:
         hide_index=True,
         key="models_table",
         column_config={
+            # 0-100 %: a bar that started at 90 % showed an 84 % model as empty.
             "Test accuracy": st.column_config.ProgressColumn(
-                "Test accuracy", format="%.2f%%", min_value=90, max_value=100
+                "Test accuracy", format="%.2f%%", min_value=0, max_value=100
             ),
             "Parameters": st.column_config.NumberColumn("Parameters", format="localized"),
             "Training time": st.column_config.TextColumn(
                 "Training time",
                 help="Time spent in training steps. The evaluations after each epoch are not "
                 "counted, so the Train page's elapsed time is longer.",
+            ),
+            "Created": st.column_config.TextColumn(
+                "Created",
+                help="When the model was trained (for an upload: as its file says). The table "
+                "is sorted by it, newest first.",
             ),
         },
     )
@@ -74,6 +80,11 @@ def _details(m: StoredModel) -> None:
             f"**{m.name}** · {_arch(m)} · {fmt.count(m.n_params)} parameters · "
             f"{fmt.percent(m.test_accuracy)} test accuracy"
         )
+        try:
+            ckpt = get_store().load(m.id)
+        except MnistError as e:
+            ckpt = None
+            cols[0].error(str(e))
         try:
             data = Path(m.path).read_bytes()
         except OSError:
@@ -103,18 +114,26 @@ def _details(m: StoredModel) -> None:
                     on_click=_delete,
                     args=(m.id, m.name),
                 )
+        if ckpt is None:
+            return
+        metrics = dict(ckpt.metrics)
+        st.markdown(" ".join([model_info.outcome(metrics), *model_info.history(metrics)]))
         with st.expander("Training settings"):
-            try:
-                ckpt = get_store().load(m.id)
-                st.json(dict(ckpt.config) or {"note": "no settings recorded"}, expanded=True)
-            except MnistError as e:
-                st.error(str(e))
+            rows = model_info.settings_rows(
+                ckpt.model, ckpt.model_kwargs, dict(ckpt.config), metrics
+            )
+            if not ckpt.config:
+                st.caption("The file records no training settings.")
+            st.table(
+                {"Setting": [r[0] for r in rows], "Value": [r[1] for r in rows]},
+                hide_index=True,
+            )
 
 
 @guarded_callback("saving the run", keys.MODELS_FLASH)
 def _save_again(job_id: str) -> None:
-    checkpoint_id = get_manager().save(job_id, None)
-    flash(keys.MODELS_FLASH, "success", f"Saved as {checkpoint_id}.")
+    saved = get_store().get(get_manager().save(job_id, None))
+    flash(keys.MODELS_FLASH, "success", f"Saved **{saved.name}**.")
 
 
 def _unsaved_runs() -> None:
@@ -152,6 +171,33 @@ def _unsaved_runs() -> None:
                 )
 
 
+def _uploader_key() -> str:
+    """The uploader's key: a new one after each import, which empties the box, so that the
+    file and a message about it do not outlive the import they belong to."""
+    n = st.session_state[keys.MODELS_UPLOAD_N]
+    return keys.MODELS_UPLOAD if n == 0 else f"{keys.MODELS_UPLOAD}_{n}"
+
+
+@guarded_callback("importing the checkpoint", keys.MODELS_FLASH)
+def _import_upload() -> None:
+    """The uploader's on_change: import the file once, when it arrives. Success: a message
+    for the next run only, and an empty box; a refusal stays beside the file it is about."""
+    ss = st.session_state
+    upload = ss.get(_uploader_key())
+    if upload is None:
+        return
+    level, message = import_upload(
+        get_store(), upload.getvalue(), state.owner(), ss[keys.MODELS_UPLOAD_NAME]
+    )
+    if level == "success":
+        flash(keys.MODELS_FLASH, "success", message)
+        ss[keys.MODELS_UPLOAD_N] += 1
+        ss[keys.MODELS_UPLOAD_NAME] = ""  # the next upload gets the name in its own file
+        ss[keys.MODELS_IMPORTED] = {}
+    else:
+        ss[keys.MODELS_IMPORTED] = {upload.file_id: message}
+
+
 def _upload() -> None:
     ss = st.session_state
     with st.container(border=True):
@@ -160,7 +206,8 @@ def _upload() -> None:
         upload = cols[0].file_uploader(
             "Checkpoint file",
             type=["pt", "pth"],
-            key=keys.MODELS_UPLOAD,
+            key=_uploader_key(),
+            on_change=_import_upload,
             help="Only weights and plain settings are read (weights_only=True): a file that "
             "would run code is refused.",
         )
@@ -170,28 +217,24 @@ def _upload() -> None:
             placeholder="the name stored in the file",
             max_chars=80,
         )
-        if upload is None:
-            return
-        done: dict[str, tuple[str, str]] = ss[keys.MODELS_IMPORTED]
-        if upload.file_id not in done:  # import each uploaded file once, not on every rerun
-            with st.spinner("Checking the file …"):
-                done[upload.file_id] = import_upload(
-                    get_store(), upload.getvalue(), state.owner(), ss[keys.MODELS_UPLOAD_NAME]
-                )
-            if done[upload.file_id][0] == "success":
-                st.rerun()  # list the new model in the table above
-        level, message = done[upload.file_id]
-        (st.success if level == "success" else st.error)(message)
+        refused = ss[keys.MODELS_IMPORTED].get(upload.file_id) if upload is not None else None
+        if refused:
+            st.error(refused)
 
 
 def main() -> None:
     st.title("Models", anchor=False)
     st.caption(
-        "The pretrained models and the ones you trained or uploaded in this session. "
-        "Download any of them; delete your own."
+        "The pretrained models and the ones you trained or uploaded in this browser, newest "
+        "first. Download any of them; delete your own."
+    )
+    manager = get_manager()
+    st.caption(
+        ":material/schedule: "
+        + model_info.retention_note(manager.keep_finished, manager.done_ttl_s)
     )
     show_flashes(keys.MODELS_FLASH)
-    models = get_store().list(state.owner())
+    models = model_info.newest_first(get_store().list(state.owner()))
     if models:
         _table(models)
         chosen = choose_stored_model(

@@ -298,6 +298,49 @@ def test_pause_resume_lr_change_then_save_stopped_run(make_manager, store, raw):
     assert acc == pytest.approx(ckpt.test_accuracy, abs=1e-6)
 
 
+def test_a_stopped_run_records_its_history_in_the_checkpoint(make_manager, store, raw):
+    """Issue 11 item 10: a run stopped after a pause and a learning-rate change says so in its
+    checkpoint, instead of only the settings it started with."""
+    manager = make_manager(1)
+    config = long("mlp", schedule="constant", lr=1e-3)
+    job = manager.submit(config, owner="ann")
+    wait_for(lambda: manager.snapshot(job), lambda s: s.step >= 3)
+    assert manager.pause(job)
+    paused = wait_for(lambda: manager.snapshot(job), lambda s: s.status == "paused")
+    manager.set_lr(job, 5e-4)
+    assert manager.resume(job)
+    wait_for(lambda: manager.snapshot(job), lambda s: s.step >= paused.step + 3)
+    manager.stop(job)
+    stopped = wait_done(manager, job)
+    saved = store.load(manager.save(job)).metrics
+    assert saved["status"] == "stopped"
+    assert saved["epochs_planned"] == config.epochs == 3
+    assert saved["epochs_trained"] == pytest.approx(stopped.step / config.steps_per_epoch, abs=1e-4)
+    assert 0 < saved["epochs_trained"] < 1
+    assert saved["total_steps"] == stopped.total_steps and saved["steps"] == stopped.step
+    [change] = saved["lr_changes"]
+    assert change["from"] == 1e-3 and change["to"] == 5e-4
+    assert 3 <= change["step"] <= stopped.step
+    assert saved["pauses"] and saved["pauses"][0] >= 3
+    assert store.load(manager.save(job)).config["lr"] == 1e-3  # the settings it started with
+
+
+def test_run_names_continue_past_the_owners_saved_models(make_manager, store, raw):
+    """Issue 11 item 5: with a visitor id that outlives the server's memory (a cookie), a new
+    run must not get the name of a model the visitor already has."""
+    first = make_manager(1)
+    job = first.submit(tiny(), owner="ann")
+    assert wait_done(first, job).status == "finished"
+    assert first.snapshot(job).name == "mlp #1"
+    first.shutdown()
+    again = make_manager(1)  # a server restart: the job table and its counters are gone
+    job = again.submit(tiny(), owner="ann")
+    assert again.snapshot(job).name == "mlp #2"
+    assert wait_done(again, job).status == "finished"
+    assert [m.name for m in store.list("ann")] == ["mlp #2", "mlp #1"]
+    assert again.snapshot(again.submit(tiny(), owner="bob")).name == "mlp #1"
+
+
 # ---- failures ------------------------------------------------------------------------------
 
 
@@ -339,7 +382,7 @@ def test_autosave_failure_keeps_the_model_in_memory(make_manager, tmp_path):
     job = manager.submit(tiny(), owner="ann")
     s = wait_done(manager, job)
     assert s.status == "finished" and s.checkpoint_id is None
-    assert "Could not create the folder" in s.save_error
+    assert "Could not create a folder for your models" in s.save_error
     ckpt = manager.checkpoint(job)
     assert ckpt is not None and ckpt.test_accuracy == s.test_accuracy
 

@@ -460,7 +460,7 @@ def test_hostile_model_ids_are_refused(
             store.delete(model_id, "ann")
     with pytest.raises(CheckpointError, match="read-only"):
         store.delete("pretrained/mlp", "ann")
-    with pytest.raises(CheckpointError, match="another session"):
+    with pytest.raises(CheckpointError, match="another visitor"):
         store.delete("runs/bob/theirs", "ann")
     assert store.load("runs/bob/theirs").name == "theirs"
     assert tree(pretrained) == shipped

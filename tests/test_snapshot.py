@@ -146,3 +146,20 @@ def test_checkpoint_metrics_of_a_run_stopped_mid_epoch() -> None:
 def test_seconds_left_is_unknown_without_a_rate() -> None:
     assert seconds_left(CONFIG, STARTED, [], [], 0) is None
     assert seconds_left(CONFIG, STARTED, [step(0, 0.0)], [], 0) is None
+
+
+def test_lr_changes_and_pauses_are_kept_for_the_checkpoint() -> None:
+    """Issue 11 item 10: the checkpoint of a run records what changed while it ran."""
+    state = running()
+    state.apply(step(5, 0.5), 101.0)
+    state.set_lr(CONFIG.lr)  # the same rate again is no change
+    state.set_lr(CONFIG.lr / 10)
+    assert state.pause()
+    assert state.resume()
+    state.apply(step(13, 1.3), 103.0)
+    assert state.snapshot(103.0).lr == CONFIG.lr / 10
+    metrics = state.metrics(test_accuracy=0.9)
+    assert metrics["lr_changes"] == [{"step": 5, "from": CONFIG.lr, "to": CONFIG.lr / 10}]
+    assert metrics["pauses"] == [5]
+    assert metrics["epochs_planned"] == 2 and metrics["epochs_trained"] == pytest.approx(1.3)
+    assert metrics["total_steps"] == 20

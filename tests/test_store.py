@@ -227,7 +227,7 @@ def test_delete_rules(store, dirs, ckpt):
     theirs = store.save(ckpt, "bob", "theirs")
     with pytest.raises(CheckpointError, match="read-only"):
         store.delete("pretrained/lenet", "ann")
-    with pytest.raises(CheckpointError, match="another session"):
+    with pytest.raises(CheckpointError, match="another visitor"):
         store.delete(theirs.id, "ann")
     with pytest.raises(CheckpointError):
         store.delete("runs/ann/../bob/theirs", "ann")
@@ -239,3 +239,50 @@ def test_delete_rules(store, dirs, ckpt):
         store.load(mine.id)
     with pytest.raises(CheckpointError, match="no saved model"):
         store.delete(mine.id, "ann")
+
+
+# ---- names and messages people read (issue 11) -----------------------------------------------
+
+
+def test_the_same_file_uploaded_twice_gets_a_name_of_its_own(store, ckpt):
+    """Issue 11 item 5: two uploads of one .pt were two entries with the same name."""
+    data = checkpoint_bytes(ckpt)
+    first = store.import_bytes(data, "ann", "")
+    second = store.import_bytes(data, "ann", "")
+    third = store.import_bytes(data, "ann", "")
+    # "original" is also the pretrained model's name (the same checkpoint): taken as well.
+    assert [first.name, second.name, third.name] == ["original (2)", "original (3)", "original (4)"]
+    named = [store.save(ckpt, "ann", "lenet5 #1").name for _ in range(2)]
+    assert named == ["lenet5 #1", "lenet5 #1 (2)"]
+    assert store.save(ckpt, "bob", "lenet5 #1").name == "lenet5 #1"  # per visitor
+    names = [m.name for m in store.list("ann")]
+    assert len(names) == len(set(names)) == 6
+    assert store.load(second.id).name == "original (3)"  # the name is the file's own
+
+
+def test_messages_name_the_model_never_a_path_or_a_visitor_id(store, dirs, ckpt, tmp_path):
+    """Issue 11 item 21: no runs/<owner>/... in what people read."""
+    owner = "0123456789abcdef0123456789abcdef"
+    mine = store.save(ckpt, owner, "mine")
+    messages = []
+    for action in (
+        lambda: store.delete(f"runs/{owner}/gone", owner),
+        lambda: store.delete(mine.id, "someone-else"),
+        lambda: store.load(f"runs/{owner}/gone"),
+        lambda: store.get(f"runs/{owner}/gone"),
+    ):
+        with pytest.raises(CheckpointError) as info:
+            action()
+        messages.append(str(info.value))
+    mine.path.write_bytes(b"damaged")
+    with pytest.raises(CheckpointError) as info:
+        store.load(mine.id)
+    messages.append(str(info.value))
+    blocked = tmp_path / "a-file"
+    blocked.write_text("not a folder")
+    with pytest.raises(CheckpointError) as info:
+        ModelStore(pretrained_dir=dirs[0], runs_dir=blocked).save(ckpt, owner, "x")
+    messages.append(str(info.value))
+    for message in messages:
+        assert owner not in message and str(tmp_path) not in message and "runs/" not in message
+    assert "'gone'" in messages[0] and "'mine' is not a readable checkpoint" in messages[4]

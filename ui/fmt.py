@@ -36,7 +36,8 @@ def rate(images_per_s: float | None) -> str:
 
 
 def when(iso: str | None) -> str:
-    """ISO 8601 UTC -> "2026-11-23 10:31 UTC" (unparseable text is returned as it is)."""
+    """ISO 8601 UTC -> "2026-11-23 10:31:07 UTC" (unparseable text is returned as it is).
+    To the second: two models made in the same minute are told apart."""
     if not iso:
         return "–"
     try:
@@ -45,7 +46,7 @@ def when(iso: str | None) -> str:
         return iso
     if t.tzinfo is None:
         t = t.replace(tzinfo=UTC)
-    return t.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    return t.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 STATUS_LABELS = {

@@ -8,7 +8,7 @@ This module imports nothing from the app, so every other module can use it witho
 from __future__ import annotations
 
 # --- the visitor ---------------------------------------------------------------------------
-OWNER = "owner"  # random id per browser session: whose jobs and runs are whose
+OWNER = "owner"  # the visitor id (ui.visitor): whose jobs and runs are whose
 
 # --- Train -------------------------------------------------------------------------------------
 TRAIN_JOB = "train_job_id"  # the job this visitor started last (None before the first)
@@ -56,7 +56,8 @@ DRAW_CANVAS_N = "draw_canvas_n"  # bumped by "Clear": a new canvas key empties t
 MODELS_CHOICE = "models_choice"  # widget: checkpoint id
 MODELS_UPLOAD = "models_upload"  # widget: file uploader
 MODELS_UPLOAD_NAME = "models_upload_name"  # widget: name for the uploaded model
-MODELS_IMPORTED = "models_imported"  # upload file id -> (level, message), imports once
+MODELS_UPLOAD_N = "models_upload_n"  # bumped by each import: a new, empty uploader
+MODELS_IMPORTED = "models_imported"  # file id -> why it was refused, while it is in the box
 MODELS_FLASH = "models_flash"
 
 # --- sidebar ------------------------------------------------------------------------------------

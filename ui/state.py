@@ -9,11 +9,20 @@ import streamlit as st
 
 from ui import keys
 from ui.train_form.fields import default_widget_values
+from ui.visitor import visitor_id
+
+
+def _cookie_owner() -> str | None:
+    """The visitor id of the browser's cookie (`ui.visitor`), None without one (AppTest, a
+    browser that refuses cookies, a client that is not a browser)."""
+    try:
+        return visitor_id(st.context.cookies)
+    except Exception:  # no request context: there is no cookie to read
+        return None
 
 
 def _defaults() -> dict[str, Any]:
     return {
-        keys.OWNER: uuid.uuid4().hex[:12],
         keys.TRAIN_JOB: None,
         keys.TRAIN_QP_LOADED: False,
         keys.TRAIN_QP_NOTES: [],
@@ -35,6 +44,7 @@ def _defaults() -> dict[str, Any]:
         keys.DRAW_CANVAS_N: 0,
         keys.MODELS_CHOICE: None,
         keys.MODELS_UPLOAD_NAME: "",
+        keys.MODELS_UPLOAD_N: 0,
         keys.MODELS_IMPORTED: {},
         keys.MODELS_FLASH: [],
         keys.SIDEBAR_SEEN_ACTIVE: False,
@@ -44,6 +54,11 @@ def _defaults() -> dict[str, Any]:
 def init_state() -> None:
     """Give every key its default, once per session (keys already set are left alone)."""
     ss = st.session_state
+    if keys.OWNER not in ss:
+        # The browser's visitor id, so that its models and runs are the same after a reload
+        # and in every tab; without a cookie a random id of this session alone.
+        # (The Train page then shows the visitor's newest job, and the sidebar keeps its lease.)
+        ss[keys.OWNER] = _cookie_owner() or uuid.uuid4().hex[:12]
     for key, value in _defaults().items():
         if key not in ss:
             ss[key] = value

@@ -39,7 +39,7 @@ def choose_stored_model(
         format_func=lambda i: model_label(by_id[i]),
         key=key,
         on_change=on_change,
-        help="Pretrained models, and the models you trained or uploaded in this session.",
+        help="Pretrained models, and the models you trained or uploaded in this browser.",
     )
     return by_id[chosen]
 

@@ -132,17 +132,23 @@ class JobManager:
     def submit(self, config: TrainConfig, owner: str, name: str | None = None) -> str:
         """Start `config` now if a slot is free, else queue it; returns the job id.
 
-        `name` is the display name (default "<model> #<n>", numbered per owner and model).
+        `name` is the display name (default "<model> #<n>", numbered per owner and model,
+        past the names of the owner's saved models: a visitor who comes back after a server
+        restart gets "lenet5 #2", not a second "lenet5 #1").
         """
         if not isinstance(config, TrainConfig):
             raise ConfigError(f"submit() needs a TrainConfig, got {type(config).__name__}.")
+        taken = set() if name else self._saved_names(owner)  # file reads: outside the lock
         with self._cond:
             if self._closed:
                 raise JobError("The job manager has shut down: no new jobs.")
             job_id = uuid.uuid4().hex[:12]
             if not name:
+                taken |= {j.runner.name for j in self._jobs.values() if j.owner == owner}
                 counter = self._numbers.setdefault((owner, config.model), itertools.count(1))
                 name = f"{config.model} #{next(counter)}"
+                while name in taken:
+                    name = f"{config.model} #{next(counter)}"
             runner = TrainingRunner(
                 config,
                 self._data,
@@ -255,6 +261,15 @@ class JobManager:
     def save(self, job_id: str, name: str | None = None) -> str:
         """Save a finished or stopped job to the store; returns the checkpoint id."""
         return self._get(job_id).runner.weights.save(name)
+
+    def _saved_names(self, owner: str) -> set[str]:
+        """Names of the models `owner` sees in the store (empty when it cannot be read: the
+        store then says what is wrong when the run is saved)."""
+        try:
+            return {m.name for m in self.store.list(owner)}
+        except Exception:
+            log.warning("could not list the saved models of %s", owner, exc_info=True)
+            return set()
 
     # ---- scheduling -----------------------------------------------------------------------
     def _schedule_loop(self) -> None:

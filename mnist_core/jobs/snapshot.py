@@ -20,6 +20,7 @@ __all__ = [
     "JobSnapshot",
     "JobState",
     "JobStatus",
+    "LrChange",
     "seconds_left",
 ]
 
@@ -36,6 +37,16 @@ assert DONE_STATUSES | ACTIVE_STATUSES | {"queued"} == set(get_args(JobStatus))
 # 2-core CPU evaluation measured 0.4x to 2x the training throughput: assume 1x.
 _EVAL_SPEEDUP = 1.0
 _RATE_WINDOW = 5  # StepMetrics used for the recent training rate behind the time-left estimate
+
+
+@dataclass(frozen=True)
+class LrChange:
+    """A change of the peak learning rate while training: from `old` to `new`, for the steps
+    after `step`."""
+
+    step: int
+    old: float
+    new: float
 
 
 @dataclass(frozen=True)
@@ -138,6 +149,7 @@ class JobState:
         self.status: JobStatus = "queued"
         self.message = "Queued"
         self.lr = config.lr
+        self._lr_changes: list[LrChange] = []
         self.started: RunStarted | None = None
         self.ended: RunEnded | None = None
         # Appended per event; snapshots get tuple() copies, rebuilt only when they grew.
@@ -152,6 +164,7 @@ class JobState:
         self.checkpoint_id: str | None = None
         self.save_error: str | None = None
         self.stop_reason: str | None = None  # replaces the message once stopped
+        self.pauses: list[int] = []  # the step of each pause, kept in the checkpoint
 
     # ---- control --------------------------------------------------------------------------
     @property
@@ -170,6 +183,7 @@ class JobState:
         if self.status != "running":
             return False
         self.status, self.message = "paused", f"Paused at step {self.step}"
+        self.pauses.append(self.step)
         return True
 
     def resume(self) -> bool:
@@ -190,6 +204,12 @@ class JobState:
             return None
         self.status, self.message, self.stop_reason = "stopping", "Stopping…", reason
         return "stopping"
+
+    def set_lr(self, lr: float) -> None:
+        """The peak learning rate is `lr` from the next step on (recorded as an LrChange)."""
+        if lr != self.lr:
+            self._lr_changes.append(LrChange(self.step, self.lr, lr))
+        self.lr = lr
 
     def note(self, message: str) -> None:
         """Show `message` (what the worker is doing) while the job runs undisturbed."""
@@ -267,6 +287,8 @@ class JobState:
             status=self.status,
             test_accuracy=test_accuracy,
             name=self.name,
+            lr_changes=[{"step": c.step, "from": c.old, "to": c.new} for c in self._lr_changes],
+            pauses=self.pauses,
         )
 
     def snapshot(self, now: float) -> JobSnapshot:

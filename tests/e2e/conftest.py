@@ -241,6 +241,11 @@ class StApp:
         self.page_errors: list[str] = []
         page.on("pageerror", lambda e: self.page_errors.append(str(e)))
 
+    def new_tab(self, name: str) -> StApp:
+        """Another tab of the same browser (same context, so the same cookies): a new
+        Streamlit session of the same visitor. Closed with the context."""
+        return StApp(self.page.context.new_page(), self.server, f"{self.name}-{name}")
+
     # -- navigation and waiting --
 
     def open(self, path: str = "") -> StApp:

@@ -11,6 +11,7 @@ from playwright.sync_api import expect
 
 from mnist_core.checkpoints import load_checkpoint
 from mnist_core.models import list_models
+from ui.visitor import VISITOR_COOKIE, is_visitor_id
 
 pytestmark = pytest.mark.e2e
 
@@ -79,4 +80,52 @@ def test_uploading_a_file_that_is_not_a_checkpoint_shows_an_error(st) -> None:
     st.assert_no_errors()
     st.nav("Models")
     expect(st.main.get_by_test_id("stDownloadButton")).to_have_count(1)
+    st.assert_no_errors()
+
+
+def _my_model_options(st) -> list[str]:
+    return [o for o in st.options_of("Choose a model to download or delete") if "yours" in o]
+
+
+def test_your_models_survive_a_reload_and_a_second_tab_but_not_another_browser(
+    new_st, streamlit_server
+) -> None:
+    """Issue 11 item 1: a reload or a new tab lost every run. The visitor id is a cookie the
+    server sets on the first page load; the Streamlit session that page opens already uses it."""
+    st = new_st("first")
+    st.open("models")
+    [cookie] = [c for c in st.page.context.cookies() if c["name"] == VISITOR_COOKIE]
+    assert cookie["httpOnly"] and cookie["sameSite"] == "Lax", cookie
+    assert is_visitor_id(cookie["value"])
+    assert cookie["value"] not in st.page.url
+    expect(st.main).to_contain_text("kept on the server until you delete them")
+
+    name_box = st.main.get_by_label("Name (optional)")
+    name_box.fill("survivor")
+    name_box.press("Enter")
+    st.wait_idle()
+    st.upload(_uploader(st), str(REPO / "mnist_core" / "pretrained" / "mlp.pt"))
+    expect(st.main.get_by_test_id("stAlertContentSuccess")).to_contain_text("Added survivor")
+    # Stored under the cookie's id: the session of the very first page load used the cookie.
+    assert (streamlit_server.runs_dir / cookie["value"] / "survivor.pt").is_file()
+    assert any(o.startswith("survivor ·") for o in _my_model_options(st))
+
+    st.page.reload()  # F5: a new Streamlit session
+    st.page.get_by_test_id("stApp").wait_for()
+    st.wait_idle(timeout=60_000)
+    expect(st.main.get_by_test_id("stDataFrame")).to_be_visible()
+    assert any(o.startswith("survivor ·") for o in _my_model_options(st)), "lost on reload"
+    st.shot("after-reload")
+
+    tab = st.new_tab("second-tab")
+    tab.open("models")
+    assert any(o.startswith("survivor ·") for o in _my_model_options(tab)), "not in a new tab"
+    tab.assert_no_errors()
+
+    other = new_st("other-browser")
+    other.open("models")
+    [theirs] = [c for c in other.page.context.cookies() if c["name"] == VISITOR_COOKIE]
+    assert theirs["value"] != cookie["value"]
+    assert not _my_model_options(other), "another browser sees this visitor's models"
+    other.assert_no_errors()
     st.assert_no_errors()
