@@ -3,7 +3,6 @@ devices and model description; the Draw page's input toggle."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -28,7 +27,8 @@ def _help_of(at: Any, key: str) -> str:
     raise AssertionError(f"no widget {key!r}")
 
 
-def test_momentum_shows_under_sgd_only(app_env: Path) -> None:
+@pytest.mark.usefixtures("app_env")
+def test_momentum_shows_under_sgd_only() -> None:
     at = new_app().run()
     assert at.session_state["train_cfg_optimizer"] == "adamw"
     widget_keys = {w.key for w in at.number_input}
@@ -45,7 +45,8 @@ def test_momentum_shows_under_sgd_only(app_env: Path) -> None:
     assert not at.button(key="train_start").disabled
 
 
-def test_help_in_the_sidebar_teaches(app_env: Path) -> None:
+@pytest.mark.usefixtures("app_env")
+def test_help_in_the_sidebar_teaches() -> None:
     at = new_app().run()
     schedule = _help_of(at, "train_cfg_schedule")
     assert schedule != "Learning-rate schedule." and "Typical" in schedule
@@ -53,7 +54,8 @@ def test_help_in_the_sidebar_teaches(app_env: Path) -> None:
     assert smoothing != "Cross-entropy label smoothing." and "Too high" in smoothing
 
 
-def test_an_impossible_setup_is_explained_in_the_sidebars_words(app_env: Path) -> None:
+@pytest.mark.usefixtures("app_env")
+def test_an_impossible_setup_is_explained_in_the_sidebars_words() -> None:
     at = new_app().run()
     at.number_input(key="train_cfg_train_subset").set_value(100).run()
     at.number_input(key="train_cfg_batch_size").set_value(256).run()
@@ -65,7 +67,8 @@ def test_an_impossible_setup_is_explained_in_the_sidebars_words(app_env: Path) -
     assert at.button(key="train_start").disabled
 
 
-def test_a_cpu_only_server_offers_no_gpu(app_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.usefixtures("app_env")
+def test_a_cpu_only_server_offers_no_gpu(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     monkeypatch.setattr(torch.backends.mps, "is_available", lambda: False)
     at = new_app()
@@ -80,7 +83,8 @@ def test_a_cpu_only_server_offers_no_gpu(app_env: Path, monkeypatch: pytest.Monk
     assert "Device: 'cuda' in the link is not available on this server" in texts(at.warning)
 
 
-def test_the_model_description_follows_its_options(app_env: Path) -> None:
+@pytest.mark.usefixtures("app_env")
+def test_the_model_description_follows_its_options() -> None:
     at = new_app().run()
     at.selectbox(key="train_model").select("mlp").run()
     assert "784-256-64-10 fully connected" in texts(at.sidebar.caption)
@@ -91,7 +95,8 @@ def test_the_model_description_follows_its_options(app_env: Path) -> None:
     assert "784-256-64-10" not in captions
 
 
-def test_the_draw_upload_toggle_cannot_be_deselected(app_env: Path, canvas: dict[str, Any]) -> None:
+@pytest.mark.usefixtures("app_env", "canvas")
+def test_the_draw_upload_toggle_cannot_be_deselected() -> None:
     at = new_app().run()
     at.switch_page("pages/draw.py").run()
     assert not at.get("file_uploader")
