@@ -12,10 +12,13 @@ from tests.test_app import (  # noqa: F401  (fixtures)
     app_env,
     assert_clean,
     canvas,
+    manager_snapshot,
     mnist_raw,
     new_app,
     pretrained_dir,
+    stop_jobs,
     texts,
+    wait_for,
 )
 
 
@@ -110,3 +113,23 @@ def test_the_draw_upload_toggle_cannot_be_deselected() -> None:
     assert len(at.get("file_uploader")) == 1  # still Upload, not silently the canvas
     at.segmented_control(key="draw_source").set_value("Draw").run()
     assert not at.get("file_uploader")
+
+
+@pytest.mark.usefixtures("app_env", "stop_jobs")
+def test_a_time_estimate_before_start_and_in_the_queue(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MNIST_MAX_JOBS", "1")  # one slot: a second job queues
+    first = new_app().run()
+    summary = texts(first.caption)
+    # Before Start: how long the run will take, from the speed measured on this machine.
+    assert "training images/s measured for LeNet-5" in summary, summary
+    assert " · **about " in summary
+    first.button(key="train_start").click().run()  # LeNet-5's full recipe: minutes
+    assert_clean(first)
+
+    second = new_app().run()  # another visitor
+    second.button(key="train_preset_quick_look").click().run()
+    second.button(key="train_start").click().run()
+    wait_for(lambda: manager_snapshot(second).status == "queued", second, 60, "a queued job")
+    assert_clean(second)
+    info = texts(second.info)
+    assert "Waiting in the queue (position 1, about " in info, info

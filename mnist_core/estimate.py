@@ -1,0 +1,199 @@
+"""How long a run will take, before it starts, and how long a queued job will wait.
+
+`measure_speed` times the real training step (`training.fit`: the architecture with its
+options, the optimiser, the augmentation) and the evaluation on this machine, on a few batches
+of random pixels, once per process and setup; `run_seconds` turns that speed into a run's
+duration from the number of images it will process, evaluations included. `queue_wait_seconds`
+is a pure function of the running jobs' time left and the queued jobs' durations.
+
+Accuracy: see bench/estimate_error.py, which compares the estimate with real short runs.
+"""
+
+from __future__ import annotations
+
+import heapq
+import json
+import math
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+
+from mnist_core.config import TrainConfig
+from mnist_core.control import TrainControl
+from mnist_core.data import MnistSplits
+from mnist_core.device import pick_device
+from mnist_core.events import EpochMetrics, RunEnded, StepMetrics
+from mnist_core.training import fit
+
+__all__ = [
+    "MNIST_TEST_SIZE",
+    "Speed",
+    "estimate_run_seconds",
+    "measure_speed",
+    "queue_wait_seconds",
+    "run_seconds",
+]
+
+MNIST_TEST_SIZE = 10_000
+# The measurement: WARMUP steps not timed (first calls allocate and pick kernels), then
+# TIMED steps; batches larger than MEASURE_BATCH_MAX are timed at that size (a step of a big
+# batch can take seconds, and throughput hardly grows beyond it on a CPU).
+_WARMUP_STEPS = 2
+_TIMED_STEPS = 4
+MEASURE_BATCH_MAX = 256
+_EVAL_IMAGES = 1_000  # evaluated once to time the forward pass (2 batches of fit's 500)
+# Measured on the 2-core CPU with bench/estimate_error.py: a job spends about this long before
+# its first step (splitting the data, building the model and the optimiser) and saving.
+STARTUP_S = 1.0
+
+
+@dataclass(frozen=True)
+class Speed:
+    """Throughput of one setup on this machine, in images per second."""
+
+    train_images_per_s: float  # optimisation steps (forward, backward, update, augmentation)
+    eval_images_per_s: float  # forward passes of the end-of-epoch evaluation
+
+
+_cache: dict[tuple[object, ...], Speed] = {}
+_lock = threading.Lock()  # one measurement at a time: two at once would slow each other down
+
+
+def _key(config: TrainConfig, threads: int, device: str) -> tuple[object, ...]:
+    return (
+        config.model,
+        json.dumps(dict(config.model_kwargs), sort_keys=True, default=list),
+        min(config.batch_size, MEASURE_BATCH_MAX),
+        config.optimizer,
+        config.loss,
+        config.augments,
+        device,
+        threads,
+    )
+
+
+def _random_splits(n_train: int, n_test: int, seed: int = 0) -> MnistSplits:
+    gen = torch.Generator().manual_seed(seed)
+
+    def images(n: int) -> torch.Tensor:
+        return torch.randint(0, 256, (n, 28, 28), dtype=torch.uint8, generator=gen)
+
+    def labels(n: int) -> torch.Tensor:
+        return torch.randint(0, 10, (n,), generator=gen)
+
+    return MnistSplits(
+        images(n_train), labels(n_train), images(0), labels(0), images(n_test), labels(n_test)
+    )
+
+
+def _measure(config: TrainConfig, threads: int) -> Speed:
+    """Time fit() on random pixels: WARMUP + TIMED steps of one epoch, then its evaluation."""
+    from mnist_core.jobs.runner import set_thread_count  # the job's own thread limit
+
+    bs = min(config.batch_size, MEASURE_BATCH_MAX)
+    steps = _WARMUP_STEPS + _TIMED_STEPS
+    # The same step as the real run, at a learning rate that cannot diverge on random data.
+    probe = config.replace(
+        epochs=1, batch_size=bs, log_every=1, eval_test=True, lr=1e-4, schedule="constant"
+    )
+    splits = _random_splits(bs * steps, _EVAL_IMAGES)
+    step_events: list[StepMetrics] = []
+    epoch_events: list[EpochMetrics] = []
+    failure: list[BaseException] = []
+
+    def work() -> None:
+        set_thread_count(threads)
+        try:
+            for event in fit(probe, splits, control=TrainControl()):
+                if isinstance(event, StepMetrics):
+                    step_events.append(event)
+                elif isinstance(event, EpochMetrics):
+                    epoch_events.append(event)
+                elif isinstance(event, RunEnded):
+                    break
+        except BaseException as e:  # reported in the caller's thread
+            failure.append(e)
+
+    # In a thread of its own, like a job, so the caller's torch thread count stays as it was.
+    worker = threading.Thread(target=work, name="mnist-speed-probe", daemon=True)
+    worker.start()
+    worker.join()
+    if failure:
+        raise failure[0]
+    timed = [e for e in step_events if e.step > _WARMUP_STEPS]
+    if timed:
+        start = next(e for e in step_events if e.step == _WARMUP_STEPS)
+        seconds = timed[-1].train_seconds - start.train_seconds
+        train_ips = (timed[-1].step - start.step) * bs / max(seconds, 1e-9)
+    else:  # cannot happen with steps > warm-up; the whole run's rate then
+        train_ips = step_events[-1].images_per_s
+    eval_s = epoch_events[-1].eval_seconds if epoch_events else 0.0
+    eval_ips = _EVAL_IMAGES / eval_s if eval_s > 0 else train_ips
+    return Speed(train_images_per_s=train_ips, eval_images_per_s=eval_ips)
+
+
+def measure_speed(config: TrainConfig, threads: int | None = None) -> Speed:
+    """The training and evaluation throughput of `config`'s setup on this machine.
+
+    Measured once per process for each architecture with its options, batch size (up to
+    MEASURE_BATCH_MAX), optimiser, loss, augmentation on or off, device and `threads` (torch
+    threads of the job; `config.threads` wins when set), then cached: the first call takes a
+    second or two (a few seconds for a large ResNet), later calls nothing. Busy cores (another
+    job running) make it slower, as they make the run slower.
+    """
+    threads = config.threads or threads or torch.get_num_threads()
+    device = pick_device(config.device).type
+    key = _key(config, threads, device)
+    with _lock:
+        if key not in _cache:
+            _cache[key] = _measure(config, threads)
+        return _cache[key]
+
+
+def run_seconds(config: TrainConfig, speed: Speed, startup_s: float = STARTUP_S) -> float:
+    """Seconds a run of `config` takes at `speed`: every training image of every epoch, the
+    validation (and test, with eval_test) images after every epoch, the final test evaluation
+    when eval_test is off, and the start-up."""
+    train_images = config.epochs * config.train_size
+    per_epoch_eval = config.val_size + (MNIST_TEST_SIZE if config.eval_test else 0)
+    eval_images = config.epochs * per_epoch_eval + (0 if config.eval_test else MNIST_TEST_SIZE)
+    return (
+        train_images / speed.train_images_per_s + eval_images / speed.eval_images_per_s + startup_s
+    )
+
+
+def estimate_run_seconds(config: TrainConfig, threads: int | None = None) -> float:
+    """`run_seconds` at the speed measured on this machine (`measure_speed`)."""
+    return run_seconds(config, measure_speed(config, threads))
+
+
+def queue_wait_seconds(
+    running_left: Sequence[float | None],
+    queued_ahead: Sequence[float | None],
+    slots: int,
+) -> float | None:
+    """Seconds until a queued job starts.
+
+    Args:
+        running_left: time left of each job that holds a slot now (running or paused).
+        queued_ahead: estimated durations of the queued jobs ahead of it, first in line first.
+        slots: jobs that run at once (the job manager's max_running).
+
+    First come, first served: each job ahead takes the slot that frees first; the job starts
+    when a slot frees after them. None when a figure is unknown (None or not finite).
+    """
+    if slots < 1:
+        raise ValueError(f"slots must be at least 1, got {slots}")
+    figures = [*running_left, *queued_ahead]
+    if any(f is None or not math.isfinite(f) for f in figures):
+        return None
+    left = sorted(max(0.0, float(f)) for f in running_left)  # type: ignore[arg-type]
+    # With more jobs running than slots (the limit was lowered), a slot frees only once the
+    # surplus has ended: the slots free at the `slots` latest end times.
+    free = left[-slots:] if len(left) >= slots else [0.0] * (slots - len(left)) + left
+    heapq.heapify(free)
+    for duration in queued_ahead:
+        heapq.heappush(free, heapq.heappop(free) + max(0.0, float(duration)))  # type: ignore[arg-type]
+    return free[0]

@@ -1,0 +1,97 @@
+"""How long a run will take, in words, before Start; how long a queued job will wait.
+
+The figures come from the engine (`mnist_core.estimate`): the speed of each setup measured on
+this machine once per process, and the queue's first-come-first-served wait.
+"""
+
+from __future__ import annotations
+
+import math
+
+from mnist_core.config import TrainConfig
+from mnist_core.device import device_name, pick_device
+from mnist_core.errors import MnistError
+from mnist_core.estimate import estimate_run_seconds, measure_speed, queue_wait_seconds
+from mnist_core.jobs import JobSnapshot
+from mnist_core.models import get_spec
+from ui.resources import get_manager
+
+
+def about(seconds: float) -> str:
+    """A duration as an estimate is honest about: 7 -> "about 7 s", 83 -> "about 1.5 min",
+    500 -> "about 8 min", 4000 -> "about 1 h 05 min"."""
+    if seconds < 10:
+        return f"about {max(1, round(seconds))} s"
+    if seconds < 60:
+        return f"about {round(seconds / 5) * 5} s"
+    minutes = seconds / 60
+    if minutes < 3:
+        return f"about {round(minutes * 2) / 2:g} min"
+    if minutes < 60:
+        return f"about {round(minutes)} min"
+    h, m = divmod(round(minutes), 60)
+    return f"about {h} h {m:02d} min"
+
+
+def _job_threads() -> int:
+    return get_manager().threads_per_job
+
+
+def run_estimate(config: TrainConfig) -> str:
+    """E.g. "about 8 min on CPU (1 thread), at 920 training images/s measured for ResNet
+    (small)"; "" when it cannot be measured (the device went away)."""
+    try:
+        speed = measure_speed(config, _job_threads())
+        seconds = estimate_run_seconds(config, _job_threads())
+        where = device_name(pick_device(config.device))
+    except (MnistError, RuntimeError):  # an absent device, a model that cannot run here
+        return ""
+    threads = config.threads or _job_threads()
+    if where.startswith("CPU"):
+        where = f"CPU ({threads} thread{'s' if threads != 1 else ''})"
+    return (
+        f"{about(seconds)} on {where}, at {speed.train_images_per_s:,.0f} training images/s "
+        f"measured for {get_spec(config.model).title}"
+    )
+
+
+def _remaining(job: JobSnapshot) -> float | None:
+    """Seconds left of a job that holds a slot: its own estimate once it has one, else the
+    estimate of the whole run less the time it has been going."""
+    if job.eta_s is not None:
+        return job.eta_s
+    if job.status == "paused":  # nobody knows when it resumes
+        return None
+    try:
+        return max(0.0, estimate_run_seconds(job.config, _job_threads()) - job.elapsed_s)
+    except (MnistError, RuntimeError):
+        return None
+
+
+def queue_wait(snap: JobSnapshot) -> float | None:
+    """Seconds until the queued job `snap` starts, None when unknown."""
+    pos = snap.queue_position
+    if snap.status != "queued" or not pos:
+        return None
+    manager = get_manager()
+    jobs = manager.jobs()
+    running = [_remaining(j) for j in jobs if j.active]
+    ahead = sorted(
+        (j for j in jobs if j.status == "queued" and j.queue_position and j.queue_position < pos),
+        key=lambda j: j.queue_position or 0,
+    )
+    try:
+        durations = [estimate_run_seconds(j.config, _job_threads()) for j in ahead]
+    except (MnistError, RuntimeError):
+        return None
+    wait = queue_wait_seconds(running, durations, manager.max_running)
+    return wait if wait is not None and math.isfinite(wait) else None
+
+
+def queue_wait_text(snap: JobSnapshot) -> str:
+    """E.g. "position 1, about 9 min"; "position 1" when the wait is unknown."""
+    pos = snap.queue_position
+    if not pos:
+        return ""
+    wait = queue_wait(snap)
+    return f"position {pos}, {about(wait)}" if wait is not None else f"position {pos}"
