@@ -65,9 +65,11 @@ HELP: dict[str, str] = {
         "grow enough and accuracy drops; too low (0): no help against overfitting."
     ),
     "schedule": (
-        "How the learning rate changes during training. Typical: one-cycle (warm up, then "
-        "slowly lower it), which usually trains fastest. Constant never lowers it, so the "
-        "final accuracy is often lower; step decay and reduce-on-plateau lower it in jumps."
+        "How the learning rate changes during training. Typical: one-cycle (warm up over the "
+        "first quarter, then slowly lower it), which usually trains fastest. Constant never "
+        "lowers it, so the final accuracy is often lower; step decay divides it by 10 at half "
+        "and at three quarters of the run; reduce on plateau halves it when the validation "
+        "loss stops improving (it needs validation images)."
     ),
     "loss": (
         "What the model is punished for while it learns. Typical: cross-entropy, made for "
