@@ -1,4 +1,5 @@
-"""The command line of the measuring tools: `python -m bench {tta,load,first-render,sweep,explain,estimate}`.
+"""The command line of the measuring tools: `python -m bench TOOL`, TOOL one of tta, load,
+first-render, sweep, explain, estimate.
 
 Each tool's module gives a DESCRIPTION, `add_arguments(parser)` and `run(args) -> int`. Errors
 in input (bad option, missing data or checkpoints) exit with status 2 and one line on stderr,
