@@ -83,9 +83,14 @@ def run(args: argparse.Namespace) -> int:
             row["actual_s"] = snap.elapsed_s
             row["status"] = snap.status
             row["error"] = row["estimate_s"] / snap.elapsed_s - 1.0
+            if snap.ended is not None:  # where the time went: steps, evaluations, the rest
+                row["train_s"], row["eval_s"] = snap.ended.train_seconds, snap.ended.eval_seconds
+                row["other_s"] = snap.elapsed_s - row["train_s"] - row["eval_s"]
             print(
                 f"{row['case']:50s} estimate {row['estimate_s']:7.1f} s  actual "
-                f"{row['actual_s']:7.1f} s  error {100 * row['error']:+6.1f}%  "
+                f"{row['actual_s']:7.1f} s (steps {row.get('train_s', 0):.1f}, evaluations "
+                f"{row.get('eval_s', 0):.1f}, other {row.get('other_s', 0):.1f})  error "
+                f"{100 * row['error']:+6.1f}%  "
                 f"(measured {row['train_images_per_s']:,.0f} train / "
                 f"{row['eval_images_per_s']:,.0f} eval images/s in {row['measure_s']:.1f} s)",
                 flush=True,

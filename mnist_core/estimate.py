@@ -12,9 +12,11 @@ Accuracy: see bench/estimate_error.py, which compares the estimate with real sho
 from __future__ import annotations
 
 import heapq
+import itertools
 import json
 import math
 import threading
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -24,8 +26,10 @@ from mnist_core.config import TrainConfig
 from mnist_core.control import TrainControl
 from mnist_core.data import MnistSplits
 from mnist_core.device import pick_device
-from mnist_core.events import EpochMetrics, RunEnded, StepMetrics
-from mnist_core.training import fit
+from mnist_core.evaluation import evaluate
+from mnist_core.events import RunEnded, StepMetrics
+from mnist_core.models import create_model
+from mnist_core.training import EVAL_BATCH, fit
 
 __all__ = [
     "MNIST_TEST_SIZE",
@@ -37,16 +41,21 @@ __all__ = [
 ]
 
 MNIST_TEST_SIZE = 10_000
-# The measurement: WARMUP steps not timed (first calls allocate and pick kernels), then
-# TIMED steps; batches larger than MEASURE_BATCH_MAX are timed at that size (a step of a big
-# batch can take seconds, and throughput hardly grows beyond it on a CPU).
+# The measurement: WARMUP steps not timed (first calls allocate and pick kernels), then steps
+# until at least MIN_TIMED_S and MIN_TIMED_STEPS have been timed (at most MAX_STEPS in all):
+# a fast model's step takes milliseconds, too short to time a few of them on a busy machine.
+# Batches larger than MEASURE_BATCH_MAX are timed at that size (a step of a big batch can take
+# seconds, and the throughput hardly grows beyond it on a CPU).
 _WARMUP_STEPS = 2
-_TIMED_STEPS = 4
+_MIN_TIMED_STEPS = 2
+_MIN_TIMED_S = 1.0
+_MAX_STEPS = 60
 MEASURE_BATCH_MAX = 256
-_EVAL_IMAGES = 1_000  # evaluated once to time the forward pass (2 batches of fit's 500)
-# Measured on the 2-core CPU with bench/estimate_error.py: a job spends about this long before
-# its first step (splitting the data, building the model and the optimiser) and saving.
-STARTUP_S = 1.0
+_EVAL_IMAGES = 1_000  # evaluated after a warm-up batch, to time the forward pass
+# Measured on the 2-core CPU with `python -m bench estimate`: a job spends 0.0 to 0.4 s outside
+# its training steps and evaluations (splitting the data, building the model and the
+# optimiser, saving the checkpoint).
+STARTUP_S = 0.2
 
 
 @dataclass(frozen=True)
@@ -66,6 +75,7 @@ def _key(config: TrainConfig, threads: int, device: str) -> tuple[object, ...]:
         config.model,
         json.dumps(dict(config.model_kwargs), sort_keys=True, default=list),
         min(config.batch_size, MEASURE_BATCH_MAX),
+        2 ** math.ceil(math.log2(config.train_size)),  # the size matters (the CPU's cache)
         config.optimizer,
         config.loss,
         config.augments,
@@ -89,30 +99,44 @@ def _random_splits(n_train: int, n_test: int, seed: int = 0) -> MnistSplits:
 
 
 def _measure(config: TrainConfig, threads: int) -> Speed:
-    """Time fit() on random pixels: WARMUP + TIMED steps of one epoch, then its evaluation."""
+    """Time fit()'s steps on random pixels, then evaluate() (what fit evaluates with)."""
     from mnist_core.jobs.runner import set_thread_count  # the job's own thread limit
 
     bs = min(config.batch_size, MEASURE_BATCH_MAX)
-    steps = _WARMUP_STEPS + _TIMED_STEPS
     # The same step as the real run, at a learning rate that cannot diverge on random data.
     probe = config.replace(
-        epochs=1, batch_size=bs, log_every=1, eval_test=True, lr=1e-4, schedule="constant"
+        epochs=1, batch_size=bs, log_every=1, eval_test=False, lr=1e-4, schedule="constant"
     )
-    splits = _random_splits(bs * steps, _EVAL_IMAGES)
-    step_events: list[StepMetrics] = []
-    epoch_events: list[EpochMetrics] = []
+    # As many training images as the run has: batches gathered from 55,000 images run slower
+    # than from a few thousand that stay in the CPU's cache (the MLP's steps by about 2x).
+    splits = _random_splits(max(config.train_size, bs * (_WARMUP_STEPS + 1)), EVAL_BATCH)
+    control = TrainControl()
+    steps: list[StepMetrics] = []
+    eval_s: list[float] = []
     failure: list[BaseException] = []
 
     def work() -> None:
         set_thread_count(threads)
         try:
-            for event in fit(probe, splits, control=TrainControl()):
+            model = create_model(config.model, **config.model_kwargs)
+            for event in fit(probe, splits, model=model, control=control):
                 if isinstance(event, StepMetrics):
-                    step_events.append(event)
-                elif isinstance(event, EpochMetrics):
-                    epoch_events.append(event)
+                    steps.append(event)
+                    timed = event.step - _WARMUP_STEPS
+                    if timed >= _MIN_TIMED_STEPS:
+                        start = steps[_WARMUP_STEPS - 1].train_seconds
+                        long_enough = event.train_seconds - start >= _MIN_TIMED_S
+                        if long_enough or event.step >= _MAX_STEPS:
+                            control.request_stop()
                 elif isinstance(event, RunEnded):
                     break
+            images = splits.test_x[:64], splits.test_y[:64]
+            evaluate(model, *images, batch_size=EVAL_BATCH)  # warm-up
+            x = torch.randint(0, 256, (_EVAL_IMAGES, 28, 28), dtype=torch.uint8)
+            y = torch.randint(0, 10, (_EVAL_IMAGES,))
+            t0 = time.perf_counter()
+            evaluate(model, x, y, batch_size=EVAL_BATCH)
+            eval_s.append(time.perf_counter() - t0)
         except BaseException as e:  # reported in the caller's thread
             failure.append(e)
 
@@ -122,15 +146,15 @@ def _measure(config: TrainConfig, threads: int) -> Speed:
     worker.join()
     if failure:
         raise failure[0]
-    timed = [e for e in step_events if e.step > _WARMUP_STEPS]
-    if timed:
-        start = next(e for e in step_events if e.step == _WARMUP_STEPS)
-        seconds = timed[-1].train_seconds - start.train_seconds
-        train_ips = (timed[-1].step - start.step) * bs / max(seconds, 1e-9)
-    else:  # cannot happen with steps > warm-up; the whole run's rate then
-        train_ips = step_events[-1].images_per_s
-    eval_s = epoch_events[-1].eval_seconds if epoch_events else 0.0
-    eval_ips = _EVAL_IMAGES / eval_s if eval_s > 0 else train_ips
+    timed = steps[_WARMUP_STEPS:]
+    if timed:  # one StepMetrics per step: its images are its rate times its duration
+        durations = [b.train_seconds - a.train_seconds for a, b in itertools.pairwise(steps)]
+        durations = durations[_WARMUP_STEPS - 1 :]
+        images = sum(e.images_per_s * d for e, d in zip(timed, durations, strict=True))
+        train_ips = images / max(sum(durations), 1e-9)
+    else:  # a run shorter than the warm-up: its own rate
+        train_ips = steps[-1].images_per_s
+    eval_ips = _EVAL_IMAGES / eval_s[0] if eval_s and eval_s[0] > 0 else train_ips
     return Speed(train_images_per_s=train_ips, eval_images_per_s=eval_ips)
 
 
@@ -138,10 +162,10 @@ def measure_speed(config: TrainConfig, threads: int | None = None) -> Speed:
     """The training and evaluation throughput of `config`'s setup on this machine.
 
     Measured once per process for each architecture with its options, batch size (up to
-    MEASURE_BATCH_MAX), optimiser, loss, augmentation on or off, device and `threads` (torch
-    threads of the job; `config.threads` wins when set), then cached: the first call takes a
-    second or two (a few seconds for a large ResNet), later calls nothing. Busy cores (another
-    job running) make it slower, as they make the run slower.
+    MEASURE_BATCH_MAX), training set size (to the next power of two), optimiser, loss,
+    augmentation on or off, device and `threads` (torch threads of the job; `config.threads`
+    wins when set), then cached: the first call takes one to four seconds, later calls
+    nothing. Busy cores (another job running) make it slower, as they make the run slower.
     """
     threads = config.threads or threads or torch.get_num_threads()
     device = pick_device(config.device).type
