@@ -3,8 +3,10 @@
 `measure_speed` times the real training step (`training.fit`: the architecture with its
 options, the optimiser, the augmentation) and the evaluation on this machine, on a few batches
 of random pixels, once per process and setup; `run_seconds` turns that speed into a run's
-duration from the number of images it will process, evaluations included. `queue_wait_seconds`
-is a pure function of the running jobs' time left and the queued jobs' durations.
+duration from the number of images it will process, evaluations included. Once a run of the
+same setup has finished, its own speed (`observed_speed`, `remember_speed`) replaces the
+probe's. `queue_wait_seconds` is a pure function of the running jobs' time left and the queued
+jobs' durations.
 
 Accuracy: see bench/estimate_error.py, which compares the estimate with real short runs.
 """
@@ -27,7 +29,7 @@ from mnist_core.control import TrainControl
 from mnist_core.data import MnistSplits
 from mnist_core.device import pick_device
 from mnist_core.evaluation import evaluate
-from mnist_core.events import RunEnded, StepMetrics
+from mnist_core.events import RunEnded, RunStarted, StepMetrics
 from mnist_core.models import create_model
 from mnist_core.training import EVAL_BATCH, fit
 
@@ -36,7 +38,9 @@ __all__ = [
     "Speed",
     "estimate_run_seconds",
     "measure_speed",
+    "observed_speed",
     "queue_wait_seconds",
+    "remember_speed",
     "run_seconds",
 ]
 
@@ -174,6 +178,28 @@ def measure_speed(config: TrainConfig, threads: int | None = None) -> Speed:
         if key not in _cache:
             _cache[key] = _measure(config, threads)
         return _cache[key]
+
+
+def observed_speed(config: TrainConfig, started: RunStarted, ended: RunEnded) -> Speed | None:
+    """The speed a finished run of `config` actually had (its images over its training and
+    evaluation seconds); None for a run that did not finish or timed nothing."""
+    if ended.status != "finished" or ended.train_seconds <= 0 or ended.eval_seconds <= 0:
+        return None
+    per_epoch_eval = started.n_val + (started.n_test if config.eval_test else 0)
+    eval_images = config.epochs * per_epoch_eval + (0 if config.eval_test else started.n_test)
+    return Speed(
+        train_images_per_s=config.epochs * started.n_train / ended.train_seconds,
+        eval_images_per_s=eval_images / ended.eval_seconds,
+    )
+
+
+def remember_speed(config: TrainConfig, speed: Speed, threads: int | None = None) -> None:
+    """Use `speed` (e.g. the `observed_speed` of a real run) for `config`'s setup from now on:
+    a whole run is timed over far longer than the probe, so it is the better figure."""
+    threads = config.threads or threads or torch.get_num_threads()
+    key = _key(config, threads, pick_device(config.device).type)
+    with _lock:
+        _cache[key] = speed
 
 
 def run_seconds(config: TrainConfig, speed: Speed, startup_s: float = STARTUP_S) -> float:

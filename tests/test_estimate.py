@@ -11,7 +11,9 @@ from mnist_core.estimate import (
     MNIST_TEST_SIZE,
     Speed,
     measure_speed,
+    observed_speed,
     queue_wait_seconds,
+    remember_speed,
     run_seconds,
 )
 
@@ -67,3 +69,20 @@ def test_speed_is_measured_once_per_setup() -> None:
     assert measure_speed(config.replace(epochs=3, lr=0.01), threads=1) is speed  # cached
     wider = config.replace(model_kwargs={"hidden": (512, 512)})
     assert measure_speed(wider, threads=1) is not speed  # another architecture: measured
+
+
+def test_a_finished_run_teaches_the_estimate_its_real_speed() -> None:
+    from mnist_core.events import RunEnded, RunStarted
+
+    config = TrainConfig.for_model("mlp", epochs=2, train_subset=1000, val_size=1000)
+    started = RunStarted("cpu", "CPU", 1, n_train=1000, n_val=1000, n_test=10_000,
+                         steps_per_epoch=8, total_steps=16)  # fmt: skip
+    ended = RunEnded("finished", "", 16, 2, train_seconds=4.0, eval_seconds=11.0,
+                     test_accuracy=0.9, val_accuracy=0.9)  # fmt: skip
+    speed = observed_speed(config, started, ended)
+    assert speed == Speed(train_images_per_s=500.0, eval_images_per_s=2000.0)
+    remember_speed(config, speed, threads=1)
+    assert measure_speed(config, threads=1) is speed
+    assert run_seconds(config, speed, startup_s=0.0) == pytest.approx(15.0)
+    stopped = RunEnded("stopped", "", 5, 0, 1.0, 0.0, None, None)
+    assert observed_speed(config, started, stopped) is None

@@ -11,7 +11,13 @@ import math
 from mnist_core.config import TrainConfig
 from mnist_core.device import device_name, pick_device
 from mnist_core.errors import MnistError
-from mnist_core.estimate import estimate_run_seconds, measure_speed, queue_wait_seconds
+from mnist_core.estimate import (
+    estimate_run_seconds,
+    measure_speed,
+    observed_speed,
+    queue_wait_seconds,
+    remember_speed,
+)
 from mnist_core.jobs import JobSnapshot
 from mnist_core.models import get_spec
 from ui.resources import get_manager
@@ -37,9 +43,31 @@ def _job_threads() -> int:
     return get_manager().threads_per_job
 
 
+_learnt: set[str] = set()  # ids of finished jobs whose speed has been remembered
+
+
+def _learn_from_finished_runs() -> None:
+    """Remember the real speed of each run that finished since the last call (any visitor's:
+    they ran on this machine), so the next estimate of that setup uses it."""
+    for job in get_manager().jobs():
+        if job.status != "finished" or job.job_id in _learnt:
+            continue
+        _learnt.add(job.job_id)
+        if job.started is None or job.ended is None:
+            continue
+        speed = observed_speed(job.config, job.started, job.ended)
+        if speed is not None:
+            try:
+                remember_speed(job.config, speed, _job_threads())
+            except MnistError:  # its device is gone
+                continue
+
+
 def run_estimate(config: TrainConfig) -> str:
     """E.g. "about 8 min on CPU (1 thread), at 920 training images/s measured for ResNet
-    (small)"; "" when it cannot be measured (the device went away)."""
+    (small)"; "" when it cannot be measured (the device went away). The speed is the probe's
+    until a run of the same setup has finished here, then that run's."""
+    _learn_from_finished_runs()
     try:
         speed = measure_speed(config, _job_threads())
         seconds = estimate_run_seconds(config, _job_threads())
