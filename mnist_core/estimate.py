@@ -37,7 +37,9 @@ __all__ = [
     "MNIST_TEST_SIZE",
     "Speed",
     "estimate_run_seconds",
+    "known_speed",
     "measure_speed",
+    "measure_speed_soon",
     "observed_speed",
     "queue_wait_seconds",
     "remember_speed",
@@ -71,6 +73,8 @@ class Speed:
 
 
 _cache: dict[tuple[object, ...], Speed] = {}
+_pending: set[tuple[object, ...]] = set()  # setups measure_speed_soon is measuring
+_cache_lock = threading.Lock()  # guards _cache and _pending, held only briefly
 _lock = threading.Lock()  # one measurement at a time: two at once would slow each other down
 
 
@@ -162,6 +166,40 @@ def _measure(config: TrainConfig, threads: int) -> Speed:
     return Speed(train_images_per_s=train_ips, eval_images_per_s=eval_ips)
 
 
+def _setup(config: TrainConfig, threads: int | None) -> tuple[tuple[object, ...], int]:
+    threads = config.threads or threads or torch.get_num_threads()
+    return _key(config, threads, pick_device(config.device).type), threads
+
+
+def known_speed(config: TrainConfig, threads: int | None = None) -> Speed | None:
+    """The speed of `config`'s setup if it has been measured (or learnt), else None; never
+    measures (see `measure_speed_soon`)."""
+    key, _ = _setup(config, threads)
+    with _cache_lock:
+        return _cache.get(key)
+
+
+def measure_speed_soon(config: TrainConfig, threads: int | None = None) -> None:
+    """Measure `config`'s setup in a background thread unless it is known or under way, so a
+    page can show it on a later run instead of waiting for it now (`known_speed`)."""
+    key, threads = _setup(config, threads)
+    with _cache_lock:
+        if key in _cache or key in _pending:
+            return
+        _pending.add(key)
+
+    def work() -> None:
+        try:
+            measure_speed(config, threads)
+        except Exception:  # an absent device or a model that cannot run: stays unknown
+            pass
+        finally:
+            with _cache_lock:
+                _pending.discard(key)
+
+    threading.Thread(target=work, name="mnist-speed-soon", daemon=True).start()
+
+
 def measure_speed(config: TrainConfig, threads: int | None = None) -> Speed:
     """The training and evaluation throughput of `config`'s setup on this machine.
 
@@ -171,13 +209,14 @@ def measure_speed(config: TrainConfig, threads: int | None = None) -> Speed:
     wins when set), then cached: the first call takes one to four seconds, later calls
     nothing. Busy cores (another job running) make it slower, as they make the run slower.
     """
-    threads = config.threads or threads or torch.get_num_threads()
-    device = pick_device(config.device).type
-    key = _key(config, threads, device)
-    with _lock:
-        if key not in _cache:
-            _cache[key] = _measure(config, threads)
-        return _cache[key]
+    key, threads = _setup(config, threads)
+    with _lock:  # held while measuring: one probe at a time
+        speed = known_speed(config, threads)
+        if speed is None:
+            speed = _measure(config, threads)
+            with _cache_lock:
+                _cache[key] = speed
+        return speed
 
 
 def observed_speed(config: TrainConfig, started: RunStarted, ended: RunEnded) -> Speed | None:
@@ -196,9 +235,8 @@ def observed_speed(config: TrainConfig, started: RunStarted, ended: RunEnded) ->
 def remember_speed(config: TrainConfig, speed: Speed, threads: int | None = None) -> None:
     """Use `speed` (e.g. the `observed_speed` of a real run) for `config`'s setup from now on:
     a whole run is timed over far longer than the probe, so it is the better figure."""
-    threads = config.threads or threads or torch.get_num_threads()
-    key = _key(config, threads, pick_device(config.device).type)
-    with _lock:
+    key, _ = _setup(config, threads)
+    with _cache_lock:
         _cache[key] = speed
 
 

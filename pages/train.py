@@ -180,8 +180,8 @@ def _controls(snap: JobSnapshot | None, config: TrainConfig | None) -> None:
                 width="stretch",
             )
         if config is not None and not pending:
-            took = estimate.run_estimate(config)  # measured once per setup and process
-            st.caption(_setup_summary(config) + (f" · **{took}**" if took else ""))
+            st.caption(_setup_summary(config))
+            estimate.show_run_estimate(config)  # measured once per setup, not waited for
 
 
 def _status(snap: JobSnapshot) -> None:

@@ -119,10 +119,12 @@ def test_the_draw_upload_toggle_cannot_be_deselected() -> None:
 def test_a_time_estimate_before_start_and_in_the_queue(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MNIST_MAX_JOBS", "1")  # one slot: a second job queues
     first = new_app().run()
+    # Before Start: how long the run will take, from the speed measured on this machine (in
+    # the background: the page says so meanwhile, and shows the estimate when it is there).
+    wait_for(lambda: "measured for LeNet-5" in texts(first.caption), first, 120, "the estimate")
     summary = texts(first.caption)
-    # Before Start: how long the run will take, from the speed measured on this machine.
-    assert "training images/s measured for LeNet-5" in summary, summary
-    assert " · **about " in summary
+    assert "Estimated time: **about " in summary, summary
+    assert "training images/s measured for LeNet-5" in summary
     first.button(key="train_start").click().run()  # LeNet-5's full recipe: minutes
     assert_clean(first)
 

@@ -10,7 +10,9 @@ from mnist_core.config import TrainConfig
 from mnist_core.estimate import (
     MNIST_TEST_SIZE,
     Speed,
+    known_speed,
     measure_speed,
+    measure_speed_soon,
     observed_speed,
     queue_wait_seconds,
     remember_speed,
@@ -86,3 +88,17 @@ def test_a_finished_run_teaches_the_estimate_its_real_speed() -> None:
     assert run_seconds(config, speed, startup_s=0.0) == pytest.approx(15.0)
     stopped = RunEnded("stopped", "", 5, 0, 1.0, 0.0, None, None)
     assert observed_speed(config, started, stopped) is None
+
+
+def test_a_speed_can_be_measured_without_waiting_for_it() -> None:
+    import time
+
+    config = TrainConfig.for_model("mlp", batch_size=48, train_subset=500, val_size=500)
+    assert known_speed(config, threads=1) is None
+    measure_speed_soon(config, threads=1)  # returns at once; a thread measures
+    measure_speed_soon(config, threads=1)  # already under way: nothing more
+    deadline = time.monotonic() + 120
+    while known_speed(config, threads=1) is None:  # the real condition, not a timing
+        assert time.monotonic() < deadline, "the background measurement never finished"
+        time.sleep(0.1)
+    assert known_speed(config, threads=1) is measure_speed(config, threads=1)

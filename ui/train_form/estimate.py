@@ -8,19 +8,24 @@ from __future__ import annotations
 
 import math
 
+import streamlit as st
+
 from mnist_core.config import TrainConfig
 from mnist_core.device import device_name, pick_device
 from mnist_core.errors import MnistError
 from mnist_core.estimate import (
-    estimate_run_seconds,
-    measure_speed,
+    known_speed,
+    measure_speed_soon,
     observed_speed,
     queue_wait_seconds,
     remember_speed,
+    run_seconds,
 )
 from mnist_core.jobs import JobSnapshot
 from mnist_core.models import get_spec
 from ui.resources import get_manager
+
+_POLL_S = 0.5  # how often a page waiting for a speed measurement looks again
 
 
 def about(seconds: float) -> str:
@@ -63,17 +68,36 @@ def _learn_from_finished_runs() -> None:
                 continue
 
 
-def run_estimate(config: TrainConfig) -> str:
-    """E.g. "about 8 min on CPU (1 thread), at 920 training images/s measured for ResNet
-    (small)"; "" when it cannot be measured (the device went away). The speed is the probe's
-    until a run of the same setup has finished here, then that run's."""
-    _learn_from_finished_runs()
+def _duration(config: TrainConfig, measure: bool) -> float | None:
+    """Seconds a run of `config` will take; None while its speed is not known yet (then, with
+    `measure`, the probe is started in the background) or cannot be known."""
     try:
-        speed = measure_speed(config, _job_threads())
-        seconds = estimate_run_seconds(config, _job_threads())
-        where = device_name(pick_device(config.device))
-    except (MnistError, RuntimeError):  # an absent device, a model that cannot run here
-        return ""
+        speed = known_speed(config, _job_threads())
+        if speed is None:
+            if measure:
+                measure_speed_soon(config, _job_threads())
+            return None
+        return run_seconds(config, speed)
+    except MnistError:  # its device is absent
+        return None
+
+
+def run_estimate(config: TrainConfig) -> str | None:
+    """E.g. "about 8 min on CPU (1 thread), at 920 training images/s measured for ResNet
+    (small)"; None while the speed is being measured (in the background: the page does not
+    wait), "" when it cannot be known. The speed is the probe's until a run of the same setup
+    has finished here, then that run's."""
+    _learn_from_finished_runs()
+    seconds = _duration(config, measure=True)
+    if seconds is None:
+        try:
+            pick_device(config.device)
+        except MnistError:
+            return ""
+        return None
+    speed = known_speed(config, _job_threads())
+    assert speed is not None
+    where = device_name(pick_device(config.device))
     threads = config.threads or _job_threads()
     if where.startswith("CPU"):
         where = f"CPU ({threads} thread{'s' if threads != 1 else ''})"
@@ -83,6 +107,22 @@ def run_estimate(config: TrainConfig) -> str:
     )
 
 
+def show_run_estimate(config: TrainConfig) -> None:
+    """The estimate as a caption; while it is measured, a fragment looks again every half
+    second and redraws the page once it is there."""
+    text = run_estimate(config)
+    if text:
+        st.caption(f"Estimated time: **{text}**.")
+    elif text is None:
+        st.fragment(run_every=_POLL_S)(_await_estimate)(config)
+
+
+def _await_estimate(config: TrainConfig) -> None:
+    if known_speed(config, _job_threads()) is not None:
+        st.rerun(scope="app")
+    st.caption("Estimated time: measuring this setup's speed on this machine…")
+
+
 def _remaining(job: JobSnapshot) -> float | None:
     """Seconds left of a job that holds a slot: its own estimate once it has one, else the
     estimate of the whole run less the time it has been going."""
@@ -90,14 +130,13 @@ def _remaining(job: JobSnapshot) -> float | None:
         return job.eta_s
     if job.status == "paused":  # nobody knows when it resumes
         return None
-    try:
-        return max(0.0, estimate_run_seconds(job.config, _job_threads()) - job.elapsed_s)
-    except (MnistError, RuntimeError):
-        return None
+    total = _duration(job.config, measure=True)
+    return None if total is None else max(0.0, total - job.elapsed_s)
 
 
 def queue_wait(snap: JobSnapshot) -> float | None:
-    """Seconds until the queued job `snap` starts, None when unknown."""
+    """Seconds until the queued job `snap` starts; None when unknown, e.g. while the speed
+    of a job ahead is still measured (the queue's status is redrawn every second)."""
     pos = snap.queue_position
     if snap.status != "queued" or not pos:
         return None
@@ -108,10 +147,7 @@ def queue_wait(snap: JobSnapshot) -> float | None:
         (j for j in jobs if j.status == "queued" and j.queue_position and j.queue_position < pos),
         key=lambda j: j.queue_position or 0,
     )
-    try:
-        durations = [estimate_run_seconds(j.config, _job_threads()) for j in ahead]
-    except (MnistError, RuntimeError):
-        return None
+    durations = [_duration(j.config, measure=True) for j in ahead]
     wait = queue_wait_seconds(running, durations, manager.max_running)
     return wait if wait is not None and math.isfinite(wait) else None
 
