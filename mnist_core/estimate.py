@@ -19,7 +19,7 @@ import json
 import math
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import torch
@@ -37,6 +37,7 @@ __all__ = [
     "MNIST_TEST_SIZE",
     "Speed",
     "estimate_run_seconds",
+    "is_measuring",
     "known_speed",
     "measure_speed",
     "measure_speed_soon",
@@ -106,7 +107,11 @@ def _random_splits(n_train: int, n_test: int, seed: int = 0) -> MnistSplits:
     )
 
 
-def _measure(config: TrainConfig, threads: int) -> Speed:
+class ProbeAbandoned(Exception):
+    """A measurement gave way to a training run (`measure_speed_soon`'s `busy`)."""
+
+
+def _measure(config: TrainConfig, threads: int, busy: Callable[[], bool] | None = None) -> Speed:
     """Time fit()'s steps on random pixels, then evaluate() (what fit evaluates with)."""
     from mnist_core.jobs.runner import set_thread_count  # the job's own thread limit
 
@@ -128,6 +133,9 @@ def _measure(config: TrainConfig, threads: int) -> Speed:
         try:
             model = create_model(config.model, **config.model_kwargs)
             for event in fit(probe, splits, model=model, control=control):
+                if busy is not None and busy():  # a run started: do not slow it down
+                    control.request_stop()
+                    raise ProbeAbandoned
                 if isinstance(event, StepMetrics):
                     steps.append(event)
                     timed = event.step - _WARMUP_STEPS
@@ -179,9 +187,22 @@ def known_speed(config: TrainConfig, threads: int | None = None) -> Speed | None
         return _cache.get(key)
 
 
-def measure_speed_soon(config: TrainConfig, threads: int | None = None) -> None:
+def is_measuring(config: TrainConfig, threads: int | None = None) -> bool:
+    """Whether `measure_speed_soon` is measuring `config`'s setup now."""
+    key, _ = _setup(config, threads)
+    with _cache_lock:
+        return key in _pending
+
+
+def measure_speed_soon(
+    config: TrainConfig, threads: int | None = None, busy: Callable[[], bool] | None = None
+) -> None:
     """Measure `config`'s setup in a background thread unless it is known or under way, so a
-    page can show it on a later run instead of waiting for it now (`known_speed`)."""
+    page can show it on a later run instead of waiting for it now (`known_speed`).
+
+    `busy` (called from that thread) says a training run is under way: then nothing is
+    measured, and a measurement under way is abandoned at its next step, so that it never
+    slows a run down (a stop must land within a second) nor measures a shared machine."""
     key, threads = _setup(config, threads)
     with _cache_lock:
         if key in _cache or key in _pending:
@@ -190,8 +211,12 @@ def measure_speed_soon(config: TrainConfig, threads: int | None = None) -> None:
 
     def work() -> None:
         try:
-            measure_speed(config, threads)
-        except Exception:  # an absent device or a model that cannot run: stays unknown
+            with _lock:  # one probe at a time
+                if known_speed(config, threads) is None and not (busy and busy()):
+                    speed = _measure(config, threads, busy)
+                    with _cache_lock:
+                        _cache[key] = speed
+        except Exception:  # abandoned, an absent device, a model that cannot run: unknown
             pass
         finally:
             with _cache_lock:

@@ -10,6 +10,7 @@ from mnist_core.config import TrainConfig
 from mnist_core.estimate import (
     MNIST_TEST_SIZE,
     Speed,
+    is_measuring,
     known_speed,
     measure_speed,
     measure_speed_soon,
@@ -102,3 +103,22 @@ def test_a_speed_can_be_measured_without_waiting_for_it() -> None:
         assert time.monotonic() < deadline, "the background measurement never finished"
         time.sleep(0.1)
     assert known_speed(config, threads=1) is measure_speed(config, threads=1)
+
+
+def test_no_speed_is_measured_while_a_run_trains() -> None:
+    import time
+
+    config = TrainConfig.for_model("mlp", batch_size=40, train_subset=500, val_size=500)
+    measure_speed_soon(config, threads=1, busy=lambda: True)
+    deadline = time.monotonic() + 120
+    while is_measuring(config, threads=1):  # the thread gives way and ends
+        assert time.monotonic() < deadline, "the background thread never ended"
+        time.sleep(0.05)
+    assert known_speed(config, threads=1) is None
+    # A run that starts during a measurement: the measurement is abandoned at its next step.
+    calls = iter([False, False, True])  # before the thread, at its start, at the first step
+    measure_speed_soon(config, threads=1, busy=lambda: next(calls, True))
+    while is_measuring(config, threads=1):
+        assert time.monotonic() < deadline, "the background thread never ended"
+        time.sleep(0.05)
+    assert known_speed(config, threads=1) is None

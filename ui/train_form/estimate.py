@@ -25,8 +25,6 @@ from mnist_core.jobs import JobSnapshot
 from mnist_core.models import get_spec
 from ui.resources import get_manager
 
-_POLL_S = 0.5  # how often a page waiting for a speed measurement looks again
-
 
 def about(seconds: float) -> str:
     """A duration as an estimate is honest about: 7 -> "about 7 s", 83 -> "about 1.5 min",
@@ -46,6 +44,12 @@ def about(seconds: float) -> str:
 
 def _job_threads() -> int:
     return get_manager().threads_per_job
+
+
+def _training() -> bool:
+    """Whether any job trains now (the speed probe then waits: it would slow the job down).
+    Called from the probe's thread too: the manager is thread-safe, and this calls no st.*."""
+    return get_manager().running_count() > 0
 
 
 _learnt: set[str] = set()  # ids of finished jobs whose speed has been remembered
@@ -74,8 +78,8 @@ def _duration(config: TrainConfig, measure: bool) -> float | None:
     try:
         speed = known_speed(config, _job_threads())
         if speed is None:
-            if measure:
-                measure_speed_soon(config, _job_threads())
+            if measure and not _training():
+                measure_speed_soon(config, _job_threads(), busy=_training)
             return None
         return run_seconds(config, speed)
     except MnistError:  # its device is absent
@@ -108,19 +112,18 @@ def run_estimate(config: TrainConfig) -> str | None:
 
 
 def show_run_estimate(config: TrainConfig) -> None:
-    """The estimate as a caption; while it is measured, a fragment looks again every half
-    second and redraws the page once it is there."""
+    """The estimate as a caption. The speed is measured in the background, not waited for;
+    the page shows it at its next run (no polling: a timer rerun could swallow a click)."""
     text = run_estimate(config)
     if text:
         st.caption(f"Estimated time: **{text}**.")
     elif text is None:
-        st.fragment(run_every=_POLL_S)(_await_estimate)(config)
-
-
-def _await_estimate(config: TrainConfig) -> None:
-    if known_speed(config, _job_threads()) is not None:
-        st.rerun(scope="app")
-    st.caption("Estimated time: measuring this setup's speed on this machine…")
+        st.caption(
+            "Estimated time: measured once the training now under way has ended."
+            if _training()
+            else "Estimated time: measuring this setup's speed on this machine (shown at the "
+            "next change)…"
+        )
 
 
 def _remaining(job: JobSnapshot) -> float | None:
