@@ -1,4 +1,4 @@
-"""The measuring tools' command line: `python -m bench {tta,load,first-render,sweep,explain,stop}`.
+"""The measuring tools' command line: `python -m bench TOOL` (`--help` lists the tools).
 
 Each tool's module gives a DESCRIPTION, `add_arguments(parser)` and `run(args) -> int`. Errors
 in input (bad option, missing data or checkpoints) exit with status 2 and one line on stderr,
@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from types import ModuleType
 from typing import NoReturn
 
-from bench import explain_speed, first_render, stop_latency, sweep
+from bench import estimate_error, explain_speed, first_render, stop_latency, sweep
 from bench.load import cli as load_cli
 from bench.time_to_accuracy import cli as tta_cli
 from mnist_core.errors import MnistError
@@ -26,6 +26,7 @@ TOOLS: dict[str, ModuleType] = {
     "sweep": sweep,
     "explain": explain_speed,
     "stop": stop_latency,
+    "estimate": estimate_error,
 }
 
 

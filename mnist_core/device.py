@@ -7,6 +7,18 @@ import torch
 from mnist_core.errors import ConfigError
 
 
+def available_devices() -> tuple[str, ...]:
+    """The device choices that work on this machine, for people to pick from: "auto" and
+    "cpu" always, "cuda" and "mps" only when present. The one home of that list (the sidebar
+    offers it, links are checked against it)."""
+    present = ["auto", "cpu"]
+    if torch.cuda.is_available():
+        present.append("cuda")
+    if torch.backends.mps.is_available():
+        present.append("mps")
+    return tuple(present)
+
+
 def pick_device(preference: str = "auto") -> torch.device:
     """ "auto": CUDA, then Apple MPS, then CPU. An explicit choice that is absent is an error."""
     if preference == "auto":

@@ -234,12 +234,19 @@ def main() -> None:
     left, right = st.columns([1, 1.25], gap="large")
     pre: PreprocessResult | None = None
     with left:
+        # One of the two is always chosen: `required` stops a click on the active segment
+        # from deselecting it, and a None that still arrives (an old browser tab, a script)
+        # falls back to the last choice rather than silently to the canvas.
+        if ss[keys.DRAW_SOURCE] not in keys.DRAW_SOURCES:
+            ss[keys.DRAW_SOURCE] = ss[keys.DRAW_SOURCE_LAST]
         source = st.segmented_control(
             "Input",
             keys.DRAW_SOURCES,
             key=keys.DRAW_SOURCE,
+            required=True,
             label_visibility="collapsed",
         )
+        ss[keys.DRAW_SOURCE_LAST] = source
         with friendly_errors("reading your digit"):
             image = _uploaded_image() if source == "Upload" else _canvas_image()
             if image is not None:

@@ -13,7 +13,7 @@ from ui.data_gate import data_available
 from ui.errors import flash, friendly_errors, guarded_callback, show_flashes
 from ui.resources import get_manager
 from ui.shell import page_guard
-from ui.train_form import fields, form_state, labels, sidebar
+from ui.train_form import estimate, fields, form_state, labels, sidebar
 
 LIVE_POLL_S = 1.0  # chart refresh while a job of this visitor runs
 STOP_WAIT_S = 1.0  # the Stop button waits this long for the run to end before redrawing
@@ -181,15 +181,16 @@ def _controls(snap: JobSnapshot | None, config: TrainConfig | None) -> None:
             )
         if config is not None and not pending:
             st.caption(_setup_summary(config))
+            estimate.show_run_estimate(config)  # measured once per setup, not waited for
 
 
 def _status(snap: JobSnapshot) -> None:
     epochs = snap.config.epochs
     st.subheader(f"{snap.name} &nbsp; {fmt.status_badge(snap.status)}", anchor=False)
     if snap.status == "queued":
-        pos = snap.queue_position
+        where = estimate.queue_wait_text(snap)  # "position 1, about 9 min"
         st.info(
-            f"Waiting in the queue{f' at position {pos}' if pos else ''}: all training slots "
+            f"Waiting in the queue{f' ({where})' if where else ''}: all training slots "
             "are busy. Training starts by itself when a slot frees up.",
             icon=":material/hourglass_top:",
         )

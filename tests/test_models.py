@@ -62,3 +62,25 @@ def test_options_change_the_architecture():
     assert count_parameters(create_model("resnet", width=8, depth=2)) < count_parameters(
         create_model("resnet", width=16, depth=2)
     )
+
+
+@pytest.mark.parametrize(
+    ("name", "kwargs", "parts"),
+    [
+        ("mlp", {}, ["784-256-64-10 fully connected", "ReLU"]),
+        ("mlp", {"hidden": (1024, 1024, 512), "dropout": 0.2}, ["784-1024-1024-512-10", "0.2"]),
+        ("lenet5", {"activation": "tanh", "pool": "avg"}, ["conv 6@5x5 → avg pool", "tanh"]),
+        ("resnet", {"width": 8, "depth": 2}, ["conv 8@3x3", "2 × residual block", "32-10"]),
+        ("resnet", {"depth": 0}, ["conv 16@3x3", "64-10 fully connected", "BatchNorm"]),
+    ],
+)
+def test_the_description_is_read_from_the_built_model(name, kwargs, parts):
+    from mnist_core.models import describe_model
+
+    text = describe_model(create_model(name, **kwargs))
+    for part in parts:
+        assert part in text, text
+    if name == "resnet" and kwargs.get("depth") == 0:
+        assert "residual" not in text
+    # and the hand-written line claims nothing that options change
+    assert "784-256-64-10" not in get_spec(name).description

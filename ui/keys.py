@@ -49,6 +49,7 @@ MISTAKES_NOTE = "mistakes_note"  # message about the last chart click
 # --- Draw ---------------------------------------------------------------------------------------
 DRAW_MODEL = "draw_model"  # widget: "ckpt:<id>" or "job:<id>"
 DRAW_SOURCE = "draw_source"  # widget: "Draw" or "Upload"
+DRAW_SOURCE_LAST = "draw_source_last"  # the last of them chosen: a deselection keeps it
 DRAW_STROKE = "draw_stroke"  # widget: pen width
 DRAW_CANVAS_N = "draw_canvas_n"  # bumped by "Clear": a new canvas key empties the canvas
 

@@ -40,6 +40,7 @@ def _defaults() -> dict[str, Any]:
         keys.MISTAKES_NOTE: None,
         keys.DRAW_MODEL: None,
         keys.DRAW_SOURCE: keys.DRAW_SOURCES[0],
+        keys.DRAW_SOURCE_LAST: keys.DRAW_SOURCES[0],
         keys.DRAW_STROKE: 18,
         keys.DRAW_CANVAS_N: 0,
         keys.MODELS_CHOICE: None,

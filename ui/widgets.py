@@ -53,16 +53,22 @@ def digit_image(pixels: np.ndarray, size: int = 112) -> np.ndarray:
 
 
 def square_preview(pixels: np.ndarray, size: int = 140) -> np.ndarray:
-    """A (H, W) uint8 image padded to a square (with its own border colour) and resized to
-    `size`, so that preprocessing steps of any shape line up: crisp pixels when small."""
+    """A (H, W) uint8 image centred in a transparent square and resized to `size`: (size,
+    size, 4) uint8 RGBA, so that preprocessing steps of any shape line up. Only the image's own
+    pixels are opaque: the padding is no colour at all, so the preview never shows a grey (a
+    border median, say) that the model never sees. Small images keep crisp pixels (whole
+    multiples, nearest neighbour), so a 28x28 preview is exactly the model's input, enlarged."""
     arr = np.asarray(pixels, dtype=np.uint8)
     h, w = arr.shape
     side = max(h, w)
-    border = np.concatenate([arr[0], arr[-1], arr[:, 0], arr[:, -1]])
-    fill = int(np.median(border))
-    top, left = (side - h) // 2, (side - w) // 2
-    padded = np.pad(arr, ((top, side - h - top), (left, side - w - left)), constant_values=fill)
-    resample = Image.Resampling.NEAREST if side <= size // 2 else Image.Resampling.BOX
-    if side < size and resample is Image.Resampling.BOX:
-        resample = Image.Resampling.BILINEAR
-    return np.asarray(Image.fromarray(padded).resize((size, size), resample))
+    scale = size / side
+    resample = Image.Resampling.BOX if side > size else Image.Resampling.BILINEAR
+    if side <= size // 2:  # crisp pixels: a whole number of screen pixels per image pixel
+        scale, resample = float(size // side), Image.Resampling.NEAREST
+    new_w, new_h = max(1, round(w * scale)), max(1, round(h * scale))
+    tile = np.asarray(Image.fromarray(arr).resize((new_w, new_h), resample))
+    out = np.zeros((size, size, 4), dtype=np.uint8)  # transparent
+    top, left = (size - new_h) // 2, (size - new_w) // 2
+    out[top : top + new_h, left : left + new_w, :3] = tile[..., None]
+    out[top : top + new_h, left : left + new_w, 3] = 255
+    return out

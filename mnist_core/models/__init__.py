@@ -5,6 +5,7 @@ normalises its input itself, so checkpoints need no separate preprocessing const
 """
 
 from mnist_core.models import lenet, mlp, resnet  # noqa: F401  (register the architectures)
+from mnist_core.models.describe import describe_model
 from mnist_core.models.registry import (
     ModelSpec,
     count_parameters,
@@ -18,6 +19,7 @@ __all__ = [
     "ModelSpec",
     "count_parameters",
     "create_model",
+    "describe_model",
     "get_spec",
     "list_models",
     "register_model",

@@ -12,7 +12,7 @@ from mnist_core.models.registry import register_model
     "lenet5",
     title="LeNet-5",
     order=2,
-    description="Classic 1998 convolutional net: two 5x5 conv+pool stages, then 120-84-10.",
+    description="The classic 1998 convolutional net: conv+pool stages, then fully connected.",
 )
 def lenet5(activation: str = "relu", pool: str = "max") -> nn.Module:
     """6@5x5 (padded) -> pool -> 16@5x5 -> pool -> 120 -> 84 -> 10.

@@ -12,7 +12,7 @@ from mnist_core.models.registry import register_model
     "mlp",
     title="MLP",
     order=1,
-    description="Fully connected 784-256-64-10 network with ReLU: fast, no notion of space.",
+    description="Fully connected layers on the 784 pixels: fast, but no notion of space.",
 )
 def mlp(hidden: tuple[int, ...] = (256, 64), dropout: float = 0.0) -> nn.Module:
     """784 -> hidden... -> 10 with ReLU and optional dropout after each hidden layer."""

@@ -23,7 +23,7 @@ class ModelSpec:
 
     name: str
     title: str  # short human name, e.g. "LeNet-5"
-    description: str  # one line for the UI
+    description: str  # one line for the UI, true for any options (see describe_model)
     factory: Factory
     order: int  # position in lists: simple to complex
 

@@ -49,7 +49,7 @@ class ResidualBlock(nn.Module):
     "resnet",
     title="ResNet (small)",
     order=3,
-    description="Residual CNN with BatchNorm: the most accurate, about 0.1M parameters.",
+    description="Residual CNN with BatchNorm: the most accurate of the three.",
 )
 def resnet(width: int = 16, depth: int = 1, dropout: float = 0.0) -> nn.Module:
     """width: channels of the stem (stages use 2x and 4x); depth: residual blocks per stage."""

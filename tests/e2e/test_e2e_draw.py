@@ -61,3 +61,21 @@ def test_thin_and_thick_strokes(st) -> None:
         _clear(st)
     assert ink["thick"] > 3 * ink["thin"] > 0, f"ink per pen width: {ink}"
     st.assert_no_errors()
+
+
+def test_the_input_toggle_keeps_a_choice(st) -> None:
+    """A click on the active segment does not deselect it (Upload used to become the canvas)."""
+    st.open("draw")
+    st.canvas.wait_for()
+    toggle = st.main.get_by_test_id("stButtonGroup")
+    uploader = st.main.get_by_test_id("stFileUploader")
+    st.after_rerun(lambda: toggle.locator("button", has_text="Upload").click())
+    expect(uploader).to_have_count(1)
+    toggle.locator("button", has_text="Upload").click()  # the active one: nothing changes
+    st.wait_idle()
+    expect(uploader).to_have_count(1)
+    expect(st.canvas).to_have_count(0)
+    st.after_rerun(lambda: toggle.locator("button", has_text="Draw").click())
+    expect(uploader).to_have_count(0)
+    st.canvas.wait_for()
+    st.assert_no_errors()

@@ -13,11 +13,12 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 from mnist_core.config import TrainConfig
+from mnist_core.device import available_devices
 from mnist_core.errors import ConfigError
 from mnist_core.models import get_spec, list_models
 from mnist_core.recipes import PRESETS, recipe
 from ui import keys
-from ui.train_form.labels import GROUPS, LABELS
+from ui.train_form.labels import GROUPS, HELP, LABELS, in_form_words
 
 DEFAULT_MODEL = "lenet5"
 
@@ -90,19 +91,34 @@ def settings() -> list[Setting]:
         if f.name in ("model", "model_kwargs"):
             continue
         meta = f.metadata
-        help_text = str(meta.get("help", ""))
+        terse = str(meta.get("help", ""))
+        choices = tuple(meta["choices"]) if meta.get("choices") else None
+        if f.name == "device":  # the config knows every device; offer only those present
+            choices = tuple(c for c in choices or () if c in available_devices())
         out.append(
             Setting(
                 name=f.name,
                 kind=_kind(f.default, meta),
-                help=help_text[:1].upper() + help_text[1:] + ".",
+                help=HELP.get(f.name) or terse[:1].upper() + terse[1:] + ".",
                 lo=meta.get("min"),
                 hi=meta.get("max"),
-                choices=tuple(meta["choices"]) if meta.get("choices") else None,
+                choices=choices,
                 default=f.default,
             )
         )
     return out
+
+
+def applies(name: str, state: Mapping[str, Any]) -> bool:
+    """Whether the setting `name` does anything with the other widget values in `state`:
+    the sidebar hides those that do not (their values stay, unused)."""
+    if name == "momentum":
+        return state.get(keys.setting_key("optimizer")) == "sgd"
+    if name == "label_smoothing":
+        return state.get(keys.setting_key("loss")) == "cross_entropy"
+    if name == "compile":  # torch.compile is used on CUDA only
+        return "cuda" in available_devices()
+    return True
 
 
 def setting(name: str) -> Setting:
@@ -205,7 +221,13 @@ def config_from_widgets(state: Mapping[str, Any]) -> TrainConfig:
     values: dict[str, Any] = {s.name: state.get(s.key) for s in settings()}
     for s in settings():
         if values[s.name] is None and s.kind != "optional_int":
+            if not applies(s.name, state):  # hidden, and unused: any valid value will do
+                values[s.name] = recipe_values(model)[s.name]
+                continue
             raise ConfigError(f"{s.label} is empty: enter a value.")
-    return TrainConfig.from_dict(
-        {"model": model, "model_kwargs": options_from_widgets(model, state), **values}
-    )
+    try:
+        return TrainConfig.from_dict(
+            {"model": model, "model_kwargs": options_from_widgets(model, state), **values}
+        )
+    except ConfigError as e:  # the engine names fields as the command line does
+        raise ConfigError(in_form_words(str(e))) from None

@@ -5,6 +5,8 @@ Only words and layout live here; ranges, choices and defaults come from the engi
 
 from __future__ import annotations
 
+import re
+
 LABELS: dict[str, str] = {
     "epochs": "Epochs",
     "batch_size": "Batch size",
@@ -26,6 +28,112 @@ LABELS: dict[str, str] = {
     "eval_test": "Measure test accuracy every epoch",
     "log_every": "Steps between loss points",
     "compile": "Compile the model (torch.compile, CUDA only)",
+}
+# Help that teaches: what a setting does, a typical range, and what goes wrong when it is too
+# high or too low, for a student who has never trained a network. Every setting has one
+# (tests/test_train_form.py checks it); a setting without one falls back to the engine's terse
+# field help.
+HELP: dict[str, str] = {
+    "epochs": (
+        "How many times the model sees every training image. Typical: 5 to 20. Too few and "
+        "it stops before it has learnt all it could (underfitting); too many cost time and "
+        "can make it memorise the training images, so test accuracy stops rising or falls."
+    ),
+    "batch_size": (
+        "How many images the model looks at before each update of its weights. Typical: 32 "
+        "to 512 (128 is a safe start). Too small: noisy, slow steps; too large: fewer updates "
+        "per epoch, so it needs more epochs or a higher learning rate, and more memory."
+    ),
+    "optimizer": (
+        "The rule that turns the gradients into weight updates. Typical: AdamW, which works "
+        "well almost everywhere. SGD with momentum can reach the same accuracy but is more "
+        "sensitive to the learning rate; Adam is AdamW with the older form of weight decay."
+    ),
+    "lr": (
+        "How big a step the optimiser takes, at the top of the schedule. Typical: 0.001 to "
+        "0.01 for Adam/AdamW, 0.01 to 0.1 for SGD. Too high: the loss jumps around or "
+        "explodes (diverges); too low: the loss falls very slowly and training ends early."
+    ),
+    "momentum": (
+        "SGD only: how much of the previous steps' direction each step keeps, which smooths "
+        "noisy gradients. Typical: 0.9. Too high (near 1): it overshoots and oscillates; "
+        "too low (0): plain SGD, slower and noisier."
+    ),
+    "weight_decay": (
+        "Pulls every weight a little towards zero at each step, so the model prefers simple "
+        "solutions and overfits less. Typical: 0.0001 to 0.001. Too high: the weights cannot "
+        "grow enough and accuracy drops; too low (0): no help against overfitting."
+    ),
+    "schedule": (
+        "How the learning rate changes during training. Typical: one-cycle (warm up over the "
+        "first quarter, then slowly lower it), which usually trains fastest. Constant never "
+        "lowers it, so the final accuracy is often lower; step decay divides it by 10 at half "
+        "and at three quarters of the run; reduce on plateau halves it when the validation "
+        "loss stops improving (it needs validation images)."
+    ),
+    "loss": (
+        "What the model is punished for while it learns. Typical: cross-entropy, made for "
+        "classification. Mean squared error on one-hot targets is how early tutorials did "
+        "it: it learns more slowly and usually ends less accurate."
+    ),
+    "label_smoothing": (
+        "Cross-entropy only: trains against slightly softened answers (e.g. 90% sure instead "
+        "of 100%), so the model is not pushed to be over-confident. Typical: 0 to 0.1. Too "
+        "high: predictions become timid and accuracy can drop; 0: no smoothing."
+    ),
+    "aug_rotation": (
+        "Rotates each training image by a random angle up to this many degrees, so the model "
+        "learns that a tilted digit is the same digit. Typical: 0 to 15. Too high: a 6 "
+        "starts to look like a 9 and accuracy drops; 0: no rotation."
+    ),
+    "aug_translate": (
+        "Shifts each training image by up to this fraction of its size. Typical: 0 to 0.1. "
+        "Too high: parts of the digit leave the image; 0: no shifting (the MLP, which has no "
+        "notion of space, benefits most from a little)."
+    ),
+    "aug_scale": (
+        "Zooms each training image in or out by up to this fraction. Typical: 0 to 0.1. Too "
+        "high: digits become too small or are cut off; 0: every digit keeps its size."
+    ),
+    "train_subset": (
+        "Train on only this many images (empty: all 55,000 that are not held out). Typical: "
+        "1,000 for a quick look, all for the best accuracy. Too few: the model memorises "
+        "them and does worse on new digits; more images take proportionally longer."
+    ),
+    "val_size": (
+        "Images held out of training to measure accuracy on digits the model has not "
+        "trained on, after every epoch. Typical: 5,000. Too many take images away from "
+        "training; too few (or 0) make that measurement noisy (or absent)."
+    ),
+    "seed": (
+        "The starting point of every random choice: the split, the first weights, the order "
+        "of images and the augmentation. The same seed and settings give the same run; "
+        "another seed shows how much results vary by chance. Any whole number works."
+    ),
+    "device": (
+        "Where the model trains: only the devices this server has are offered. Typical: "
+        "Automatic, which takes a GPU when there is one, else the CPU."
+    ),
+    "threads": (
+        "How many CPU cores this run may use (0: the share the server gives each run). "
+        "Typical: 0. Too many on a busy server make every run, and the app, slower; too few "
+        "leave cores idle."
+    ),
+    "eval_test": (
+        "Also measure accuracy on the 10,000 test images after every epoch, to draw the test "
+        "curve. Typical: on. Off saves about a sixth of a short run's time; the final model "
+        "is always measured on the test set."
+    ),
+    "log_every": (
+        "How many optimisation steps each point of the loss curve averages. Typical: 10. "
+        "Too high: a coarse curve with few points; too low (1): a jagged curve with many "
+        "points, slightly slower on a GPU."
+    ),
+    "compile": (
+        "Compiles the model with torch.compile before training (CUDA GPUs only). Typical: "
+        "off. On it can make long runs faster, but the first step waits up to a minute for "
+        "the compilation, so short runs get slower."
+    ),
 }
 CHOICE_LABELS: dict[str, dict[str, str]] = {
     "optimizer": {"sgd": "SGD with momentum", "adam": "Adam", "adamw": "AdamW"},
@@ -80,12 +188,34 @@ OPTION_LABELS: dict[str, str] = {
     "pool": "Pooling",
 }
 OPTION_HELP: dict[str, str] = {
-    "hidden": "Neurons per hidden layer, separated by commas, e.g. 256, 64.",
-    "dropout": "Fraction of activations dropped at random while training (0: none).",
-    "width": "Later stages use 2x and 4x this many channels.",
-    "depth": "0 gives a plain CNN without residual blocks.",
-    "activation": "relu is modern; tanh is what LeNet-5 used in 1998.",
-    "pool": "max is modern; avg is what LeNet-5 used in 1998.",
+    "hidden": (
+        "Neurons per hidden layer, separated by commas, e.g. 256, 64. Typical: one to three "
+        "layers of 64 to 1024. Too small: the network cannot learn every digit's shapes; "
+        "too large: slower, and it memorises the training images more easily."
+    ),
+    "dropout": (
+        "Fraction of the activations switched off at random while training, so the network "
+        "cannot rely on any single neuron. Typical: 0 to 0.3. Too high: it learns slowly and "
+        "underfits; 0: no dropout."
+    ),
+    "width": (
+        "Channels (feature detectors) of the first layer; later stages use 2x and 4x this "
+        "many. Typical: 8 to 32. Too narrow: fewer patterns it can detect; too wide: each "
+        "step gets much slower (the cost grows with the square of the width)."
+    ),
+    "depth": (
+        "Residual blocks per stage (0: a plain CNN without residual blocks). Typical: 1 or "
+        "2. More blocks can learn more, but each makes a step slower and the gain on MNIST "
+        "is small."
+    ),
+    "activation": (
+        "The non-linearity after each layer. relu is the modern choice and trains faster; "
+        "tanh is what LeNet-5 used in 1998."
+    ),
+    "pool": (
+        "How each 2x2 patch is shrunk to one value. max keeps the strongest response (the "
+        "modern choice); avg averages it, as LeNet-5 did in 1998."
+    ),
 }
 
 PRESET_ICONS: dict[str, str] = {
@@ -111,3 +241,25 @@ EXPECTED: dict[str, str] = {
 def option_label(option: str) -> str:
     """The label of an architecture option."""
     return OPTION_LABELS.get(option, option.replace("_", " ").capitalize())
+
+
+# Field names as the engine's messages spell them (for the command line, where they are the
+# option names) -> the words of the sidebar. `x=5` becomes "x 5".
+_FIELD_NAME = re.compile(r"\b(" + "|".join(sorted(LABELS, key=len, reverse=True)) + r")\b(=)?")
+
+
+_OPTION_NAME = re.compile(r"\b(" + "|".join(OPTION_LABELS) + r") must\b")
+
+
+def in_form_words(message: str) -> str:
+    """An engine message (e.g. a `ConfigError` of `TrainConfig`) with its setting names
+    replaced by the sidebar's labels: "batch_size ... raise train_subset" -> "Batch size ...
+    raise Training images". The messages themselves live in the engine, once."""
+
+    def label(m: re.Match[str]) -> str:
+        return LABELS[m.group(1)] + (" " if m.group(2) else "")
+
+    message = _FIELD_NAME.sub(label, message)
+    # Architecture options only where a message names one ("dropout must be ..."): "width"
+    # and "pool" are ordinary words elsewhere.
+    return _OPTION_NAME.sub(lambda m: option_label(m.group(1)) + " must", message)

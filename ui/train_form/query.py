@@ -11,7 +11,7 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-from mnist_core.config import parse_value
+from mnist_core.config import field_info, parse_value
 from mnist_core.errors import ConfigError
 from mnist_core.models import list_models
 from mnist_core.recipes import PRESETS
@@ -122,6 +122,14 @@ def parse_query_params(
                 value = parse_value(name, text)
             except ConfigError:  # its wording names the field: say it with the label instead
                 notes.append(f"{s.label}: {text!r} in the link is not {EXPECTED[s.kind]}; ignored.")
+                continue
+            known = field_info(name).metadata.get("choices") or ()
+            if s.choices is not None and value not in s.choices and value in known:
+                # A real choice this server lacks (a link from a GPU machine): the form's value.
+                notes.append(
+                    f"{s.label}: {text!r} in the link is not available on this server (it "
+                    f"offers {', '.join(s.choices)}); using {values[name]}."
+                )
                 continue
             if s.choices is not None and value not in s.choices:
                 notes.append(

@@ -11,7 +11,13 @@ from typing import Any
 import streamlit as st
 
 from mnist_core.errors import ConfigError, MnistError
-from mnist_core.models import count_parameters, create_model, get_spec, list_models
+from mnist_core.models import (
+    count_parameters,
+    create_model,
+    describe_model,
+    get_spec,
+    list_models,
+)
 from mnist_core.recipes import PRESETS
 from ui import keys
 from ui.train_form import fields, form_state
@@ -29,11 +35,14 @@ PERSIST = "session"  # widget values survive a visit to another page
 
 
 @st.cache_data(show_spinner=False, max_entries=256)
-def parameter_count(model: str, options_json: str) -> int | None:
+def model_facts(model: str, options_json: str) -> tuple[int, str] | None:
+    """Parameter count and layer description of the model these options build (None when
+    they build none): read from the built model, so they are true for any options."""
     try:
-        return count_parameters(create_model(model, **json.loads(options_json)))
+        net = create_model(model, **json.loads(options_json))
     except MnistError:
         return None
+    return count_parameters(net), describe_model(net)
 
 
 def _setting_widget(s: fields.Setting, disabled: bool = False) -> None:
@@ -113,11 +122,13 @@ def render_sidebar() -> None:
         model = ss[keys.TRAIN_MODEL]
         spec = get_spec(model)
         try:
-            n = parameter_count(model, json.dumps(form_state.model_options(), sort_keys=True))
+            facts = model_facts(model, json.dumps(form_state.model_options(), sort_keys=True))
         except ConfigError:
-            n = None
-        count = f"**{n:,} parameters**" if n is not None else "**? parameters** (invalid options)"
-        st.caption(f"{count} · {spec.description}")
+            facts = None
+        if facts is None:
+            st.caption(f"**? parameters** (invalid options) · {spec.description}")
+        else:
+            st.caption(f"**{facts[0]:,} parameters** · {spec.description}\n\n{facts[1]}")
         defaults = fields.option_defaults(model)
         if defaults:
             with st.expander(f"{spec.title} options", expanded=False):
@@ -140,4 +151,5 @@ def render_sidebar() -> None:
         for title, group in fields.grouped().items():
             with st.expander(title, expanded=title == "Optimisation"):
                 for s in group:
-                    _setting_widget(s)
+                    if fields.applies(s.name, ss):
+                        _setting_widget(s)
