@@ -14,6 +14,7 @@ from mnist_core.preprocess import PreprocessResult, predict, preprocess
 from mnist_core.store import StoredModel
 from ui import charts, fmt, keys
 from ui.errors import friendly_errors
+from ui.inside.link import look_inside_button
 from ui.model_choice import Choice, model_choices, model_for, saved_model_of
 from ui.resources import get_model, get_store
 from ui.shell import page_guard
@@ -187,6 +188,7 @@ def main() -> None:
             image = _uploaded_image() if source == "Upload" else _canvas_image()
             if image is not None:
                 pre = preprocess(image)
+                ss[keys.INSIDE_DRAWING] = pre.image if not pre.empty else ss[keys.INSIDE_DRAWING]
     with right:
         live = choice is not None and choice.job_id is not None
         st.fragment(run_every=LIVE_POLL_S if live else None)(_prediction)(pre, choice)
@@ -194,6 +196,11 @@ def main() -> None:
             st.info(pre.message, icon=":material/draw:")
         elif pre is None:
             st.caption("Draw on the black square with the mouse, a finger or a pen.")
+        look_inside_button(
+            "draw_look_inside",
+            choice.key if choice else None,
+            drawing=pre.image if pre is not None and not pre.empty else None,
+        )
     if pre is not None:
         with friendly_errors("showing the preprocessing steps"):
             _steps(pre)
