@@ -44,7 +44,7 @@ def _body(choice: Choice) -> None:
         if note:
             st.caption(note)
         raw = _test_data()
-        left, right = st.columns([1, 2.6], gap="large")
+        left, right = st.columns([1.6, 2], gap="large")
         with left:
             digit = choose_digit(raw)
         acts = layers.compute(subject, digit) if digit is not None else None

@@ -27,6 +27,7 @@ from test_app import (  # noqa: F401  (fixtures)
     metric_value,
     mnist_raw,
     new_app,
+    plotly_array,
     plotly_spec,
     pretrained_dir,
     stop_jobs,
@@ -78,7 +79,7 @@ def _check_layers(at: AppTest, model: Any) -> None:
     assert len(rows) == len(infos), rows
     for row, info in zip(rows, infos, strict=True):
         assert row == f"{' × '.join(str(s) for s in info.shape)} · {info.params:,} parameters"
-    probs = plotly_spec(at, "inside_probabilities")["data"][0]["y"]
+    probs = plotly_array(plotly_spec(at, "inside_probabilities")["data"][0]["y"])
     assert len(probs) == 10
 
 
@@ -125,13 +126,15 @@ def test_every_view_renders_for_each_architecture(
         assert_clean(at)
         captions = [c for img in at.image for c in img.captions]
         assert "Over the input" in captions and "The input (28×28)" in captions, captions
-    at.selectbox(key="inside_target").set_value(9).run()  # "why not a 9?"
+    target = at.selectbox(key="inside_target")
+    assert target.value == -1 and target.options[0] == f"The prediction ({label})"
+    target.set_value(9).run()  # "why not a 9?"
     assert_clean(at)
     assert any(c.endswith(" for 9") for img in at.image for c in img.captions)
     assert "Why not a 9?" in at.selectbox(key="inside_target").options
 
     spec = _check_map(at, star=True)
-    points = sum(len(t.get("customdata") or []) for t in spec["data"] if t.get("customdata"))
+    points = sum(len(plotly_array(t["customdata"])) for t in spec["data"] if "customdata" in t)
     assert points > 0
 
 

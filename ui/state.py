@@ -38,7 +38,6 @@ def _defaults() -> dict[str, Any]:
         keys.INSIDE_TEST_INDEX: 0,
         keys.INSIDE_DRAWING: None,
         keys.INSIDE_METHOD: "saliency",
-        keys.INSIDE_TARGET: None,
         keys.INSIDE_PROJECTION: "pca",
         keys.MODELS_CHOICE: None,
         keys.MODELS_UPLOAD_NAME: "",

@@ -36,8 +36,13 @@ def _methods(subject: Subject, layers: tuple) -> list[str]:
     return [m for m in METHODS if m != "gradcam" or has_conv]
 
 
-def _target_label(target: int | None, predicted: int) -> str:
-    if target is None:
+# The class chooser's "the prediction" option. Not None: a selectbox whose value is None shows
+# its placeholder instead of the option's label.
+PREDICTED = -1
+
+
+def _target_label(target: int, predicted: int) -> str:
+    if target == PREDICTED:
         return f"The prediction ({predicted})"
     return f"Why a {target}?" if target == predicted else f"Why not a {target}?"
 
@@ -51,9 +56,9 @@ def render(subject: Subject, digit: Digit, layers: tuple, probabilities: np.ndar
     predicted = int(np.argmax(probabilities))
     cols = st.columns(2)
     method = cols[0].selectbox("Method", methods, format_func=TITLES.get, key=keys.INSIDE_METHOD)
-    targets: list[int | None] = [None, *range(10)]
+    targets = [PREDICTED, *range(10)]
     if ss.get(keys.INSIDE_TARGET) not in targets:
-        ss[keys.INSIDE_TARGET] = None
+        ss[keys.INSIDE_TARGET] = PREDICTED
     target = cols[1].selectbox(
         "Class to explain",
         targets,
@@ -62,7 +67,7 @@ def render(subject: Subject, digit: Digit, layers: tuple, probabilities: np.ndar
         help="The model's prediction, or any digit: what in this image speaks for or against it.",
     )
     with st.spinner(f"Computing {TITLES[method]} …"), subject.lock:
-        a = attribute(subject.model, digit.image, method, target)
+        a = attribute(subject.model, digit.image, method, None if target == PREDICTED else target)
     signed = method in SIGNED
     row = st.columns(3)
     row[0].image(digit_image(digit.image, MAP_PX), caption="The input (28×28)")

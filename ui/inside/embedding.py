@@ -36,8 +36,9 @@ def map_figure(emap: EmbeddingMap, star: np.ndarray | None, height: int = 560) -
                 continue
             fig.add_trace(
                 go.Scatter(
-                    x=emap.points[sel, 0],
-                    y=emap.points[sel, 1],
+                    # plain lists: the browser's chart then holds the points as arrays
+                    x=emap.points[sel, 0].tolist(),
+                    y=emap.points[sel, 1].tolist(),
                     mode="markers",
                     name=f"{label}" + (" (mistakes)" if wrong else ""),
                     legendgroup=str(label),
@@ -51,7 +52,7 @@ def map_figure(emap: EmbeddingMap, star: np.ndarray | None, height: int = 560) -
                     ),
                     customdata=np.stack(
                         [emap.indices[sel], emap.labels[sel], emap.predictions[sel]], axis=1
-                    ),
+                    ).tolist(),
                     hovertemplate=HOVER
                     + ("<br><b>mistake</b>" if wrong else "")
                     + "<extra></extra>",

@@ -41,7 +41,8 @@ def render(acts: Activations) -> None:
         if out.ndim == 3 and out.shape[1] * out.shape[2] > 1:
             right.image(
                 images.grid(out, _tile_px(out.shape[1]), columns=min(len(out), GRID_COLUMNS)),
-                caption=f"{len(out)} feature maps of {out.shape[1]}×{out.shape[2]}",
+                caption=f"{len(out)} feature map{'s' if len(out) > 1 else ''} of "
+                f"{out.shape[1]}×{out.shape[2]}",
             )
         else:
             right.image(images.strip(out, per_row=STRIP_UNITS), caption=f"{out.size} units")
