@@ -20,6 +20,36 @@ def _open_tab(st, name: str) -> None:
     expect(tab).to_have_attribute("aria-selected", "true")
 
 
+def _a_point_on_screen(st) -> tuple[int, float, float]:
+    """(test index, page x, page y) of a point of the map's first trace that lies apart from
+    the others, so that a click there hits that point."""
+    return tuple(
+        st.page.evaluate(
+            """() => {
+                const gd = document.querySelector('.st-key-inside_map .js-plotly-plot');
+                const L = gd._fullLayout, box = gd.getBoundingClientRect();
+                const pts = [];
+                gd.data.forEach((t, ti) => {
+                    if (!t.customdata) return;
+                    t.x.forEach((x, i) => pts.push([L.xaxis.l2p(x) + L._size.l,
+                                                    L.yaxis.l2p(t.y[i]) + L._size.t,
+                                                    t.customdata[i][0]]));
+                });
+                let best = null, bestGap = -1;
+                for (const p of pts) {  // the point whose nearest neighbour is farthest
+                    let gap = Infinity;
+                    for (const q of pts) {
+                        if (q === p) continue;
+                        gap = Math.min(gap, Math.hypot(p[0] - q[0], p[1] - q[1]));
+                    }
+                    if (gap > bestGap) { bestGap = gap; best = p; }
+                }
+                return [best[2], box.left + best[0], box.top + best[1]];
+            }"""
+        )
+    )
+
+
 def test_look_inside_a_drawn_7(st) -> None:
     st.open("draw")
     st.canvas.wait_for()
@@ -57,4 +87,11 @@ def test_look_inside_a_drawn_7(st) -> None:
         st.main.get_by_text(re.compile(r"test digits by the model's penultimate"))
     ).to_be_visible()
     st.shot("map")
+    st.assert_no_errors()
+
+    # clicking a point of the map makes that test image the digit looked at
+    index, x, y = _a_point_on_screen(st)
+    st.after_rerun(lambda: st.page.mouse.click(x, y))
+    expect(st.main.get_by_text(re.compile(rf"^Test image #{index} \(a \d\)$"))).to_be_visible()
+    assert st.main.get_by_role("spinbutton", name="Test image #").input_value() == str(index)
     st.assert_no_errors()
