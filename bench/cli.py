@@ -1,4 +1,5 @@
-"""The command line of the measuring tools: `python -m bench {tta,load,first-render,sweep,explain}`.
+"""The command line of the measuring tools: `python -m bench TOOL`, TOOL one of `TOOLS`
+(tta, load, first-render, sweep, explain, dynamics).
 
 Each tool's module gives a DESCRIPTION, `add_arguments(parser)` and `run(args) -> int`. Errors
 in input (bad option, missing data or checkpoints) exit with status 2 and one line on stderr,
@@ -13,7 +14,7 @@ from collections.abc import Sequence
 from types import ModuleType
 from typing import NoReturn
 
-from bench import explain_speed, first_render, sweep
+from bench import dynamics_cost, explain_speed, first_render, sweep
 from bench.load import cli as load_cli
 from bench.time_to_accuracy import cli as tta_cli
 from mnist_core.errors import MnistError
@@ -25,6 +26,7 @@ TOOLS: dict[str, ModuleType] = {
     "first-render": first_render,
     "sweep": sweep,
     "explain": explain_speed,
+    "dynamics": dynamics_cost,
 }
 
 

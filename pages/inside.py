@@ -8,7 +8,7 @@ from mnist_core.data import MnistRaw
 from mnist_core.errors import MnistError
 from ui import keys
 from ui.errors import friendly_errors
-from ui.inside import attributions, embedding, filters, layers
+from ui.inside import attributions, dynamics, embedding, filters, layers
 from ui.inside.common import subject_for
 from ui.inside.digit import choose_digit, show_digit
 from ui.model_choice import Choice, model_choices, saved_model_of
@@ -17,6 +17,7 @@ from ui.shell import page_guard
 
 LIVE_POLL_S = 1.0  # refresh while the chosen model is still training
 VIEWS = ("Layers", "Filters", "Attributions", "Map")
+TRAINING_VIEW = "Training"  # a run's dynamics, for a model still training
 
 
 def _test_data() -> MnistRaw | None:
@@ -35,7 +36,8 @@ def _body(choice: Choice) -> None:
     """Everything below the model chooser; a fragment that reruns every second for a live
     model, so a person watches it learn."""
     with friendly_errors("looking inside the model"):
-        if choice.job_id is not None and get_manager().snapshot(choice.job_id).done:
+        snap = get_manager().snapshot(choice.job_id) if choice.job_id is not None else None
+        if snap is not None and snap.done:
             st.rerun(scope="app")  # the run ended: the full run offers its saved checkpoint
         subject, note = subject_for(choice)
         if subject is None:
@@ -51,7 +53,10 @@ def _body(choice: Choice) -> None:
         if digit is not None and acts is not None:
             with right:
                 show_digit(digit, acts.probabilities[0])
-        tabs = st.tabs(list(VIEWS), key=keys.INSIDE_VIEW, on_change="rerun")
+        views = [*VIEWS, TRAINING_VIEW] if snap is not None else list(VIEWS)
+        if st.session_state.get(keys.INSIDE_VIEW) not in views:  # e.g. Training, run ended
+            st.session_state[keys.INSIDE_VIEW] = views[0]
+        tabs = st.tabs(views, key=keys.INSIDE_VIEW, on_change="rerun")
         with tabs[0]:
             if tabs[0].open:
                 if acts is None:
@@ -70,6 +75,10 @@ def _body(choice: Choice) -> None:
         with tabs[3]:
             if tabs[3].open:
                 embedding.render(subject, raw, digit)
+        if snap is not None:
+            with tabs[4]:
+                if tabs[4].open:
+                    dynamics.render(snap)
 
 
 def main() -> None:

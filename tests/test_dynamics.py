@@ -3,13 +3,14 @@ weight histograms per epoch), on real MNIST."""
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import pytest
 import torch
 
 from mnist_core.config import TrainConfig
-from mnist_core.data import MnistRaw, load_mnist
+from mnist_core.data import MnistRaw, load_mnist, make_splits
 from mnist_core.dynamics import HISTOGRAM_BINS, DynamicsProbe, tracked_weights
 from mnist_core.events import EpochMetrics, RunEnded, StepMetrics
 from mnist_core.training import build_model, fit
@@ -23,11 +24,14 @@ def raw(mnist_dir) -> MnistRaw:
 def _run(
     raw: MnistRaw, model: str, dynamics: bool = True, **kw: object
 ) -> tuple[torch.nn.Module, list]:
+    """Two short epochs of 10 steps; the final test evaluation on 500 test digits."""
     config = TrainConfig.for_model(
         model, epochs=2, train_subset=640, val_size=0, eval_test=False, batch_size=64, **kw
     )
+    splits = make_splits(raw, val_size=0, train_subset=640, seed=config.seed)
+    splits = dataclasses.replace(splits, test_x=splits.test_x[:500], test_y=splits.test_y[:500])
     net = build_model(config)
-    return net, list(fit(config, raw, model=net, dynamics=dynamics))
+    return net, list(fit(config, splits, model=net, dynamics=dynamics))
 
 
 @pytest.mark.parametrize("arch", ["mlp", "lenet5", "resnet"])

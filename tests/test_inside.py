@@ -222,6 +222,25 @@ def test_a_model_still_training_is_shown_live(
         if view == "Layers" and live:
             assert _layer_rows(at)
     assert live_filters or manager_snapshot(at).done
+    # the run's dynamics: a line per weighted layer of LeNet-5 (conv 1, conv 4, dense 8, 10, 12)
+    wait_for(
+        lambda: bool(manager_snapshot(at).epochs) or manager_snapshot(at).done,
+        at,
+        timeout=180,
+        what="the first epoch's end",
+    )
+    at.session_state["inside_view"] = "Training"
+    at.run()
+    assert_clean(at)
+    if "Live model of" in texts(at.caption):
+        lines = plotly_spec(at, "inside_dynamics_update_ratio")["data"]
+        assert [t["name"] for t in lines] == [f"layer {n}" for n in ("1", "4", "8", "10", "12")]
+        ratios = np.concatenate([plotly_array(t["y"]) for t in lines])
+        assert np.isfinite(ratios).all() and (ratios > 0).all()
+        hist = plotly_spec(at, "inside_dynamics_histogram")["data"]
+        assert hist and all(t["name"].startswith("epoch ") for t in hist)
+    else:  # the run ended first: the page went back to the four views of a checkpoint
+        assert at.session_state["inside_view"] == "Layers"
 
 
 # ---- the pure parts --------------------------------------------------------------------------

@@ -65,6 +65,7 @@ INSIDE_LAYER = "inside_layer"  # widget: layer whose unit's top digits show
 INSIDE_UNIT = "inside_unit"  # widget: that unit
 INSIDE_PROJECTION = "inside_projection"  # widget: "pca" or "tsne"
 INSIDE_MAP = "inside_map"  # widget: the embedding map (its selection picks a test image)
+INSIDE_HIST_LAYER = "inside_hist_layer"  # widget: layer whose weight histograms show
 
 # --- Models ---------------------------------------------------------------------------------
 MODELS_CHOICE = "models_choice"  # widget: checkpoint id
