@@ -5,6 +5,7 @@
 - `filters`: first-layer kernels or templates; the top test digits of a chosen unit
 - `attributions`: attribution maps over the input, for any method and class
 - `embedding`: the map of test digits, clickable, with the current digit as a star
+- `dynamics`: a run's per-layer norms and update ratios over steps, weight histograms per epoch
 - `images`: pure numpy pictures (grids, strips, heat maps) the views draw with
 - `common`: the model looked into, the digit, cached results; `link`: Look inside buttons
 """
