@@ -13,7 +13,14 @@ from collections.abc import Sequence
 from types import ModuleType
 from typing import NoReturn
 
-from bench import estimate_error, explain_speed, first_render, stop_latency, sweep
+from bench import (
+    dynamics_cost,
+    estimate_error,
+    explain_speed,
+    first_render,
+    stop_latency,
+    sweep,
+)
 from bench.load import cli as load_cli
 from bench.time_to_accuracy import cli as tta_cli
 from mnist_core.errors import MnistError
@@ -27,6 +34,7 @@ TOOLS: dict[str, ModuleType] = {
     "explain": explain_speed,
     "stop": stop_latency,
     "estimate": estimate_error,
+    "dynamics": dynamics_cost,
 }
 
 

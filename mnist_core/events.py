@@ -26,6 +26,31 @@ class RunStarted:
 
 
 @dataclass(frozen=True)
+class LayerDynamics:
+    """How one layer's weights move at a logged step (see `mnist_core.dynamics`).
+
+    name: the module's name (as `mnist_core.explain` names layers, e.g. "1" or "4.body.0.0");
+    weight_norm, grad_norm: L2 norms of its weight tensor and of that tensor's gradient at the
+    step; update_ratio: ||weights after the step - before|| / ||weights before||.
+    """
+
+    name: str
+    weight_norm: float
+    grad_norm: float
+    update_ratio: float
+
+
+@dataclass(frozen=True)
+class WeightHistogram:
+    """One layer's weight values at the end of an epoch: `counts` per bin between `edges`
+    (len(counts) + 1 increasing values)."""
+
+    name: str
+    edges: tuple[float, ...]
+    counts: tuple[int, ...]
+
+
+@dataclass(frozen=True)
 class StepMetrics:
     step: int  # optimiser steps done so far, 1-based
     epoch: float  # fractional epoch, e.g. 1.25
@@ -33,6 +58,7 @@ class StepMetrics:
     lr: float
     images_per_s: float  # training throughput over the same window, pauses excluded
     train_seconds: float  # cumulative time spent training (not evaluating, not paused)
+    layers: tuple[LayerDynamics, ...] = ()  # per weighted layer, at this step (fit's dynamics)
 
 
 @dataclass(frozen=True)
@@ -46,6 +72,7 @@ class EpochMetrics:
     test_accuracy: float | None  # None when eval_test is off
     train_seconds: float  # cumulative
     eval_seconds: float  # cumulative time spent evaluating
+    histograms: tuple[WeightHistogram, ...] = ()  # per weighted layer, at the epoch's end
 
 
 @dataclass(frozen=True)
@@ -58,6 +85,7 @@ class RunEnded:
     eval_seconds: float
     test_accuracy: float | None  # of the final weights, when measured
     val_accuracy: float | None
+    dynamics_seconds: float = 0.0  # time spent recording the training dynamics (its cost)
 
 
 Event = RunStarted | StepMetrics | EpochMetrics | RunEnded

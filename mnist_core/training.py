@@ -22,8 +22,17 @@ from mnist_core.config import TrainConfig
 from mnist_core.control import TrainControl
 from mnist_core.data import MnistRaw, MnistSplits, make_splits
 from mnist_core.device import device_name, pick_device
+from mnist_core.dynamics import DynamicsProbe
 from mnist_core.evaluation import EvaluationInterrupted, evaluate
-from mnist_core.events import EndStatus, EpochMetrics, Event, RunEnded, RunStarted, StepMetrics
+from mnist_core.events import (
+    EndStatus,
+    EpochMetrics,
+    Event,
+    LayerDynamics,
+    RunEnded,
+    RunStarted,
+    StepMetrics,
+)
 from mnist_core.models import count_parameters, create_model
 from mnist_core.schedules import Schedule
 
@@ -91,6 +100,7 @@ class _Run:
     last_val: float | None = None
     last_test: float | None = None
     test_is_current: bool = False  # last_test measured on the current weights?
+    probe: DynamicsProbe | None = None  # records the training dynamics (None: not asked for)
 
     @property
     def n_train(self) -> int:
@@ -106,6 +116,7 @@ class _Run:
             self.eval_s,
             self.last_test,
             self.last_val,
+            self.probe.seconds if self.probe else 0.0,
         )
 
     def diverged(self, what: str, epochs_done: int) -> RunEnded:
@@ -136,6 +147,7 @@ def fit(
     *,
     model: nn.Module | None = None,
     control: TrainControl | None = None,
+    dynamics: bool = True,
 ) -> Iterator[Event]:
     """Train `model` (built from `config` when None) in place, yielding progress events.
 
@@ -143,8 +155,13 @@ def fit(
     splits. `control` lets another thread stop, pause or change the learning rate; each takes
     effect before the next step. Ends with exactly one RunEnded: finished, stopped, or
     diverged (the loss became NaN or infinite).
+
+    `dynamics` records, per weighted layer, the weight norm, gradient norm and update/weight
+    ratio at each logged step (`StepMetrics.layers`) and a weight histogram per epoch
+    (`EpochMetrics.histograms`); `RunEnded.dynamics_seconds` is what that cost.
     """
     run = _prepare(config, data, model, control or TrainControl())
+    run.probe = DynamicsProbe(run.model) if dynamics else None
     yield _started(run)
     for epoch in range(1, config.epochs + 1):
         sums = yield from _train_epoch(run, epoch)
@@ -240,8 +257,12 @@ def _train_epoch(run: _Run, epoch: int) -> Generator[StepMetrics, None, _Window 
             return _stopped(run, win, epoch)
         run.opt.zero_grad(set_to_none=True)
         loss.backward()
+        last_of_epoch = i == run.steps_per_epoch - 1
+        log_now = win.steps + 1 >= config.log_every or last_of_epoch
+        before = run.probe.before_step() if (log_now and run.probe) else None
         with control.weights_lock:  # a weight copy never sees half a step
             run.opt.step()
+        layers = run.probe.after_step(before) if (before is not None and run.probe) else ()
         run.step += 1
         loss_d = loss.detach()
         win.ep_loss += loss_d
@@ -249,14 +270,12 @@ def _train_epoch(run: _Run, epoch: int) -> Generator[StepMetrics, None, _Window 
         win.loss += loss_d
         win.steps += 1
         win.images += len(y)
-        last_of_epoch = i == run.steps_per_epoch - 1
-        log_now = win.steps >= config.log_every or last_of_epoch
         # On the CPU checking each step is free; on a GPU only at log points (a sync).
         if (log_now or not run.cuda) and not math.isfinite(float(loss_d)):
             run.train_s += time.perf_counter() - win.t0
             return run.diverged(f"the loss became {float(loss_d)}", epoch - 1)
         if log_now:
-            yield _log_window(run, win, epoch - 1 + (i + 1) / run.steps_per_epoch)
+            yield _log_window(run, win, epoch - 1 + (i + 1) / run.steps_per_epoch, layers)
     return win
 
 
@@ -284,7 +303,9 @@ def _forward(run: _Run, idx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, 
     return logits, y, loss_fn(config, logits.float(), y)
 
 
-def _log_window(run: _Run, win: _Window, epoch: float) -> StepMetrics:
+def _log_window(
+    run: _Run, win: _Window, epoch: float, layers: tuple[LayerDynamics, ...] = ()
+) -> StepMetrics:
     """The StepMetrics of the window that ends now; starts the next window."""
     mean_loss = float(win.loss) / win.steps  # syncs the device
     window_s = time.perf_counter() - win.t0
@@ -296,6 +317,7 @@ def _log_window(run: _Run, win: _Window, epoch: float) -> StepMetrics:
         lr=run.lr,
         images_per_s=win.images / max(window_s, 1e-9),
         train_seconds=run.train_s,
+        layers=layers,
     )
     win.loss.zero_()
     win.steps = win.images = 0
@@ -358,5 +380,6 @@ def _evaluate_epoch(
         test_accuracy=test.accuracy if test else None,
         train_seconds=run.train_s,
         eval_seconds=run.eval_s,
+        histograms=run.probe.histograms() if run.probe else (),
     )
     return None

@@ -3,67 +3,27 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 
 import numpy as np
 import streamlit as st
-from torch import nn
 
 from mnist_core.errors import MnistError
 from mnist_core.images import load_image_bytes
-from mnist_core.jobs import JobSnapshot
 from mnist_core.models import get_spec
 from mnist_core.preprocess import PreprocessResult, predict, preprocess
 from mnist_core.store import StoredModel
-from ui import charts, fmt, keys, state
+from ui import charts, fmt, keys
 from ui.errors import friendly_errors
-from ui.resources import get_manager, get_model, get_store
+from ui.inside.link import look_inside_button
+from ui.model_choice import Choice, model_choices, model_for, saved_model_of
+from ui.resources import get_model, get_store
 from ui.shell import page_guard
-from ui.widgets import model_label, square_preview
+from ui.widgets import square_preview
 
 CANVAS_PX = 280
 LIVE_POLL_S = 1.0  # refresh of the prediction while the chosen model is still training
 UPLOAD_TYPES = ["png", "jpg", "jpeg", "gif", "bmp", "webp", "tif", "tiff"]
 PRETRAINED_ORDER = ("mlp", "lenet5", "resnet")
-
-
-@dataclass(frozen=True)
-class Choice:
-    """A model to predict with: a stored checkpoint, or a job that is still training."""
-
-    key: str  # "ckpt:<id>" or "job:<id>"
-    label: str
-    stored: StoredModel | None = None
-    job_id: str | None = None
-
-
-def _choices() -> list[Choice]:
-    out = [
-        Choice(f"ckpt:{m.id}", model_label(m), stored=m) for m in get_store().list(state.owner())
-    ]
-    for job in get_manager().jobs(state.owner()):
-        if job.active:
-            title = get_spec(job.config.model).title
-            out.append(
-                Choice(
-                    f"job:{job.job_id}",
-                    f"{job.name} · {title} · training now (live)",
-                    job_id=job.job_id,
-                )
-            )
-    return out
-
-
-def _saved_model_of(key: str | None, by_key: dict[str, Choice]) -> str | None:
-    """When the live model chosen has finished training, its saved checkpoint (if any)."""
-    if not key or not key.startswith("job:"):
-        return None
-    try:
-        snap = get_manager().snapshot(key.removeprefix("job:"))
-    except MnistError:
-        return None
-    saved = f"ckpt:{snap.checkpoint_id}" if snap.checkpoint_id else None
-    return saved if saved in by_key else None
 
 
 def _canvas_image() -> np.ndarray | None:
@@ -114,27 +74,11 @@ def _uploaded_image() -> object | None:
         return None
 
 
-def _model_for(choice: Choice) -> tuple[nn.Module | None, str]:
-    """The model to use, and a note about it (e.g. the step a live model is at)."""
-    if choice.stored is not None:
-        return get_model(choice.stored), ""
-    assert choice.job_id is not None
-    manager = get_manager()
-    snap: JobSnapshot = manager.snapshot(choice.job_id)
-    model = manager.model_copy(choice.job_id)
-    if model is None:
-        return None, f"{snap.name} is still being prepared: its model appears in a moment."
-    return model, (
-        f"Live model of **{snap.name}** at step {snap.step:,} of {snap.total_steps:,} "
-        f"(epoch {snap.epoch:.1f}, {snap.status})."
-    )
-
-
 def _prediction(pre: PreprocessResult | None, choice: Choice | None) -> None:
     """The headline prediction and its ten probabilities."""
     with friendly_errors("predicting"):
         t0 = time.perf_counter()
-        model, note = _model_for(choice) if choice is not None else (None, "")
+        model, note = model_for(choice) if choice is not None else (None, "")
         if choice is None:
             st.warning(
                 "There is no model to predict with: train one on the Train page or upload "
@@ -216,10 +160,10 @@ def main() -> None:
         "Choose a model that is still training to see it learn."
     )
     ss = st.session_state
-    choices = _choices()
+    choices = model_choices()
     by_key = {c.key: c for c in choices}
     if choices and ss[keys.DRAW_MODEL] not in by_key:
-        ss[keys.DRAW_MODEL] = _saved_model_of(ss[keys.DRAW_MODEL], by_key) or choices[0].key
+        ss[keys.DRAW_MODEL] = saved_model_of(ss[keys.DRAW_MODEL], by_key) or choices[0].key
     choice: Choice | None = None
     if choices:
         chosen = st.selectbox(
@@ -251,6 +195,7 @@ def main() -> None:
             image = _uploaded_image() if source == "Upload" else _canvas_image()
             if image is not None:
                 pre = preprocess(image)
+                ss[keys.INSIDE_DRAWING] = pre.image if not pre.empty else ss[keys.INSIDE_DRAWING]
     with right:
         live = choice is not None and choice.job_id is not None
         st.fragment(run_every=LIVE_POLL_S if live else None)(_prediction)(pre, choice)
@@ -258,6 +203,11 @@ def main() -> None:
             st.info(pre.message, icon=":material/draw:")
         elif pre is None:
             st.caption("Draw on the black square with the mouse, a finger or a pen.")
+        look_inside_button(
+            "draw_look_inside",
+            choice.key if choice else None,
+            drawing=pre.image if pre is not None and not pre.empty else None,
+        )
     if pre is not None:
         with friendly_errors("showing the preprocessing steps"):
             _steps(pre)

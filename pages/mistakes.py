@@ -14,6 +14,8 @@ from mnist_core.store import StoredModel
 from ui import charts, fmt, keys, state
 from ui.data_gate import require_data
 from ui.errors import friendly_errors
+from ui.inside.link import look_inside_button
+from ui.model_choice import checkpoint_key
 from ui.resources import get_evaluation, get_store
 from ui.shell import page_guard
 from ui.widgets import choose_stored_model, digit_image
@@ -131,7 +133,7 @@ def _pair_options(result: EvalResult) -> list[Pair | str]:
     return [keys.ALL_MISTAKES, *pairs]
 
 
-def _gallery(raw: MnistRaw, result: EvalResult) -> None:
+def _gallery(raw: MnistRaw, result: EvalResult, model_key: str) -> None:
     ss = st.session_state
     options = _pair_options(result)
     if isinstance(ss[keys.MISTAKES_PAIR], list):  # a pair that went through JSON
@@ -202,10 +204,11 @@ def _gallery(raw: MnistRaw, result: EvalResult) -> None:
             raw,
             result,
             ss[keys.MISTAKES_INSPECT] if ss[keys.MISTAKES_INSPECT] is not None else int(shown[0]),
+            model_key,
         )
 
 
-def _inspect(raw: MnistRaw, result: EvalResult, idx: int) -> None:
+def _inspect(raw: MnistRaw, result: EvalResult, idx: int, model_key: str) -> None:
     with st.container(border=True):
         st.markdown(f"**Test image #{idx}**")
         st.image(digit_image(raw.test_images[idx].numpy(), 168), width="stretch")
@@ -220,6 +223,7 @@ def _inspect(raw: MnistRaw, result: EvalResult, idx: int) -> None:
             key="mistakes_probabilities",
             config={"displayModeBar": False},
         )
+        look_inside_button("mistakes_look_inside", model_key, test_index=idx)
 
 
 def main() -> None:
@@ -259,7 +263,7 @@ def main() -> None:
             config={"displayModeBar": False},
         )
     st.subheader("Misclassified test digits", anchor=False)
-    _gallery(raw, result)
+    _gallery(raw, result, checkpoint_key(stored.id))
 
 
 if page_guard():

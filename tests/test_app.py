@@ -206,6 +206,7 @@ PAGES = {
     "pages/train.py": "Train a model",
     "pages/mistakes.py": "Mistakes",
     "pages/draw.py": "Draw a digit",
+    "pages/inside.py": "Inside the network",
     "pages/models.py": "Models",
 }
 

@@ -53,6 +53,21 @@ DRAW_SOURCE_LAST = "draw_source_last"  # the last of them chosen: a deselection 
 DRAW_STROKE = "draw_stroke"  # widget: pen width
 DRAW_CANVAS_N = "draw_canvas_n"  # bumped by "Clear": a new canvas key empties the canvas
 
+# --- Inside ---------------------------------------------------------------------------------
+INSIDE_MODEL = "inside_model"  # widget: "ckpt:<id>" or "job:<id>"
+INSIDE_SOURCE = "inside_source"  # widget: one of INSIDE_SOURCES
+INSIDE_TEST_INDEX = "inside_test_index"  # widget: test image shown (also set by Mistakes, map)
+INSIDE_DRAWING = "inside_drawing"  # the Draw page's last drawing, preprocessed (28, 28) or None
+INSIDE_UPLOAD = "inside_upload"  # widget: file uploader
+INSIDE_VIEW = "inside_view"  # widget: the tab shown (layers, filters, attributions, map)
+INSIDE_METHOD = "inside_method"  # widget: attribution method
+INSIDE_TARGET = "inside_target"  # widget: class to explain (-1: the prediction)
+INSIDE_LAYER = "inside_layer"  # widget: layer whose unit's top digits show
+INSIDE_UNIT = "inside_unit"  # widget: that unit
+INSIDE_PROJECTION = "inside_projection"  # widget: "pca" or "tsne"
+INSIDE_MAP = "inside_map"  # widget: the embedding map (its selection picks a test image)
+INSIDE_HIST_LAYER = "inside_hist_layer"  # widget: layer whose weight histograms show
+
 # --- Models ---------------------------------------------------------------------------------
 MODELS_CHOICE = "models_choice"  # widget: checkpoint id
 MODELS_UPLOAD = "models_upload"  # widget: file uploader
@@ -65,6 +80,7 @@ MODELS_FLASH = "models_flash"
 SIDEBAR_SEEN_ACTIVE = "sidebar_seen_active"  # did the last full run see an active job?
 
 DRAW_SOURCES = ("Draw", "Upload")
+INSIDE_SOURCES = ("Test image", "Drawing", "Upload")
 # The gallery filter's "no filter" value. Not None: a selectbox whose value is None shows its
 # placeholder instead of the option's label.
 ALL_MISTAKES = "all"

@@ -38,6 +38,7 @@ def _pages() -> list[st.Page]:
             "pages/mistakes.py", title="Mistakes", icon=":material/grid_on:", url_path="mistakes"
         ),
         st.Page("pages/draw.py", title="Draw", icon=":material/draw:", url_path="draw"),
+        st.Page("pages/inside.py", title="Inside", icon=":material/neurology:", url_path="inside"),
         st.Page(
             "pages/models.py", title="Models", icon=":material/inventory_2:", url_path="models"
         ),

@@ -554,6 +554,7 @@ README_SHOTS = {
     "mistakes.png": "test_clicking_a_confusion_cell_filters_the_gallery--filtered-*.png",
     "draw.png": "test_drawn_digits_are_predicted_and_clear_empties--digit-7.png",
     "models.png": "test_quick_lenet5_run_live_charts_then_model_everywhere--on-models.png",
+    "inside.png": "test_look_inside_a_drawn_7--map.png",
 }
 
 

@@ -12,6 +12,7 @@ PAGES = {
     "Train": ("train", "Train a model"),
     "Mistakes": ("mistakes", "Mistakes"),
     "Draw": ("draw", "Draw a digit"),
+    "Inside": ("inside", "Inside the network"),
     "Models": ("models", "Models"),
 }
 
@@ -47,4 +48,4 @@ def test_a_link_to_a_page_works_on_a_freshly_started_server(new_st, start_server
     st = new_st("fresh", server=server)
     st.open("draw")
     _check_page(st, "Draw")
-    expect(st.page.get_by_test_id("stSidebarNav").get_by_role("link")).to_have_count(4)
+    expect(st.page.get_by_test_id("stSidebarNav").get_by_role("link")).to_have_count(len(PAGES))

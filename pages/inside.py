@@ -1,0 +1,116 @@
+"""Inside: how a model reads a digit, layer by layer; its filters, attributions and map."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from mnist_core.data import MnistRaw
+from mnist_core.errors import MnistError
+from ui import keys
+from ui.errors import friendly_errors
+from ui.inside import attributions, dynamics, embedding, filters, layers
+from ui.inside.common import subject_for
+from ui.inside.digit import choose_digit, show_digit
+from ui.model_choice import Choice, model_choices, saved_model_of
+from ui.resources import get_data_source, get_manager
+from ui.shell import page_guard
+
+LIVE_POLL_S = 1.0  # refresh while the chosen model is still training
+VIEWS = ("Layers", "Filters", "Attributions", "Map")
+TRAINING_VIEW = "Training"  # a run's dynamics, for a model still training
+
+
+def _test_data() -> MnistRaw | None:
+    """MNIST when it is there (the test images, the map, the top digits need it)."""
+    source = get_data_source()
+    if not source.available():
+        return None
+    try:
+        return source()
+    except MnistError as e:
+        st.warning(str(e), icon=":material/dataset:")
+        return None
+
+
+def _body(choice: Choice) -> None:
+    """Everything below the model chooser; a fragment that reruns every second for a live
+    model, so a person watches it learn."""
+    with friendly_errors("looking inside the model"):
+        snap = get_manager().snapshot(choice.job_id) if choice.job_id is not None else None
+        if snap is not None and snap.done:
+            st.rerun(scope="app")  # the run ended: the full run offers its saved checkpoint
+        subject, note = subject_for(choice)
+        if subject is None:
+            st.info(note, icon=":material/hourglass_top:")
+            return
+        if note:
+            st.caption(note)
+        raw = _test_data()
+        left, right = st.columns([1.6, 2], gap="large")
+        with left:
+            digit = choose_digit(raw)
+        acts = layers.compute(subject, digit) if digit is not None else None
+        if digit is not None and acts is not None:
+            with right:
+                show_digit(digit, acts.probabilities[0])
+        views = [*VIEWS, TRAINING_VIEW] if snap is not None else list(VIEWS)
+        if st.session_state.get(keys.INSIDE_VIEW) not in views:  # e.g. Training, run ended
+            st.session_state[keys.INSIDE_VIEW] = views[0]
+        tabs = st.tabs(views, key=keys.INSIDE_VIEW, on_change="rerun")
+        with tabs[0]:
+            if tabs[0].open:
+                if acts is None:
+                    st.caption("Choose a digit to see what each layer makes of it.")
+                else:
+                    layers.render(acts)
+        with tabs[1]:
+            if tabs[1].open:
+                filters.render(subject, raw)
+        with tabs[2]:
+            if tabs[2].open:
+                if digit is None or acts is None:
+                    st.caption("Choose a digit to see which of its pixels the model relies on.")
+                else:
+                    attributions.render(subject, digit, acts.layers, acts.probabilities[0])
+        with tabs[3]:
+            if tabs[3].open:
+                embedding.render(subject, raw, digit)
+        if snap is not None:
+            with tabs[4]:
+                if tabs[4].open:
+                    dynamics.render(snap)
+
+
+def main() -> None:
+    st.title("Inside the network", anchor=False)
+    st.caption(
+        "How a model reads a digit: what every layer computes, what its filters learned, which "
+        "pixels it relies on, and where the digit lands among the test digits. Choose a model "
+        "that is still training to watch all of it form."
+    )
+    ss = st.session_state
+    choices = model_choices()
+    if not choices:
+        st.info(
+            "There is no model to look into: train one on the Train page or upload one on the "
+            "Models page."
+        )
+        return
+    by_key = {c.key: c for c in choices}
+    if ss[keys.INSIDE_MODEL] not in by_key:
+        ss[keys.INSIDE_MODEL] = saved_model_of(ss[keys.INSIDE_MODEL], by_key) or choices[0].key
+    chosen = st.selectbox(
+        "Model",
+        list(by_key),
+        format_func=lambda k: by_key[k].label,
+        key=keys.INSIDE_MODEL,
+        help="Pretrained models, your saved runs, and your runs still training (live).",
+    )
+    choice = by_key[chosen]
+    live = choice.job_id is not None
+    st.fragment(run_every=LIVE_POLL_S if live else None)(_body)(choice)
+
+
+if page_guard():
+    with friendly_errors("showing the Inside page"):
+        main()

@@ -1,0 +1,280 @@
+"""The Inside page (/inside) through AppTest with the real engine and the shipped checkpoints,
+the "Look inside" links from Draw and Mistakes, and the pure pictures and map figure it draws.
+
+The fixtures (app environment, the canvas replaced at its edge, MNIST, a job cleaner) are the
+AppTest suite's own, from tests/test_app.py.
+"""
+
+# The AppTest suite's fixtures are imported by name, and a test's fixture argument then reads to
+# ruff as redefining the import: F811 is expected here.
+# ruff: noqa: F811
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from streamlit.testing.v1 import AppTest
+from test_app import (  # noqa: F401  (fixtures)
+    PRETRAINED,
+    app_env,
+    assert_clean,
+    canvas,
+    canvas_image,
+    manager_snapshot,
+    metric_value,
+    mnist_raw,
+    new_app,
+    plotly_array,
+    plotly_spec,
+    pretrained_dir,
+    stop_jobs,
+    texts,
+    wait_for,
+)
+
+from mnist_core.checkpoints import load_checkpoint
+from mnist_core.data import MnistRaw
+from mnist_core.explain import describe_layers, embedding_map, sample_indices
+from mnist_core.store import ModelStore
+from ui.inside import images
+from ui.inside.embedding import map_figure, picked_index
+
+INSIDE = "pages/inside.py"
+VIEWS = ("Layers", "Filters", "Attributions", "Map")
+
+
+def _pretrained_key(pretrained: Path, arch: str) -> tuple[str, Any]:
+    """("ckpt:<id>", the stored model) of the shipped checkpoint of `arch`."""
+    store = ModelStore(pretrained_dir=pretrained, runs_dir=pretrained / "__no_runs__")
+    for m in store.list(None):
+        if m.read_only and m.model == arch:
+            return f"ckpt:{m.id}", m
+    raise AssertionError(f"no pretrained {arch} in {pretrained}")
+
+
+def _open_inside(at: AppTest) -> AppTest:
+    at.switch_page(INSIDE).run()
+    assert_clean(at)
+    assert [t.value for t in at.title] == ["Inside the network"]
+    return at
+
+
+def _show(at: AppTest, view: str) -> None:
+    at.session_state["inside_view"] = view  # the tabs' state: the tab shown
+    at.run()
+    assert_clean(at)
+
+
+def _layer_rows(at: AppTest) -> list[str]:
+    return [c.value for c in at.caption if c.value.endswith(" parameters")]
+
+
+def _check_layers(at: AppTest, model: Any) -> None:
+    _show(at, "Layers")
+    infos = describe_layers(model)
+    rows = _layer_rows(at)
+    assert len(rows) == len(infos), rows
+    for row, info in zip(rows, infos, strict=True):
+        assert row == f"{' × '.join(str(s) for s in info.shape)} · {info.params:,} parameters"
+    probs = plotly_array(plotly_spec(at, "inside_probabilities")["data"][0]["y"])
+    assert len(probs) == 10
+
+
+def _check_map(at: AppTest, *, star: bool) -> dict[str, Any]:
+    _show(at, "Map")
+    spec = plotly_spec(at, "inside_map")
+    names = [t.get("name") for t in spec["data"]]
+    assert ("this digit" in names) == star, names
+    symbols = {t["marker"]["symbol"] for t in spec["data"] if t.get("name") != "this digit"}
+    assert symbols <= {"circle", "square"} and "circle" in symbols
+    return spec
+
+
+@pytest.mark.parametrize("arch", PRETRAINED)
+def test_every_view_renders_for_each_architecture(
+    app_env: Path, pretrained_dir: Path, mnist_raw: MnistRaw, arch: str
+) -> None:
+    key, stored = _pretrained_key(pretrained_dir, arch)
+    model = load_checkpoint(Path(stored.path)).build_model()
+    at = new_app().run()
+    at.session_state["inside_model"] = key
+    at.session_state["inside_test_index"] = 0
+    _open_inside(at)
+    label = int(mnist_raw.test_labels[0])
+    assert metric_value(at, "Prediction") == str(label)  # the shipped models read test #0
+    _check_layers(at, model)
+
+    _show(at, "Filters")
+    captions = [c for img in at.image for c in img.captions]
+    top = [c for c in captions if c.startswith("#")]
+    assert len(top) == 8, captions
+    first_kinds = [info.kind for info in describe_layers(model) if info.params]
+    expect = "kernels" if first_kinds[0] == "Conv2d" else "templates"
+    assert expect in texts(at.markdown)
+
+    _show(at, "Attributions")
+    methods = at.selectbox(key="inside_method").options
+    assert ("Grad-CAM" in methods) == (arch != "mlp"), methods
+    for method in methods:
+        at.selectbox(key="inside_method").set_value(
+            {"Saliency": "saliency", "Integrated gradients": "integrated_gradients",
+             "Occlusion": "occlusion", "Grad-CAM": "gradcam"}[method]
+        ).run()  # fmt: skip
+        assert_clean(at)
+        captions = [c for img in at.image for c in img.captions]
+        assert "Over the input" in captions and "The input (28×28)" in captions, captions
+    target = at.selectbox(key="inside_target")
+    assert target.value == -1 and target.options[0] == f"The prediction ({label})"
+    target.set_value(9).run()  # "why not a 9?"
+    assert_clean(at)
+    assert any(c.endswith(" for 9") for img in at.image for c in img.captions)
+    assert "Why not a 9?" in at.selectbox(key="inside_target").options
+
+    spec = _check_map(at, star=True)
+    points = sum(len(plotly_array(t["customdata"])) for t in spec["data"] if "customdata" in t)
+    assert points > 0
+
+
+def test_no_digit_chosen_prompts_and_every_view_still_renders(app_env: Path) -> None:
+    at = new_app().run()
+    at.session_state["inside_source"] = "Drawing"  # nothing was drawn on Draw
+    _open_inside(at)
+    assert "Nothing drawn yet" in texts(at.info)
+    assert not [m for m in at.metric if m.label == "Prediction"]
+    for view in VIEWS:
+        _show(at, view)
+    _show(at, "Layers")
+    assert "Choose a digit" in texts(at.caption)
+    _show(at, "Attributions")
+    assert "Choose a digit" in texts(at.caption)
+    _check_map(at, star=False)
+
+
+def test_look_inside_from_draw_shows_the_drawing(
+    app_env: Path, canvas: dict[str, Any], mnist_raw: MnistRaw
+) -> None:
+    at = new_app().run()
+    at.switch_page("pages/draw.py").run()
+    assert at.button(key="draw_look_inside").disabled  # nothing drawn yet
+    canvas["image"] = canvas_image(mnist_raw.test_images[0].numpy())  # a 7
+    at.run()
+    assert metric_value(at, "Prediction") == "7"
+    draw_model = at.session_state["draw_model"]
+    at.button(key="draw_look_inside").click().run()
+    assert_clean(at)
+    assert [t.value for t in at.title] == ["Inside the network"]
+    assert at.session_state["inside_source"] == "Drawing"
+    assert at.session_state["inside_model"] == draw_model
+    assert metric_value(at, "Prediction") == "7"
+    assert "Your drawing from the Draw page" in [c for img in at.image for c in img.captions]
+
+
+def test_look_inside_from_mistakes_shows_that_test_image(app_env: Path) -> None:
+    at = new_app().run()
+    at.switch_page("pages/mistakes.py").run()
+    assert_clean(at)
+    shown = [img.captions for img in at.image]
+    assert shown
+    model = at.session_state["mistakes_model"]
+    at.button(key="mistakes_look_inside").click().run()
+    assert_clean(at)
+    assert [t.value for t in at.title] == ["Inside the network"]
+    index = at.session_state["inside_test_index"]
+    assert at.session_state["inside_model"] == f"ckpt:{model}"
+    caption = [c for img in at.image for c in img.captions if c.startswith("Test image #")]
+    assert caption and caption[0].startswith(f"Test image #{index} ")
+    # the gallery's first image, inspected by default, is a mistake
+    deltas = [m.proto.delta for m in at.metric if m.label == "Prediction"]
+    assert deltas and "wrong: it is a" in deltas[0], deltas
+
+
+def test_a_model_still_training_is_shown_live(
+    app_env: Path, mnist_raw: MnistRaw, stop_jobs: None
+) -> None:
+    at = new_app().run()
+    at.selectbox(key="train_model").set_value("lenet5").run()
+    at.button(key="train_preset_quick_look").click().run()
+    at.button(key="train_start").click().run()
+    job_id = at.session_state["train_job_id"]
+    wait_for(lambda: manager_snapshot(at).status != "queued", at, 120, "the job to start")
+    if manager_snapshot(at).done:
+        pytest.fail("the quick run ended before the Inside page could be opened")
+    at.session_state["inside_model"] = f"job:{job_id}"
+    _open_inside(at)
+    wait_for(
+        lambda: bool([m for m in at.metric if m.label == "Prediction"]),
+        at,
+        timeout=120,
+        what="the live model's prediction",
+    )
+    assert at.session_state["inside_model"] == f"job:{job_id}"
+    assert "Live model of" in texts(at.caption)
+    live_filters = False
+    for view in VIEWS:
+        _show(at, view)
+        live = "Live model of" in texts(at.caption)  # what this run showed, not the job now
+        if view == "Filters" and live:
+            assert "a sample of 1,000 test digits" in texts(at.caption)
+            live_filters = True
+        if view == "Layers" and live:
+            assert _layer_rows(at)
+    assert live_filters or manager_snapshot(at).done
+    # the run's dynamics: a line per weighted layer of LeNet-5 (conv 1, conv 4, dense 8, 10, 12)
+    wait_for(
+        lambda: bool(manager_snapshot(at).epochs) or manager_snapshot(at).done,
+        at,
+        timeout=180,
+        what="the first epoch's end",
+    )
+    at.session_state["inside_view"] = "Training"
+    at.run()
+    assert_clean(at)
+    if "Live model of" in texts(at.caption):
+        lines = plotly_spec(at, "inside_dynamics_update_ratio")["data"]
+        assert [t["name"] for t in lines] == [f"layer {n}" for n in ("1", "4", "8", "10", "12")]
+        ratios = np.concatenate([plotly_array(t["y"]) for t in lines])
+        assert np.isfinite(ratios).all() and (ratios > 0).all()
+        hist = plotly_spec(at, "inside_dynamics_histogram")["data"]
+        assert hist and all(t["name"].startswith("epoch ") for t in hist)
+    else:  # the run ended first: the page went back to the four views of a checkpoint
+        assert at.session_state["inside_view"] == "Layers"
+
+
+# ---- the pure parts --------------------------------------------------------------------------
+
+
+def test_grid_strip_and_overlay_pictures() -> None:
+    maps = np.random.default_rng(0).random((6, 10, 10)).astype(np.float32)
+    g = images.grid(maps, 20, columns=4)
+    assert g.shape == (2 * 20 + images.GAP, 4 * 20 + 3 * images.GAP, 3) and g.dtype == np.uint8
+    assert (g[:20, :20] == np.asarray(images.GAP_COLOR)).all(axis=-1).sum() == 0
+    s = images.strip(np.arange(100, dtype=np.float32), cell_px=4, per_row=64)
+    assert s.shape == (2 * 4, 64 * 4, 3)
+    assert (s[-1, -1] == np.asarray(images.GAP_COLOR)).all()  # past unit 99
+    digit = np.zeros((28, 28), np.float32)
+    heat = np.zeros((28, 28), np.float32)
+    heat[5, 5], heat[20, 20] = 1.0, -1.0
+    o = images.overlay(digit, heat, size=28, signed=True)
+    assert tuple(o[5, 5]) == tuple(images.POSITIVE.astype(np.uint8))
+    assert tuple(o[20, 20]) == tuple(images.NEGATIVE.astype(np.uint8))
+    assert tuple(o[0, 0]) == (0, 0, 0)
+
+
+def test_map_figure_marks_mistakes_and_clicks_pick_test_images(
+    mnist_raw: MnistRaw, pretrained_dir: Path
+) -> None:
+    model = load_checkpoint(pretrained_dir / "lenet5.pt").build_model()
+    idx = sample_indices(10_000, 500)
+    emap = embedding_map(model, mnist_raw.test_images, mnist_raw.test_labels, indices=idx)
+    fig = map_figure(emap, np.zeros(2, np.float32))
+    squares = [t for t in fig.data if t.marker.symbol == "square"]
+    assert sum(len(t.x) for t in squares) == int(emap.mistakes.sum())
+    assert sum(len(t.x) for t in fig.data if t.name != "this digit") == len(idx)
+    for t in squares:
+        assert all(int(row[1]) != int(row[2]) for row in t.customdata)  # label != prediction
+    assert fig.data[-1].marker.symbol == "star"
+    assert picked_index([{"x": 0, "y": 0}, {"customdata": [int(idx[3]), 1, 1]}]) == int(idx[3])
+    assert picked_index([{"x": 0.0, "y": 0.0}]) is None  # the star has no test index

@@ -1,0 +1,154 @@
+"""The embedding map: test digits placed by what the model's penultimate layer sees.
+
+Clicking a point makes that test image the digit of the page (the chart's selection callback
+sets the digit widgets' state before the next run draws them).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import plotly.graph_objects as go
+import streamlit as st
+
+from mnist_core.data import MnistRaw
+from mnist_core.explain import EmbeddingMap, place_digit
+from ui import keys
+from ui.inside.common import Digit, Subject, map_of
+
+# One colour per true label (Plotly's D3 palette, ten distinct hues).
+LABEL_COLORS = (
+    "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
+    "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf",
+)  # fmt: skip
+PROJECTIONS = {"pca": "PCA (fast)", "tsne": "t-SNE (slower, once per checkpoint)"}
+HOVER = "test image #%{customdata[0]}<br>true %{customdata[1]} · read as %{customdata[2]}"
+
+
+def map_figure(emap: EmbeddingMap, star: np.ndarray | None, height: int = 560) -> go.Figure:
+    """Round markers for digits read right, squares outlined in black for mistakes, coloured
+    by true label (legend 0-9); the current digit as a star. customdata = (index, label,
+    prediction)."""
+    fig = go.Figure()
+    for label in range(10):
+        for wrong in (False, True):
+            sel = (emap.labels == label) & (emap.mistakes == wrong)
+            if not sel.any():
+                continue
+            fig.add_trace(
+                go.Scatter(
+                    # plain lists: the browser's chart then holds the points as arrays
+                    x=emap.points[sel, 0].tolist(),
+                    y=emap.points[sel, 1].tolist(),
+                    mode="markers",
+                    name=f"{label}" + (" (mistakes)" if wrong else ""),
+                    legendgroup=str(label),
+                    showlegend=not wrong,
+                    marker=dict(
+                        color=LABEL_COLORS[label],
+                        symbol="square" if wrong else "circle",
+                        size=9 if wrong else 6,
+                        opacity=1.0 if wrong else 0.7,
+                        line=dict(color="black", width=1.5) if wrong else dict(width=0),
+                    ),
+                    customdata=np.stack(
+                        [emap.indices[sel], emap.labels[sel], emap.predictions[sel]], axis=1
+                    ).tolist(),
+                    hovertemplate=HOVER
+                    + ("<br><b>mistake</b>" if wrong else "")
+                    + "<extra></extra>",
+                )
+            )
+    if star is not None:
+        fig.add_trace(
+            go.Scatter(
+                x=[float(star[0])],
+                y=[float(star[1])],
+                mode="markers",
+                name="this digit",
+                marker=dict(
+                    symbol="star", size=22, color="gold", line=dict(color="black", width=2)
+                ),
+                hovertemplate="this digit<extra></extra>",
+            )
+        )
+    fig.update_layout(
+        height=height,
+        margin=dict(l=10, r=10, t=10, b=10),
+        legend=dict(title="true digit", itemsizing="constant"),
+        xaxis=dict(showticklabels=False, title=None, zeroline=False),
+        yaxis=dict(showticklabels=False, title=None, zeroline=False),
+    )
+    return fig
+
+
+def picked_index(points: list[dict]) -> int | None:
+    """The test index of the first clicked point that is a test digit (not the star)."""
+    for p in points:
+        data = p.get("customdata")
+        if isinstance(data, list | tuple) and data:
+            try:
+                return int(data[0])
+            except (TypeError, ValueError):
+                continue
+    return None
+
+
+def _on_select() -> None:
+    ss = st.session_state
+    event = ss.get(keys.INSIDE_MAP)
+    points = list(event.selection.points) if event is not None and event.selection else []
+    index = picked_index(points)
+    if index is not None:  # runs before the script: the digit widgets take the new values
+        ss[keys.INSIDE_SOURCE] = "Test image"
+        ss[keys.INSIDE_TEST_INDEX] = index
+
+
+def _star(subject: Subject, emap: EmbeddingMap, digit: Digit | None) -> np.ndarray | None:
+    if digit is None:
+        return None
+    if emap.pca is not None:
+        with subject.lock:
+            return place_digit(subject.model, emap, digit.image)
+    if digit.test_index is not None:  # t-SNE cannot place new points; a sampled one it has
+        hit = np.flatnonzero(emap.indices == digit.test_index)
+        if len(hit):
+            return emap.points[int(hit[0])]
+    return None
+
+
+def render(subject: Subject, raw: MnistRaw | None, digit: Digit | None) -> None:
+    """Projection chooser, the map with the current digit as a star, a line about it."""
+    if raw is None:
+        st.info("The map places MNIST test digits: get MNIST on the Train page.")
+        return
+    ss = st.session_state
+    options = ["pca"] if subject.live else list(PROJECTIONS)
+    if ss.get(keys.INSIDE_PROJECTION) not in options:
+        ss[keys.INSIDE_PROJECTION] = "pca"
+    projection = (
+        st.segmented_control(
+            "Projection",
+            options,
+            format_func=PROJECTIONS.get,
+            key=keys.INSIDE_PROJECTION,
+            help="PCA keeps the two directions of largest spread; t-SNE keeps neighbours together. "
+            "A model still training is mapped with PCA, redone as it learns.",
+        )
+        or "pca"
+    )
+    with st.spinner("Mapping the test digits …"):
+        emap = map_of(subject, raw, projection)
+    star = _star(subject, emap, digit)
+    st.plotly_chart(
+        map_figure(emap, star),
+        key=keys.INSIDE_MAP,
+        on_select=_on_select,
+        selection_mode="points",
+        config={"displayModeBar": False, "scrollZoom": True},
+    )
+    wrong = int(emap.mistakes.sum())
+    where = "" if star is not None else " This digit is not on this map."
+    st.caption(
+        f"{len(emap.points):,} test digits by the model's penultimate layer, {wrong} of them "
+        f"misread (squares). Hover a point for its labels; click one to look at it.{where}"
+    )

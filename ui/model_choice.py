@@ -1,0 +1,85 @@
+"""Choosing a model to look at: a stored checkpoint, or a job of this visitor still training.
+
+Draw and Inside both offer this choice; the live model of a job is a private CPU copy of its
+current weights, taken again on each call.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from torch import nn
+
+from mnist_core.errors import MnistError
+from mnist_core.jobs import JobSnapshot
+from mnist_core.models import get_spec
+from mnist_core.store import StoredModel
+from ui import state
+from ui.resources import get_manager, get_model, get_store
+from ui.widgets import model_label
+
+
+@dataclass(frozen=True)
+class Choice:
+    """A model to predict with: a stored checkpoint, or a job that is still training."""
+
+    key: str  # "ckpt:<id>" or "job:<id>"
+    label: str
+    stored: StoredModel | None = None
+    job_id: str | None = None
+
+
+def checkpoint_key(model_id: str) -> str:
+    """The choice key of a stored checkpoint (what a "Look inside" link puts in the state)."""
+    return f"ckpt:{model_id}"
+
+
+def model_choices() -> list[Choice]:
+    """The stored models this visitor may use (pretrained and theirs), then their jobs still
+    training."""
+    out = [
+        Choice(checkpoint_key(m.id), model_label(m), stored=m)
+        for m in get_store().list(state.owner())
+    ]
+    for job in get_manager().jobs(state.owner()):
+        if job.active:
+            title = get_spec(job.config.model).title
+            out.append(
+                Choice(
+                    f"job:{job.job_id}",
+                    f"{job.name} · {title} · training now (live)",
+                    job_id=job.job_id,
+                )
+            )
+    return out
+
+
+def saved_model_of(key: str | None, by_key: dict[str, Choice]) -> str | None:
+    """When the live model chosen has finished training, its saved checkpoint (if any)."""
+    if not key or not key.startswith("job:"):
+        return None
+    try:
+        snap = get_manager().snapshot(key.removeprefix("job:"))
+    except MnistError:
+        return None
+    saved = checkpoint_key(snap.checkpoint_id) if snap.checkpoint_id else None
+    return saved if saved in by_key else None
+
+
+def model_for(choice: Choice) -> tuple[nn.Module | None, str]:
+    """The model to use, and a note about it (e.g. the step a live model is at).
+
+    A stored model is the shared, cached one (inference only); a live model is a fresh copy.
+    """
+    if choice.stored is not None:
+        return get_model(choice.stored), ""
+    assert choice.job_id is not None
+    manager = get_manager()
+    snap: JobSnapshot = manager.snapshot(choice.job_id)
+    model = manager.model_copy(choice.job_id)
+    if model is None:
+        return None, f"{snap.name} is still being prepared: its model appears in a moment."
+    return model, (
+        f"Live model of **{snap.name}** at step {snap.step:,} of {snap.total_steps:,} "
+        f"(epoch {snap.epoch:.1f}, {snap.status})."
+    )
