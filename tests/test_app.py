@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 import pytest
 from PIL import Image
+from streamlit.proto.WidgetStates_pb2 import WidgetStates
 from streamlit.testing.v1 import AppTest
 
 from mnist_core.checkpoints import (
@@ -211,6 +212,24 @@ PAGES = {
 }
 
 
+def click_cell(at: AppTest, chart: Any, true: int, pred: int) -> None:
+    """Send a click on the (true, predicted) cell of a confusion chart, as the browser does."""
+    states: WidgetStates = at._tree.get_widget_states()
+    click = states.widgets.add()
+    click.id = chart.proto.id
+    click.string_value = json.dumps(
+        {
+            "selection": {
+                "points": [{"x": pred, "y": true, "curve_number": 0, "point_index": 0}],
+                "point_indices": [0],
+                "box": [],
+                "lasso": [],
+            }
+        }
+    )
+    at._run(states)
+
+
 def test_every_page_renders(app_env: Path) -> None:
     at = new_app().run()
     assert_clean(at)
@@ -378,7 +397,6 @@ def test_mistakes_click_on_a_confusion_cell(app_env: Path) -> None:
     """A click on a cell reaches the script as the chart's selection state: the same widget
     state the browser sends. AppTest has no public way to set it for a chart (writing it
     through session_state is refused for charts), so it is sent with the next run here."""
-    from streamlit.proto.WidgetStates_pb2 import WidgetStates
 
     at = new_app().run()
     at.switch_page("pages/mistakes.py").run()
@@ -388,20 +406,7 @@ def test_mistakes_click_on_a_confusion_cell(app_env: Path) -> None:
     true, pred, count = max((c for c in cells if c[0] != c[1]), key=lambda c: c[2])
     assert count > 0
 
-    states: WidgetStates = at._tree.get_widget_states()
-    click = states.widgets.add()
-    click.id = chart.proto.id
-    click.string_value = json.dumps(
-        {
-            "selection": {
-                "points": [{"x": pred, "y": true, "curve_number": 0, "point_index": 0}],
-                "point_indices": [0],
-                "box": [],
-                "lasso": [],
-            }
-        }
-    )
-    at._run(states)
+    click_cell(at, chart, true, pred)
     assert_clean(at)
     assert tuple(at.session_state["mistakes_pair"]) == (true, pred)
     captions = _gallery_captions(at)

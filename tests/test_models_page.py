@@ -7,10 +7,10 @@ import json
 import time
 from pathlib import Path
 
-from streamlit.proto.WidgetStates_pb2 import WidgetStates
 from test_app import (  # the app's fixtures and helpers
     app_env,  # noqa: F401
     assert_clean,
+    click_cell,
     mnist_raw,  # noqa: F401
     new_app,
     plotly_array,
@@ -105,22 +105,9 @@ def _model_id(at, name: str) -> str:
 
 
 def _click_cell(at, true: int, pred: int) -> None:
-    """Send a click on a confusion cell, as the browser does (see test_app)."""
+    """Send a click on a confusion cell, as the browser does."""
     chart = next(c for c in at.get("plotly_chart") if "mistakes_confusion_" in c.proto.id)
-    states: WidgetStates = at._tree.get_widget_states()
-    click = states.widgets.add()
-    click.id = chart.proto.id
-    click.string_value = json.dumps(
-        {
-            "selection": {
-                "points": [{"x": pred, "y": true, "curve_number": 0, "point_index": 0}],
-                "point_indices": [0],
-                "box": [],
-                "lasso": [],
-            }
-        }
-    )
-    at._run(states)
+    click_cell(at, chart, true, pred)
 
 
 def test_the_mistakes_note_goes_with_the_next_action(app_env: Path) -> None:  # noqa: F811
