@@ -5,6 +5,7 @@ keep it) is tests/e2e/test_e2e_models.py."""
 from __future__ import annotations
 
 import asyncio
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -33,7 +34,10 @@ def _call(scope: dict[str, Any]) -> list[dict[str, Any]]:
     async def send(message: dict[str, Any]) -> None:
         sent.append(message)
 
-    asyncio.run(VisitorCookie(_inner)(scope, receive, send))
+    # A thread of its own: the e2e tests' Playwright (sync API) keeps an event loop running in
+    # the main thread for the whole session, and asyncio.run refuses to start inside one.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pool.submit(asyncio.run, VisitorCookie(_inner)(scope, receive, send)).result()
     return sent
 
 
