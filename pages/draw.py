@@ -39,7 +39,8 @@ class Choice:
 
 def _choices() -> list[Choice]:
     out = [
-        Choice(f"ckpt:{m.id}", model_label(m), stored=m) for m in get_store().list(state.owner())
+        Choice(keys.draw_checkpoint(m.id), model_label(m), stored=m)
+        for m in get_store().list(state.owner())
     ]
     for job in get_manager().jobs(state.owner()):
         if job.active:
@@ -62,7 +63,7 @@ def _saved_model_of(key: str | None, by_key: dict[str, Choice]) -> str | None:
         snap = get_manager().snapshot(key.removeprefix("job:"))
     except MnistError:
         return None
-    saved = f"ckpt:{snap.checkpoint_id}" if snap.checkpoint_id else None
+    saved = keys.draw_checkpoint(snap.checkpoint_id) if snap.checkpoint_id else None
     return saved if saved in by_key else None
 
 

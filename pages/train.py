@@ -226,16 +226,33 @@ def _status(snap: JobSnapshot) -> None:
             "Mistakes, Draw and Models pages.",
             icon=":material/check_circle:",
         )
-        links = st.columns(3)
-        links[0].page_link("pages/mistakes.py", label="See its mistakes", icon=":material/grid_on:")
-        links[1].page_link("pages/draw.py", label="Draw for it", icon=":material/draw:")
-        links[2].page_link("pages/models.py", label="Download it", icon=":material/download:")
+        _open_links(snap.checkpoint_id)
     if snap.save_error:
         st.warning(
             f"{snap.save_error} It can still be downloaded from the Models page while this "
             "server runs.",
             icon=":material/save:",
         )
+
+
+# Page, label, icon, the session-state key of that page's model choice and the value that
+# chooses a checkpoint there (None: the page has no model choice).
+_OPEN_LINKS = (
+    ("pages/mistakes.py", "See its mistakes", ":material/grid_on:", keys.MISTAKES_MODEL, str),
+    ("pages/draw.py", "Draw for it", ":material/draw:", keys.DRAW_MODEL, keys.draw_checkpoint),
+    ("pages/models.py", "Download it", ":material/download:", keys.MODELS_CHOICE, str),
+)
+
+
+def _open_links(checkpoint_id: str) -> None:
+    """Buttons that open another page with this run's model chosen there. Not page links: the
+    choice has to be in session state before the page runs, or it shows its default model."""
+    for column, (page, label, icon, key, value) in zip(
+        st.columns(len(_OPEN_LINKS)), _OPEN_LINKS, strict=True
+    ):
+        if column.button(label, key=f"train_open_{key}", icon=icon, type="tertiary"):
+            st.session_state[key] = value(checkpoint_id)
+            st.switch_page(page)
 
 
 def _charts(snap: JobSnapshot, compare: list[str]) -> None:

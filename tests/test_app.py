@@ -346,6 +346,34 @@ def test_train_quick_look_streams_into_the_charts(app_env: Path, stop_jobs: None
     assert not at.button(key="train_start").disabled
 
 
+def _finish_a_quick_run(at: AppTest) -> Any:
+    """Train the Quick look preset to its end (a few seconds); its finished snapshot."""
+    at.button(key="train_preset_quick_look").click().run()
+    at.button(key="train_start").click().run()
+    wait_for(lambda: manager_snapshot(at).done, at, timeout=240, what="the quick run to end")
+    snap = manager_snapshot(at)
+    assert snap.status == "finished" and snap.checkpoint_id, snap.message
+    return snap
+
+
+def test_links_under_a_finished_run_open_its_model(app_env: Path, stop_jobs: None) -> None:
+    at = new_app().run()
+    snap = _finish_a_quick_run(at)
+    assert_clean(at)
+    # Each link opens its page with this run's model chosen, not the page's default.
+    for key, page_title, widget, value in (
+        ("train_open_mistakes_model", "Mistakes", "mistakes_model", snap.checkpoint_id),
+        ("train_open_draw_model", "Draw a digit", "draw_model", f"ckpt:{snap.checkpoint_id}"),
+        ("train_open_models_choice", "Models", "models_choice", snap.checkpoint_id),
+    ):
+        at.switch_page("pages/train.py").run()
+        at.button(key=key).click().run()
+        assert_clean(at)
+        assert [t.value for t in at.title] == [page_title]
+        assert at.selectbox(key=widget).value == value
+        assert snap.name in at.selectbox(key=widget).format_func(value)
+
+
 # ---- Mistakes --------------------------------------------------------------------------------
 
 

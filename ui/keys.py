@@ -47,10 +47,16 @@ MISTAKES_LAST_SELECTION = "mistakes_last_selection"  # last chart click applied
 MISTAKES_NOTE = "mistakes_note"  # message about the last chart click
 
 # --- Draw ---------------------------------------------------------------------------------------
-DRAW_MODEL = "draw_model"  # widget: "ckpt:<id>" or "job:<id>"
+DRAW_MODEL = "draw_model"  # widget: "ckpt:<id>" or "job:<id>" (draw_checkpoint)
 DRAW_SOURCE = "draw_source"  # widget: "Draw" or "Upload"
 DRAW_STROKE = "draw_stroke"  # widget: pen width
 DRAW_CANVAS_N = "draw_canvas_n"  # bumped by "Clear": a new canvas key empties the canvas
+
+
+def draw_checkpoint(checkpoint_id: str) -> str:
+    """The DRAW_MODEL value that chooses the saved checkpoint `checkpoint_id`."""
+    return f"ckpt:{checkpoint_id}"
+
 
 # --- Models ---------------------------------------------------------------------------------
 MODELS_CHOICE = "models_choice"  # widget: checkpoint id
