@@ -183,6 +183,16 @@ def _controls(snap: JobSnapshot | None, config: TrainConfig | None) -> None:
             st.caption(_setup_summary(config))
 
 
+def _progress_text(snap: JobSnapshot) -> str:
+    """What the bar says: the share done, and what the run is doing when the badge does not
+    say it. Epoch and step are in the metrics below, and why a run ended in the box below
+    them: each said once."""
+    done = f"{snap.progress:.0%} of the steps done"
+    if snap.active and snap.message not in ("Running", "Paused", "Stopping…"):
+        return f"{snap.message} · {done}"  # loading data, evaluating an epoch…
+    return done
+
+
 def _status(snap: JobSnapshot) -> None:
     epochs = snap.config.epochs
     st.subheader(f"{snap.name} &nbsp; {fmt.status_badge(snap.status)}", anchor=False)
@@ -194,14 +204,10 @@ def _status(snap: JobSnapshot) -> None:
             icon=":material/hourglass_top:",
         )
         return
-    text = (
-        f"{snap.message} · epoch {snap.epoch:.2f} of {epochs} · "
-        f"step {snap.step:,} of {snap.total_steps:,}"
-    )
-    st.progress(snap.progress, text=text)
+    st.progress(snap.progress, text=_progress_text(snap))
     cols = st.columns(5)
-    cols[0].metric("Epoch", f"{snap.epoch:.1f} / {epochs}")
-    cols[1].metric("Step", f"{snap.step:,}")
+    cols[0].metric("Epoch", f"{fmt.epoch(snap.epoch)} / {epochs}")
+    cols[1].metric("Step", f"{fmt.count(snap.step)} / {fmt.count(snap.total_steps)}")
     cols[2].metric("Images / s", fmt.rate(snap.images_per_s))
     cols[3].metric(
         "Time left" if snap.active else "Time",
@@ -213,6 +219,11 @@ def _status(snap: JobSnapshot) -> None:
         st.error(snap.error or snap.message, icon=":material/error:")
     elif snap.status == "diverged":
         st.warning(snap.message, icon=":material/trending_up:")
+    elif snap.status == "stopped" and snap.started is None:
+        st.info(
+            f"{snap.message} There is no model: it never trained a step.",
+            icon=":material/stop_circle:",
+        )
     elif snap.status == "stopped":
         st.info(
             f"{snap.message} The model at this point can be saved or downloaded on the "
@@ -255,34 +266,61 @@ def _open_links(checkpoint_id: str) -> None:
             st.switch_page(page)
 
 
+TRAIN_ACCURACY_NOTE = (
+    "Train accuracy is the running average over each epoch's batches, on augmented images and "
+    "while the weights still change, so it often sits below validation and test accuracy, "
+    "which are measured on plain images with the epoch's final weights."
+)
+
+
+def _log_scale(run: charts.Curve, others: list[charts.Curve]) -> bool:
+    """The loss chart's scale: the person's choice, else log when the loss spans two decades."""
+    choice = st.session_state[keys.TRAIN_LOSS_SCALE]
+    if choice == "Auto":
+        values = [*run.losses, *(v for o in others for v in o.losses)]
+        return charts.wants_log_scale(values)
+    return choice == "Log"
+
+
 def _charts(snap: JobSnapshot, compare: list[str]) -> None:
     run = charts.curve_from_snapshot(snap)
     others = [
         charts.curve_from_snapshot(o) for o in (_snapshot(j) for j in compare) if o is not None
     ]
-    panels = (  # title, has data, figure, widget key, what to say before there is data
-        (
-            "**Training loss** per step",
-            bool(run.steps) or any(o.steps for o in others),
-            lambda: charts.loss_figure(run, others),
-            "train_loss_chart",
-            "The loss curve appears after the first steps.",
-        ),
-        (
-            "**Accuracy** per epoch",
-            bool(run.epochs) or any(o.epochs for o in others),
-            lambda: charts.accuracy_figure(run, others),
-            "train_accuracy_chart",
-            "Accuracy is measured at the end of each epoch.",
-        ),
-    )
-    for column, (title, has_data, figure, key, before) in zip(st.columns(2), panels, strict=True):
-        with column:
-            st.markdown(title)
-            if has_data:
-                st.plotly_chart(figure(), key=key, config={"displaylogo": False})
-            else:
-                st.caption(before)
+    left, right = st.columns(2)
+    with left:
+        title, scale = st.columns([3, 2], vertical_alignment="bottom")
+        title.markdown("**Loss** per step (validation loss at each epoch's end)")
+        scale.segmented_control(
+            "Scale",
+            keys.LOSS_SCALES,
+            key=keys.TRAIN_LOSS_SCALE,
+            required=True,
+            label_visibility="collapsed",
+            help="Auto uses a log scale once the loss spans more than two decades (a factor "
+            "of 100), where a linear one would flatten everything after the first steps.",
+        )
+        if run.steps or any(o.steps for o in others):
+            figure = charts.loss_figure(run, others, log_y=_log_scale(run, others))
+            st.plotly_chart(figure, key="train_loss_chart", config={"displaylogo": False})
+        else:
+            st.caption("The loss curve appears after the first steps.")
+        if run.steps:
+            st.markdown("**Learning rate** per step")
+            st.plotly_chart(
+                charts.lr_figure(run), key="train_lr_chart", config={"displaylogo": False}
+            )
+    with right:
+        st.markdown("**Accuracy** per epoch", help=TRAIN_ACCURACY_NOTE)
+        if run.epochs or any(o.epochs for o in others):
+            st.plotly_chart(
+                charts.accuracy_figure(run, others),
+                key="train_accuracy_chart",
+                config={"displaylogo": False},
+            )
+            st.caption(TRAIN_ACCURACY_NOTE)
+        else:
+            st.caption("Accuracy is measured at the end of each epoch.")
 
 
 def _live(job_id: str, compare: list[str]) -> None:

@@ -20,6 +20,7 @@ TRAIN_COMPARE = "train_compare"  # widget: earlier runs overlaid on the charts
 TRAIN_RUN_NAME = "train_run_name"  # widget: optional name of the next run
 TRAIN_NEW_LR = "train_new_lr"  # widget: learning rate to switch to while running
 TRAIN_MODEL = "train_model"  # widget: architecture
+TRAIN_LOSS_SCALE = "train_loss_scale"  # widget: one of LOSS_SCALES
 # plus one widget per training setting and architecture option: setting_key, option_key
 
 
@@ -69,6 +70,7 @@ MODELS_FLASH = "models_flash"
 SIDEBAR_SEEN_ACTIVE = "sidebar_seen_active"  # did the last full run see an active job?
 
 DRAW_SOURCES = ("Draw", "Upload")
+LOSS_SCALES = ("Auto", "Linear", "Log")  # Auto: log once the loss spans two decades
 # The gallery filter's "no filter" value. Not None: a selectbox whose value is None shows its
 # placeholder instead of the option's label.
 ALL_MISTAKES = "all"

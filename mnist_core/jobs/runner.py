@@ -139,7 +139,7 @@ class TrainingRunner:
         lr = check_lr(lr)
         with self._lock:
             self._control.set_lr(lr)
-            self._state.lr = lr
+            self._state.set_lr(lr)
 
     def join(self, timeout: float | None = None) -> bool:
         """Wait for the worker thread; True once the run is done."""

@@ -20,6 +20,7 @@ __all__ = [
     "JobSnapshot",
     "JobState",
     "JobStatus",
+    "LrChange",
     "seconds_left",
 ]
 
@@ -36,6 +37,16 @@ assert DONE_STATUSES | ACTIVE_STATUSES | {"queued"} == set(get_args(JobStatus))
 # 2-core CPU evaluation measured 0.4x to 2x the training throughput: assume 1x.
 _EVAL_SPEEDUP = 1.0
 _RATE_WINDOW = 5  # StepMetrics used for the recent training rate behind the time-left estimate
+
+
+@dataclass(frozen=True)
+class LrChange:
+    """A change of the peak learning rate while training: from `old` to `new`, for the steps
+    after `step`."""
+
+    step: int
+    old: float
+    new: float
 
 
 @dataclass(frozen=True)
@@ -59,6 +70,7 @@ class JobSnapshot:
     elapsed_s: float  # wall time since the run started (queued time excluded)
     eta_s: float | None  # estimated seconds left; None when unknown or not running
     lr: float  # current peak learning rate (config.lr or the override)
+    lr_changes: tuple[LrChange, ...]  # changes of the peak learning rate, oldest first
     message: str  # for people: "Running", "Queued: position 2", why it ended...
     error: str | None  # failed runs: the exception's message
     traceback: str | None  # failed runs: the formatted traceback
@@ -138,6 +150,7 @@ class JobState:
         self.status: JobStatus = "queued"
         self.message = "Queued"
         self.lr = config.lr
+        self._lr_changes: list[LrChange] = []
         self.started: RunStarted | None = None
         self.ended: RunEnded | None = None
         # Appended per event; snapshots get tuple() copies, rebuilt only when they grew.
@@ -190,6 +203,12 @@ class JobState:
             return None
         self.status, self.message, self.stop_reason = "stopping", "Stopping…", reason
         return "stopping"
+
+    def set_lr(self, lr: float) -> None:
+        """The peak learning rate is `lr` from the next step on (recorded as an LrChange)."""
+        if lr != self.lr:
+            self._lr_changes.append(LrChange(self.step, self.lr, lr))
+        self.lr = lr
 
     def note(self, message: str) -> None:
         """Show `message` (what the worker is doing) while the job runs undisturbed."""
@@ -297,6 +316,7 @@ class JobState:
             elapsed_s=elapsed,
             eta_s=self.eta(),
             lr=self.lr,
+            lr_changes=tuple(self._lr_changes),
             message=self.message,
             error=self.error,
             traceback=self.traceback,
