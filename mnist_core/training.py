@@ -109,10 +109,14 @@ class _Run:
         )
 
     def diverged(self, what: str, epochs_done: int) -> RunEnded:
+        # Quote the peak rate the person set (or changed it to), which is what they can
+        # lower; the schedule's value at that step only when it differs.
+        peak = self.control.lr or self.config.lr
+        scheduled = "" if self.lr == peak else f" (the schedule had it at {self.lr:.3g} then)"
         return self.ended(
             "diverged",
-            f"Training diverged: {what} at step {self.step}. "
-            f"Lower the learning rate (it was {self.lr:.3g}) and start again.",
+            f"Training diverged: {what} at step {self.step:,}. Lower the learning rate: it "
+            f"was {peak:g}{scheduled}. Then start again.",
             epochs_done,
         )
 
@@ -305,7 +309,7 @@ def _log_window(run: _Run, win: _Window, epoch: float) -> StepMetrics:
 
 def _stopped(run: _Run, win: _Window, epoch: int) -> RunEnded:
     run.train_s += time.perf_counter() - win.t0
-    return run.ended("stopped", f"Stopped at step {run.step} of {run.total_steps}.", epoch - 1)
+    return run.ended("stopped", f"Stopped at step {run.step:,} of {run.total_steps:,}.", epoch - 1)
 
 
 def _check_weights(run: _Run, epoch: int) -> RunEnded | None:
@@ -340,7 +344,7 @@ def _evaluate_epoch(
     except EvaluationInterrupted:
         run.eval_s += time.perf_counter() - t0
         return run.ended(
-            "stopped", f"Stopped after step {run.step} of {run.total_steps}.", epoch - 1
+            "stopped", f"Stopped after step {run.step:,} of {run.total_steps:,}.", epoch - 1
         )
     run.eval_s += time.perf_counter() - t0
     run.last_val = val.accuracy if val else None

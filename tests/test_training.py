@@ -76,9 +76,18 @@ def test_huge_learning_rate_diverges_with_advice(raw):
     events = run(config, raw)
     end = events[-1]
     assert end.status == "diverged"
-    assert "Lower the learning rate" in end.message
+    assert "Lower the learning rate: it was 10." in end.message
     # it stopped at the first non-finite loss instead of finishing the epochs
     assert end.step < config.steps_per_epoch * config.epochs
+
+
+def test_divergence_quotes_the_learning_rate_that_was_set(raw):
+    """Issue 11, item 18: the message quoted the schedule's value at that step (0.4 during
+    one-cycle's warm-up), not the 10 the person set."""
+    config = small("mlp", optimizer="sgd", lr=10.0, momentum=0.99, schedule="onecycle")
+    end = run(config, raw)[-1]
+    assert end.status == "diverged"
+    assert "Lower the learning rate: it was 10 (the schedule had it at " in end.message
 
 
 def test_stop_request_ends_within_one_step(raw):

@@ -182,7 +182,7 @@ class JobState:
         """running -> paused. False otherwise."""
         if self.status != "running":
             return False
-        self.status, self.message = "paused", f"Paused at step {self.step}"
+        self.status, self.message = "paused", f"Paused at step {self.step:,}"
         return True
 
     def resume(self) -> bool:
