@@ -1,4 +1,4 @@
-"""The command line of the measuring tools: `python -m bench {tta,load,first-render,sweep,explain}`.
+"""The command line of the measuring tools: `python -m bench TOOL` (see TOOLS).
 
 Each tool's module gives a DESCRIPTION, `add_arguments(parser)` and `run(args) -> int`. Errors
 in input (bad option, missing data or checkpoints) exit with status 2 and one line on stderr,
@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from types import ModuleType
 from typing import NoReturn
 
-from bench import explain_speed, first_render, sweep
+from bench import explain_speed, first_render, sweep, time_left
 from bench.load import cli as load_cli
 from bench.time_to_accuracy import cli as tta_cli
 from mnist_core.errors import MnistError
@@ -25,6 +25,7 @@ TOOLS: dict[str, ModuleType] = {
     "first-render": first_render,
     "sweep": sweep,
     "explain": explain_speed,
+    "time-left": time_left,
 }
 
 
