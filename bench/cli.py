@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from types import ModuleType
 from typing import NoReturn
 
-from bench import explain_speed, first_render, sweep, time_left
+from bench import explain_speed, first_render, startup, sweep, time_left
 from bench.load import cli as load_cli
 from bench.time_to_accuracy import cli as tta_cli
 from mnist_core.errors import MnistError
@@ -26,6 +26,7 @@ TOOLS: dict[str, ModuleType] = {
     "sweep": sweep,
     "explain": explain_speed,
     "time-left": time_left,
+    "startup": startup,
 }
 
 

@@ -225,8 +225,9 @@ def _started(run: _Run) -> RunStarted:
 
 
 def _train_epoch(run: _Run, epoch: int) -> Generator[StepMetrics, None, _Window | RunEnded]:
-    """One pass over the training set, yielding StepMetrics every `log_every` steps and at the
-    epoch's end. Returns the epoch's sums, or the RunEnded of a stop or a divergence."""
+    """One pass over the training set, yielding StepMetrics every `log_every` steps, at the
+    epoch's end and after steps 1, 2, 4... of the run (`_early_log`). Returns the epoch's
+    sums, or the RunEnded of a stop or a divergence."""
     config, control, device = run.config, run.control, run.device
     run.model.train()
     perm = torch.randperm(run.n_train, generator=run.gen, device=device)
@@ -254,7 +255,7 @@ def _train_epoch(run: _Run, epoch: int) -> Generator[StepMetrics, None, _Window 
         win.steps += 1
         win.images += len(y)
         last_of_epoch = i == run.steps_per_epoch - 1
-        log_now = win.steps >= config.log_every or last_of_epoch
+        log_now = win.steps >= config.log_every or last_of_epoch or _early_log(run.step, config)
         # On the CPU checking each step is free; on a GPU only at log points (a sync).
         if (log_now or not run.cuda) and not math.isfinite(float(loss_d)):
             run.train_s += time.perf_counter() - win.t0
@@ -262,6 +263,13 @@ def _train_epoch(run: _Run, epoch: int) -> Generator[StepMetrics, None, _Window 
         if log_now:
             yield _log_window(run, win, epoch - 1 + (i + 1) / run.steps_per_epoch)
     return win
+
+
+def _early_log(step: int, config: TrainConfig) -> bool:
+    """Whether to log after `step` besides every `log_every` steps: steps 1, 2, 4, 8... up to
+    `log_every`, so that the curves appear after the first step and are seen growing at
+    once, even when `log_every` steps take seconds (a few extra syncs on a GPU)."""
+    return step <= config.log_every and (step & (step - 1) == 0 or step == config.log_every)
 
 
 def _forward(run: _Run, idx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:

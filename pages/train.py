@@ -11,11 +11,15 @@ from mnist_core.models import get_spec
 from ui import charts, fmt, keys, state
 from ui.data_gate import data_available
 from ui.errors import flash, friendly_errors, guarded_callback, show_flashes
-from ui.resources import get_manager
+from ui.resources import get_data_source, get_manager
 from ui.shell import page_guard
 from ui.train_form import fields, form_state, labels, sidebar
 
 LIVE_POLL_S = 1.0  # chart refresh while a job of this visitor runs
+# ... and while it is young: a Quick look run ends within seconds, and its curves are seen
+# growing only if the first second of training gets several refreshes.
+FAST_POLL_S = 0.3
+FAST_POLL_FOR_S = 6.0
 STOP_WAIT_S = 1.0  # the Stop button waits this long for the run to end before redrawing
 COMPARE_MAX = 5
 
@@ -323,6 +327,14 @@ def _charts(snap: JobSnapshot, compare: list[str]) -> None:
             st.caption("Accuracy is measured at the end of each epoch.")
 
 
+def _poll_s(snap: JobSnapshot) -> float | None:
+    """How often the live part refreshes: None once the job is done."""
+    if snap.done:
+        return None
+    young = snap.status == "running" and (not snap.steps or snap.elapsed_s < FAST_POLL_FOR_S)
+    return FAST_POLL_S if young else LIVE_POLL_S
+
+
 def _live(job_id: str, compare: list[str]) -> None:
     """The live part: status, progress and charts. Polls only while the job is under way."""
     with friendly_errors("showing the training progress"):
@@ -332,9 +344,10 @@ def _live(job_id: str, compare: list[str]) -> None:
             return
         if not snap.done:
             get_manager().heartbeat(job_id)
-        if snap.status != st.session_state[keys.TRAIN_SEEN_STATUS]:
-            # Started, ended or stopped in the background: redraw the buttons (and stop polling).
-            st.session_state[keys.TRAIN_SEEN_STATUS] = snap.status
+        if (snap.status, _poll_s(snap)) != st.session_state[keys.TRAIN_SEEN_STATUS]:
+            # Started, ended or stopped in the background: redraw the buttons (and stop polling,
+            # or poll at the pace for the job's age).
+            st.session_state[keys.TRAIN_SEEN_STATUS] = (snap.status, _poll_s(snap))
             st.rerun(scope="app")
         _status(snap)
         _charts(snap, compare)
@@ -383,6 +396,7 @@ def main() -> None:
 
     if not data_available("train", "train a model"):
         return
+    get_data_source().preload()  # loading MNIST took most of a first run's start-up
 
     config: TrainConfig | None = None
     try:
@@ -399,8 +413,8 @@ def main() -> None:
         )
         return
     compare = _compare_picker(snap)
-    st.session_state[keys.TRAIN_SEEN_STATUS] = snap.status
-    st.fragment(run_every=LIVE_POLL_S if not snap.done else None)(_live)(snap.job_id, compare)
+    st.session_state[keys.TRAIN_SEEN_STATUS] = (snap.status, _poll_s(snap))
+    st.fragment(run_every=_poll_s(snap))(_live)(snap.job_id, compare)
 
 
 if page_guard():
