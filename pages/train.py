@@ -192,7 +192,7 @@ def _progress_text(snap: JobSnapshot) -> str:
     say it. Epoch and step are in the metrics below, and why a run ended in the box below
     them: each said once."""
     done = f"{snap.progress:.0%} of the steps done"
-    if snap.active and snap.message not in ("Running", "Paused", "Stopping…"):
+    if snap.status == "running" and snap.message != "Running":
         return f"{snap.message} · {done}"  # loading data, evaluating an epoch…
     return done
 
@@ -250,8 +250,8 @@ def _status(snap: JobSnapshot) -> None:
         )
 
 
-# Page, label, icon, the session-state key of that page's model choice and the value that
-# chooses a checkpoint there (None: the page has no model choice).
+# Page, label, icon, the session-state key of that page's model choice, and the function from a
+# checkpoint id to the value that chooses it there.
 _OPEN_LINKS = (
     ("pages/mistakes.py", "See its mistakes", ":material/grid_on:", keys.MISTAKES_MODEL, str),
     ("pages/draw.py", "Draw for it", ":material/draw:", keys.DRAW_MODEL, keys.draw_checkpoint),
@@ -315,7 +315,7 @@ def _charts(snap: JobSnapshot, compare: list[str]) -> None:
                 charts.lr_figure(run), key="train_lr_chart", config={"displaylogo": False}
             )
     with right:
-        st.markdown("**Accuracy** per epoch", help=TRAIN_ACCURACY_NOTE)
+        st.markdown("**Accuracy** per epoch")
         if run.epochs or any(o.epochs for o in others):
             st.plotly_chart(
                 charts.accuracy_figure(run, others),
