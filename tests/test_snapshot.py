@@ -6,10 +6,11 @@ import pytest
 
 from mnist_core.config import TrainConfig
 from mnist_core.events import EpochMetrics, RunEnded, RunStarted, StepMetrics
-from mnist_core.jobs.snapshot import JobState, seconds_left
+from mnist_core.jobs.snapshot import _EVAL_SPEEDUP, JobState, seconds_left
 
 # 2 epochs of 10 steps, 1000 training images of batch 100, 500 validation, 10,000 test.
 CONFIG = TrainConfig.for_model("mlp", train_subset=1000, val_size=500, batch_size=100, epochs=2)
+SPEEDUP = _EVAL_SPEEDUP["mlp"]  # evaluation throughput / training throughput, until measured
 STARTED = RunStarted("cpu", "CPU", 1000, 1000, 500, 10_000, steps_per_epoch=10, total_steps=20)
 
 
@@ -44,9 +45,9 @@ def test_steps_and_epochs_fold_into_progress_messages_and_time_left() -> None:
     assert snap.step == 5 and snap.epoch == 0.5 and snap.elapsed_s == 6.0
     assert len(snap.steps) == 5 and snap.images_per_s == 1000.0
     # 10 steps/s: 15 steps left = 1.5 s; no epoch measured yet, so each of the 2 evaluations
-    # (500 + 10,000 images at 4x the training throughput of 1,000 images/s, eval_test on) is
-    # guessed: 2.625 s each. The latest step came 1 s ago: that second is counted off.
-    assert snap.eta_s == pytest.approx(1.5 - 1.0 + 2 * 2.625)
+    # (500 + 10,000 images at SPEEDUP x the training throughput of 1,000 images/s, eval_test
+    # on) is guessed. The latest step came 1 s ago: that second is counted off.
+    assert snap.eta_s == pytest.approx(1.5 - 1.0 + 2 * 10_500 / (1000 * SPEEDUP))
     state.apply(step(10, 1.0), now=107.0)
     assert state.snapshot(107.0).message == "Evaluating epoch 1"
     state.apply(epoch(1, 1.0, eval_s=3.0), now=110.0)
@@ -63,8 +64,8 @@ def test_the_last_epoch_announces_the_final_test_when_epochs_skip_it() -> None:
     state.start(0.0)
     state.apply(STARTED, 0.0)
     state.apply(step(20, 2.0), 1.0)
-    # No test evaluation per epoch: only the final one, guessed at 4x the training throughput.
-    assert state.snapshot(1.0).eta_s == pytest.approx((2 * 500 + 10_000) / 4000)
+    # No test evaluation per epoch: only the final one, guessed from the training throughput.
+    assert state.snapshot(1.0).eta_s == pytest.approx((2 * 500 + 10_000) / (1000 * SPEEDUP))
     state.apply(epoch(2, 2.0, 0.5), 2.0)
     assert state.snapshot(2.0).message == "Measuring the test accuracy"
 
@@ -186,16 +187,16 @@ def test_time_left_counts_down_an_evaluation_instead_of_jumping_at_its_end() -> 
     for s in _steps(100):
         state.apply(s, now=s.train_seconds)
     # The end-of-epoch evaluation is under way; at the training throughput of 10,000 images/s
-    # and 4x that when evaluating, 10,500 images take about 0.26 s.
-    during = [state.snapshot(1.0 + dt).eta_s for dt in (0.0, 0.1, 0.2)]
-    assert during[0] - during[1] == pytest.approx(0.1) and during[1] - during[2] == pytest.approx(
-        0.1
-    )
-    # It took 0.3 s: once measured, the estimate is where the countdown left it, give or take
-    # the difference on the 4 evaluations still to come.
-    state.apply(EpochMetrics(1, 100, 0.5, 0.9, 0.4, 0.91, 0.92, 1.0, 0.3), now=1.3)
-    after = state.snapshot(1.3).eta_s
-    assert abs(after - during[2]) < 0.1 + 4 * (0.3 - 0.2625)
+    # and SPEEDUP x that when evaluating, 10,500 images take `guess` s.
+    guess = 10_500 / (10_000 * SPEEDUP)
+    during = [state.snapshot(1.0 + dt).eta_s for dt in (0.0, 0.03, 0.06)]
+    assert during[0] - during[1] == pytest.approx(0.03)
+    assert during[1] - during[2] == pytest.approx(0.03)
+    # It took 0.08 s: once measured, the estimate is where the countdown left it, give or take
+    # the difference on the 4 evaluations still to come (and the 0.02 s after the last sample).
+    state.apply(EpochMetrics(1, 100, 0.5, 0.9, 0.4, 0.91, 0.92, 1.0, 0.08), now=1.08)
+    after = state.snapshot(1.08).eta_s
+    assert abs(after - during[2]) <= 0.02 + 4 * abs(0.08 - guess) + 1e-9
 
 
 def test_one_slow_window_barely_moves_the_time_left() -> None:

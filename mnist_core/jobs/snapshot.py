@@ -33,10 +33,11 @@ ACTIVE_STATUSES: frozenset[str] = frozenset({"running", "paused", "stopping"})
 assert DONE_STATUSES | ACTIVE_STATUSES | {"queued"} == set(get_args(JobStatus))
 
 # Images per second when evaluating, relative to training, for guessing the evaluation time
-# before the first epoch has measured it. Forward passes in batches of 500 without gradients:
-# measured 4.6x (resnet), 6x (lenet5) and 18x (mlp) the training throughput on our 2-core CPU
-# (issue 11); the lowest, so that the guess errs long rather than short.
-_EVAL_SPEEDUP = 4.0
+# before the first epoch has measured it: forward passes in batches of 500 without gradients.
+# Measured on our 2-core CPU (issue 11): 18x for the MLP, 6x for LeNet-5, 4.6x for the ResNet;
+# a little under, so that the guess errs long rather than short. Other models: the lowest.
+_EVAL_SPEEDUP = {"mlp": 15.0, "lenet5": 5.0, "resnet": 4.0}
+_EVAL_SPEEDUP_OTHER = 4.0
 # Training seconds of history behind the step rate of the time-left estimate: long enough to
 # average out slow windows (a busy CPU, the first batches after an evaluation).
 _RATE_WINDOW_S = 30.0
@@ -136,9 +137,10 @@ def seconds_left(
 ) -> float | None:
     """Seconds left: steps left at the training rate of the last _RATE_WINDOW_S seconds, plus
     the evaluations still to come (measured per epoch once one has run, else guessed from
-    that rate), less the `since` seconds (not paused) gone by since the latest of these
-    events, counted off the phase under way (training, an end-of-epoch evaluation or the
-    final test), so that the estimate counts down between events instead of standing still.
+    that rate and _EVAL_SPEEDUP), less the `since` seconds (not paused) gone by since the
+    latest of these events, counted off the phase under way (training, an end-of-epoch
+    evaluation or the final test), so that the estimate counts down between events instead
+    of standing still.
     None before the first StepMetrics or when no rate can be measured."""
     if not steps:
         return None
@@ -152,7 +154,8 @@ def seconds_left(
     if epochs and epochs[-1].eval_seconds > 0 and per_epoch_images:
         per_image = epochs[-1].eval_seconds / len(epochs) / per_epoch_images  # measured
     else:  # guessed from the training throughput
-        per_image = 1.0 / max(rate * config.batch_size * _EVAL_SPEEDUP, 1e-9)
+        speedup = _EVAL_SPEEDUP.get(config.model, _EVAL_SPEEDUP_OTHER)
+        per_image = 1.0 / max(rate * config.batch_size * speedup, 1e-9)
     per_epoch = per_epoch_images * per_image
     final_test = 0.0 if config.eval_test else started.n_test * per_image
     epochs_left = config.epochs - epochs_done
