@@ -106,3 +106,20 @@ def test_learning_rate_chart_plots_the_schedule() -> None:
     run = _curve("r")
     fig = charts.lr_figure(run)
     assert list(fig.data[0].x) == run.steps and list(fig.data[0].y) == run.lrs
+
+
+def test_curve_from_a_snapshot_carries_validation_loss_rates_and_lr_changes() -> None:
+    from mnist_core.config import TrainConfig
+    from mnist_core.events import EpochMetrics, RunStarted, StepMetrics
+    from mnist_core.jobs.snapshot import JobState
+
+    config = TrainConfig.for_model("mlp", train_subset=1000, batch_size=100, epochs=2)
+    state = JobState(config, job_id="j", owner="ann", name="mlp #1", created=0.0)
+    state.start(0.0)
+    state.apply(RunStarted("cpu", "CPU", 10, 1000, 500, 10_000, 10, 20), 0.0)
+    state.apply(StepMetrics(10, 1.0, 0.9, 0.01, 1000.0, 1.0), 1.0)
+    state.apply(EpochMetrics(1, 10, 0.9, 0.8, 0.45, 0.85, 0.86, 1.0, 0.5), 1.5)
+    state.set_lr(0.001)
+    curve = charts.curve_from_snapshot(state.snapshot(2.0))
+    assert curve.val_loss == [0.45] and curve.epoch_steps == [10] and curve.lrs == [0.01]
+    assert curve.lr_marks == [LrMark(10, config.lr, 0.001)] and curve.steps_per_epoch == 10

@@ -6,7 +6,7 @@ import pytest
 
 from mnist_core.config import TrainConfig
 from mnist_core.events import EpochMetrics, RunEnded, RunStarted, StepMetrics
-from mnist_core.jobs.snapshot import _EVAL_SPEEDUP, JobState, seconds_left
+from mnist_core.jobs.snapshot import _EVAL_SPEEDUP, JobState, LrChange, seconds_left
 
 # 2 epochs of 10 steps, 1000 training images of batch 100, 500 validation, 10,000 test.
 CONFIG = TrainConfig.for_model("mlp", train_subset=1000, val_size=500, batch_size=100, epochs=2)
@@ -211,3 +211,16 @@ def test_one_slow_window_barely_moves_the_time_left() -> None:
     after = seconds_left(config, started, [*steady, slow], [], 210)
     assert before is not None and after is not None
     assert after / before < 1.5  # one window at a tenth of the speed: under 50% longer
+
+
+def test_learning_rate_changes_are_recorded_with_their_step() -> None:
+    """Issue 11, item 20: the charts mark a mid-run change of the learning rate."""
+    state = running()
+    state.apply(step(3, 0.3), 101.0)
+    state.set_lr(CONFIG.lr)  # the same rate: no change
+    state.set_lr(0.005)
+    state.apply(step(6, 0.6), 102.0)
+    state.set_lr(0.001)
+    snap = state.snapshot(103.0)
+    assert snap.lr == 0.001
+    assert snap.lr_changes == (LrChange(3, CONFIG.lr, 0.005), LrChange(6, 0.005, 0.001))
