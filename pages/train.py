@@ -16,10 +16,10 @@ from ui.shell import page_guard
 from ui.train_form import fields, form_state, labels, sidebar
 
 LIVE_POLL_S = 1.0  # chart refresh while a job of this visitor runs
-# ... and while it is young: a Quick look run ends within seconds, and its curves are seen
-# growing only if the first second of training gets several refreshes.
+# ... and before its first point, and all along a short run: a Quick look run (3,000 images)
+# ends within seconds, and its curves are seen growing only with several refreshes a second.
 FAST_POLL_S = 0.3
-FAST_POLL_FOR_S = 6.0
+SHORT_RUN_IMAGES = 20_000  # training images of the whole run (epochs x images per epoch)
 STOP_WAIT_S = 1.0  # the Stop button waits this long for the run to end before redrawing
 COMPARE_MAX = 5
 
@@ -293,8 +293,8 @@ def _charts(snap: JobSnapshot, compare: list[str]) -> None:
     ]
     left, right = st.columns(2)
     with left:
-        title, scale = st.columns([3, 2], vertical_alignment="bottom")
-        title.markdown("**Loss** per step (validation loss at each epoch's end)")
+        title, scale = st.columns([1, 1], vertical_alignment="bottom")
+        title.markdown("**Loss** per step")
         scale.segmented_control(
             "Scale",
             keys.LOSS_SCALES,
@@ -331,8 +331,9 @@ def _poll_s(snap: JobSnapshot) -> float | None:
     """How often the live part refreshes: None once the job is done."""
     if snap.done:
         return None
-    young = snap.status == "running" and (not snap.steps or snap.elapsed_s < FAST_POLL_FOR_S)
-    return FAST_POLL_S if young else LIVE_POLL_S
+    short = snap.config.train_size * snap.config.epochs <= SHORT_RUN_IMAGES
+    fast = snap.status == "running" and (not snap.steps or short)
+    return FAST_POLL_S if fast else LIVE_POLL_S
 
 
 def _live(job_id: str, compare: list[str]) -> None:

@@ -198,7 +198,7 @@ def loss_figure(run: Curve, others: Sequence[Curve] = (), *, log_y: bool = False
                 **_legend_group(curve, first),
             )
     _lr_marks(fig, run, per_epoch=False)
-    _layout(fig, height=320, legend=dict(orientation="h", yanchor="top", y=-0.2, x=0))
+    _layout(fig, height=320, legend=dict(orientation="h", yanchor="top", y=-0.3, x=0))
     fig.update_xaxes(title_text="step", rangemode="tozero")
     if log_y:
         fig.update_yaxes(title_text="loss (log scale)", type="log")
@@ -261,7 +261,7 @@ def accuracy_figure(run: Curve, others: Sequence[Curve] = ()) -> go.Figure:
             first = False
             last_epoch = max(last_epoch, max(curve.epochs))
     _lr_marks(fig, run, per_epoch=True)
-    _layout(fig, height=320, legend=dict(orientation="h", yanchor="top", y=-0.2, x=0))
+    _layout(fig, height=320, legend=dict(orientation="h", yanchor="top", y=-0.3, x=0))
     fig.update_xaxes(
         title_text="epoch", tick0=0, dtick=epoch_dtick(last_epoch), tickangle=0, rangemode="tozero"
     )
