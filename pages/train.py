@@ -16,8 +16,8 @@ from ui.shell import page_guard
 from ui.train_form import fields, form_state, labels, sidebar
 
 LIVE_POLL_S = 1.0  # chart refresh while a job of this visitor runs
-# ... and before its first point, and all along a short run: a Quick look run (3,000 images)
-# ends within seconds, and its curves are seen growing only with several refreshes a second.
+# ... and all along a short run: a Quick look run (3,000 images) ends within seconds, and its
+# curves are seen growing only with several refreshes a second.
 FAST_POLL_S = 0.3
 SHORT_RUN_IMAGES = 20_000  # training images of the whole run (epochs x images per epoch)
 STOP_WAIT_S = 1.0  # the Stop button waits this long for the run to end before redrawing
@@ -331,9 +331,10 @@ def _poll_s(snap: JobSnapshot) -> float | None:
     """How often the live part refreshes: None once the job is done."""
     if snap.done:
         return None
+    # Fixed for the run's whole life (its size, not its progress): a change of pace costs a
+    # full rerun, which a click (Stop) would wait behind.
     short = snap.config.train_size * snap.config.epochs <= SHORT_RUN_IMAGES
-    fast = snap.status == "running" and (not snap.steps or short)
-    return FAST_POLL_S if fast else LIVE_POLL_S
+    return FAST_POLL_S if short and snap.status == "running" else LIVE_POLL_S
 
 
 def _live(job_id: str, compare: list[str]) -> None:
