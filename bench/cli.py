@@ -18,8 +18,10 @@ from bench import (
     estimate_error,
     explain_speed,
     first_render,
+    startup,
     stop_latency,
     sweep,
+    time_left,
 )
 from bench.load import cli as load_cli
 from bench.time_to_accuracy import cli as tta_cli
@@ -35,6 +37,8 @@ TOOLS: dict[str, ModuleType] = {
     "stop": stop_latency,
     "estimate": estimate_error,
     "dynamics": dynamics_cost,
+    "time-left": time_left,
+    "startup": startup,
 }
 
 

@@ -12,6 +12,7 @@ Dataset/DataLoader or PIL round trip, which on MNIST costs more than the model.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, fields
@@ -223,6 +224,19 @@ class MnistSource:
     def available(self) -> bool:
         """Whether some searched folder holds the four MNIST files (presence only)."""
         return find_data_dir() is not None
+
+    def preload(self) -> None:
+        """Start loading the data in a daemon thread unless it is loaded or loading, so that
+        a run started soon finds it in memory. A failure is left for that run to report."""
+        if self._raw is not None or self._lock.locked():
+            return
+
+        def load() -> None:
+            # A failure is not remembered: the job's own call tries again and reports it.
+            with contextlib.suppress(Exception):
+                self()
+
+        threading.Thread(target=load, name="mnist-preload", daemon=True).start()
 
     def __call__(self) -> MnistRaw:
         """The loaded data. Raises DataMissingError / DataError with a message for people."""

@@ -120,10 +120,14 @@ class _Run:
         )
 
     def diverged(self, what: str, epochs_done: int) -> RunEnded:
+        # Quote the peak rate the person set (or changed it to), which is what they can
+        # lower; the schedule's value at that step only when it differs.
+        peak = self.control.lr or self.config.lr
+        scheduled = "" if self.lr == peak else f" (the schedule had it at {self.lr:.3g} then)"
         return self.ended(
             "diverged",
-            f"Training diverged: {what} at step {self.step}. "
-            f"Lower the learning rate (it was {self.lr:.3g}) and start again.",
+            f"Training diverged: {what} at step {self.step:,}. Lower the learning rate: it "
+            f"was {peak:g}{scheduled}. Then start again.",
             epochs_done,
         )
 
@@ -238,8 +242,9 @@ def _started(run: _Run) -> RunStarted:
 
 
 def _train_epoch(run: _Run, epoch: int) -> Generator[StepMetrics, None, _Window | RunEnded]:
-    """One pass over the training set, yielding StepMetrics every `log_every` steps and at the
-    epoch's end. Returns the epoch's sums, or the RunEnded of a stop or a divergence."""
+    """One pass over the training set, yielding StepMetrics every `log_every` steps, at the
+    epoch's end and after steps 1, 2, 4... of the run (`_early_log`). Returns the epoch's
+    sums, or the RunEnded of a stop or a divergence."""
     config, control, device = run.config, run.control, run.device
     run.model.train()
     perm = torch.randperm(run.n_train, generator=run.gen, device=device)
@@ -258,7 +263,9 @@ def _train_epoch(run: _Run, epoch: int) -> Generator[StepMetrics, None, _Window 
         run.opt.zero_grad(set_to_none=True)
         loss.backward()
         last_of_epoch = i == run.steps_per_epoch - 1
-        log_now = win.steps + 1 >= config.log_every or last_of_epoch
+        log_now = (
+            win.steps + 1 >= config.log_every or last_of_epoch or _early_log(run.step + 1, config)
+        )
         before = run.probe.before_step() if (log_now and run.probe) else None
         with control.weights_lock:  # a weight copy never sees half a step
             run.opt.step()
@@ -277,6 +284,13 @@ def _train_epoch(run: _Run, epoch: int) -> Generator[StepMetrics, None, _Window 
         if log_now:
             yield _log_window(run, win, epoch - 1 + (i + 1) / run.steps_per_epoch, layers)
     return win
+
+
+def _early_log(step: int, config: TrainConfig) -> bool:
+    """Whether to log after `step` besides every `log_every` steps: steps 1, 2, 4, 8... up to
+    `log_every`, so that the curves appear after the first step and are seen growing at
+    once, even when `log_every` steps take seconds (a few extra syncs on a GPU)."""
+    return step <= config.log_every and (step & (step - 1) == 0 or step == config.log_every)
 
 
 def _forward(run: _Run, idx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -327,7 +341,7 @@ def _log_window(
 
 def _stopped(run: _Run, win: _Window, epoch: int) -> RunEnded:
     run.train_s += time.perf_counter() - win.t0
-    return run.ended("stopped", f"Stopped at step {run.step} of {run.total_steps}.", epoch - 1)
+    return run.ended("stopped", f"Stopped at step {run.step:,} of {run.total_steps:,}.", epoch - 1)
 
 
 def _check_weights(run: _Run, epoch: int) -> RunEnded | None:
@@ -362,7 +376,7 @@ def _evaluate_epoch(
     except EvaluationInterrupted:
         run.eval_s += time.perf_counter() - t0
         return run.ended(
-            "stopped", f"Stopped after step {run.step} of {run.total_steps}.", epoch - 1
+            "stopped", f"Stopped after step {run.step:,} of {run.total_steps:,}.", epoch - 1
         )
     run.eval_s += time.perf_counter() - t0
     run.last_val = val.accuracy if val else None

@@ -142,8 +142,8 @@ def _unsaved_runs() -> None:
     for job in manager.jobs(state.owner()):
         if not job.done or job.checkpoint_id:
             continue
-        if job.status not in ("finished", "stopped"):
-            continue
+        if job.status not in ("finished", "stopped") or job.started is None:
+            continue  # a job stopped while queued never had a model
         with st.container(border=True):
             why = job.save_error or "This run was stopped before the end and has not been saved."
             st.markdown(f":material/save: **{job.name}** ({job.status}) is not saved. {why}")

@@ -11,11 +11,16 @@ from mnist_core.models import get_spec
 from ui import charts, fmt, keys, state
 from ui.data_gate import data_available
 from ui.errors import flash, friendly_errors, guarded_callback, show_flashes
-from ui.resources import get_manager
+from ui.model_choice import checkpoint_key
+from ui.resources import get_data_source, get_manager
 from ui.shell import page_guard
 from ui.train_form import estimate, fields, form_state, labels, sidebar
 
 LIVE_POLL_S = 1.0  # chart refresh while a job of this visitor runs
+# ... and all along a short run: a Quick look run (3,000 images) ends within seconds, and its
+# curves are seen growing only with several refreshes a second.
+FAST_POLL_S = 0.3
+SHORT_RUN_IMAGES = 20_000  # training images of the whole run (epochs x images per epoch)
 STOP_WAIT_S = 1.0  # the Stop button waits this long for the run to end before redrawing
 COMPARE_MAX = 5
 
@@ -184,6 +189,16 @@ def _controls(snap: JobSnapshot | None, config: TrainConfig | None) -> None:
             estimate.show_run_estimate(config)  # measured once per setup, not waited for
 
 
+def _progress_text(snap: JobSnapshot) -> str:
+    """What the bar says: the share done, and what the run is doing when the badge does not
+    say it. Epoch and step are in the metrics below, and why a run ended in the box below
+    them: each said once."""
+    done = f"{snap.progress:.0%} of the steps done"
+    if snap.status == "running" and snap.message != "Running":
+        return f"{snap.message} · {done}"  # loading data, evaluating an epoch…
+    return done
+
+
 def _status(snap: JobSnapshot) -> None:
     epochs = snap.config.epochs
     st.subheader(f"{snap.name} &nbsp; {fmt.status_badge(snap.status)}", anchor=False)
@@ -195,14 +210,10 @@ def _status(snap: JobSnapshot) -> None:
             icon=":material/hourglass_top:",
         )
         return
-    text = (
-        f"{snap.message} · epoch {snap.epoch:.2f} of {epochs} · "
-        f"step {snap.step:,} of {snap.total_steps:,}"
-    )
-    st.progress(snap.progress, text=text)
+    st.progress(snap.progress, text=_progress_text(snap))
     cols = st.columns(5)
-    cols[0].metric("Epoch", f"{snap.epoch:.1f} / {epochs}")
-    cols[1].metric("Step", f"{snap.step:,}")
+    cols[0].metric("Epoch", f"{fmt.epoch(snap.epoch)} / {epochs}")
+    cols[1].metric("Step", f"{fmt.count(snap.step)} / {fmt.count(snap.total_steps)}")
     cols[2].metric("Images / s", fmt.rate(snap.images_per_s))
     cols[3].metric(
         "Time left" if snap.active else "Time",
@@ -214,6 +225,11 @@ def _status(snap: JobSnapshot) -> None:
         st.error(snap.error or snap.message, icon=":material/error:")
     elif snap.status == "diverged":
         st.warning(snap.message, icon=":material/trending_up:")
+    elif snap.status == "stopped" and snap.started is None:
+        st.info(
+            f"{snap.message} There is no model: it never trained a step.",
+            icon=":material/stop_circle:",
+        )
     elif snap.status == "stopped":
         st.info(
             f"{snap.message} The model at this point can be saved or downloaded on the "
@@ -224,13 +240,10 @@ def _status(snap: JobSnapshot) -> None:
         st.success(
             f"Finished with **{fmt.percent(snap.test_accuracy)}** test accuracy, in "
             f"{fmt.duration(snap.elapsed_s)}. Saved as **{snap.name}**: choose it on the "
-            "Mistakes, Draw and Models pages.",
+            "Mistakes, Draw, Inside and Models pages.",
             icon=":material/check_circle:",
         )
-        links = st.columns(3)
-        links[0].page_link("pages/mistakes.py", label="See its mistakes", icon=":material/grid_on:")
-        links[1].page_link("pages/draw.py", label="Draw for it", icon=":material/draw:")
-        links[2].page_link("pages/models.py", label="Download it", icon=":material/download:")
+        _open_links(snap.checkpoint_id)
     if snap.save_error:
         st.warning(
             f"{snap.save_error} It can still be downloaded from the Models page while this "
@@ -239,34 +252,92 @@ def _status(snap: JobSnapshot) -> None:
         )
 
 
+# Page, label, icon, the session-state key of that page's model choice, and the function from a
+# checkpoint id to the value that chooses it there.
+_OPEN_LINKS = (
+    ("pages/mistakes.py", "See its mistakes", ":material/grid_on:", keys.MISTAKES_MODEL, str),
+    ("pages/draw.py", "Draw for it", ":material/draw:", keys.DRAW_MODEL, checkpoint_key),
+    ("pages/inside.py", "Look inside", ":material/neurology:", keys.INSIDE_MODEL, checkpoint_key),
+    ("pages/models.py", "Download it", ":material/download:", keys.MODELS_CHOICE, str),
+)
+
+
+def _open_links(checkpoint_id: str) -> None:
+    """Buttons that open another page with this run's model chosen there. Not page links: the
+    choice has to be in session state before the page runs, or it shows its default model."""
+    for column, (page, label, icon, key, value) in zip(
+        st.columns(len(_OPEN_LINKS)), _OPEN_LINKS, strict=True
+    ):
+        if column.button(label, key=f"train_open_{key}", icon=icon, type="tertiary"):
+            st.session_state[key] = value(checkpoint_id)
+            st.switch_page(page)
+
+
+TRAIN_ACCURACY_NOTE = (
+    "Train accuracy is the running average over each epoch's batches, on augmented images and "
+    "while the weights still change, so it often sits below validation and test accuracy, "
+    "which are measured on plain images with the epoch's final weights."
+)
+
+
+def _log_scale(run: charts.Curve, others: list[charts.Curve]) -> bool:
+    """The loss chart's scale: the person's choice, else log when the loss spans two decades."""
+    choice = st.session_state[keys.TRAIN_LOSS_SCALE]
+    if choice == "Auto":
+        values = [*run.losses, *(v for o in others for v in o.losses)]
+        return charts.wants_log_scale(values)
+    return choice == "Log"
+
+
 def _charts(snap: JobSnapshot, compare: list[str]) -> None:
     run = charts.curve_from_snapshot(snap)
     others = [
         charts.curve_from_snapshot(o) for o in (_snapshot(j) for j in compare) if o is not None
     ]
-    panels = (  # title, has data, figure, widget key, what to say before there is data
-        (
-            "**Training loss** per step",
-            bool(run.steps) or any(o.steps for o in others),
-            lambda: charts.loss_figure(run, others),
-            "train_loss_chart",
-            "The loss curve appears after the first steps.",
-        ),
-        (
-            "**Accuracy** per epoch",
-            bool(run.epochs) or any(o.epochs for o in others),
-            lambda: charts.accuracy_figure(run, others),
-            "train_accuracy_chart",
-            "Accuracy is measured at the end of each epoch.",
-        ),
-    )
-    for column, (title, has_data, figure, key, before) in zip(st.columns(2), panels, strict=True):
-        with column:
-            st.markdown(title)
-            if has_data:
-                st.plotly_chart(figure(), key=key, config={"displaylogo": False})
-            else:
-                st.caption(before)
+    left, right = st.columns(2)
+    with left:
+        title, scale = st.columns([1, 1], vertical_alignment="bottom")
+        title.markdown("**Loss** per step")
+        scale.segmented_control(
+            "Scale",
+            keys.LOSS_SCALES,
+            key=keys.TRAIN_LOSS_SCALE,
+            required=True,
+            label_visibility="collapsed",
+            help="Auto uses a log scale once the loss spans more than two decades (a factor "
+            "of 100), where a linear one would flatten everything after the first steps.",
+        )
+        if run.steps or any(o.steps for o in others):
+            figure = charts.loss_figure(run, others, log_y=_log_scale(run, others))
+            st.plotly_chart(figure, key="train_loss_chart", config={"displaylogo": False})
+        else:
+            st.caption("The loss curve appears after the first steps.")
+        if run.steps:
+            st.markdown("**Learning rate** per step")
+            st.plotly_chart(
+                charts.lr_figure(run), key="train_lr_chart", config={"displaylogo": False}
+            )
+    with right:
+        st.markdown("**Accuracy** per epoch")
+        if run.epochs or any(o.epochs for o in others):
+            st.plotly_chart(
+                charts.accuracy_figure(run, others),
+                key="train_accuracy_chart",
+                config={"displaylogo": False},
+            )
+            st.caption(TRAIN_ACCURACY_NOTE)
+        else:
+            st.caption("Accuracy is measured at the end of each epoch.")
+
+
+def _poll_s(snap: JobSnapshot) -> float | None:
+    """How often the live part refreshes: None once the job is done."""
+    if snap.done:
+        return None
+    # Fixed for the run's whole life (its size, not its progress): a change of pace costs a
+    # full rerun, which a click (Stop) would wait behind.
+    short = snap.config.train_size * snap.config.epochs <= SHORT_RUN_IMAGES
+    return FAST_POLL_S if short and snap.status == "running" else LIVE_POLL_S
 
 
 def _live(job_id: str, compare: list[str]) -> None:
@@ -278,9 +349,10 @@ def _live(job_id: str, compare: list[str]) -> None:
             return
         if not snap.done:
             get_manager().heartbeat(job_id)
-        if snap.status != st.session_state[keys.TRAIN_SEEN_STATUS]:
-            # Started, ended or stopped in the background: redraw the buttons (and stop polling).
-            st.session_state[keys.TRAIN_SEEN_STATUS] = snap.status
+        if (snap.status, _poll_s(snap)) != st.session_state[keys.TRAIN_SEEN_STATUS]:
+            # Started, ended or stopped in the background: redraw the buttons (and stop polling,
+            # or poll at the pace for the job's age).
+            st.session_state[keys.TRAIN_SEEN_STATUS] = (snap.status, _poll_s(snap))
             st.rerun(scope="app")
         _status(snap)
         _charts(snap, compare)
@@ -329,6 +401,7 @@ def main() -> None:
 
     if not data_available("train", "train a model"):
         return
+    get_data_source().preload()  # loading MNIST took most of a first run's start-up
 
     config: TrainConfig | None = None
     try:
@@ -345,8 +418,8 @@ def main() -> None:
         )
         return
     compare = _compare_picker(snap)
-    st.session_state[keys.TRAIN_SEEN_STATUS] = snap.status
-    st.fragment(run_every=LIVE_POLL_S if not snap.done else None)(_live)(snap.job_id, compare)
+    st.session_state[keys.TRAIN_SEEN_STATUS] = (snap.status, _poll_s(snap))
+    st.fragment(run_every=_poll_s(snap))(_live)(snap.job_id, compare)
 
 
 if page_guard():

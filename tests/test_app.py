@@ -351,11 +351,16 @@ def test_train_quick_look_streams_into_the_charts(app_env: Path, stop_jobs: None
     assert snap.status not in ("failed", "diverged"), snap.message
     loss = plotly_spec(at, "train_loss_chart")
     names = [trace.get("name") for trace in loss["data"]]
-    assert names == ["loss", "smoothed"]
+    assert names == ["loss", "smoothed", "validation"]
+    assert loss["data"][0]["legendgrouptitle"]["text"] == snap.name  # says whose lines
+    lr = plotly_spec(at, "train_lr_chart")
+    assert len(lr["data"][0]["y"]) == len(loss["data"][0]["y"])  # the schedule, per step
     assert len(loss["data"][0]["x"]) >= 1 and len(loss["data"][0]["y"]) >= 1
     accuracy = plotly_spec(at, "train_accuracy_chart")
     assert {"train", "validation", "test"} <= {t.get("name") for t in accuracy["data"]}
     assert all(len(t["y"]) >= 1 for t in accuracy["data"])
+    # Why train accuracy sits below test accuracy is said where it shows.
+    assert "running average over each epoch's batches, on augmented images" in texts(at.caption)
     assert at.get("progress"), "no progress bar"
     assert len(get_manager().jobs(owner)) == 1
 
@@ -364,6 +369,81 @@ def test_train_quick_look_streams_into_the_charts(app_env: Path, stop_jobs: None
         wait_for(lambda: manager_snapshot(at).done, at, timeout=120, what="the job to stop")
     assert_clean(at)
     assert not at.button(key="train_start").disabled
+
+
+def _finish_a_quick_run(at: AppTest) -> Any:
+    """Train the Quick look preset to its end (a few seconds); its finished snapshot."""
+    at.button(key="train_preset_quick_look").click().run()
+    at.button(key="train_start").click().run()
+    wait_for(lambda: manager_snapshot(at).done, at, timeout=240, what="the quick run to end")
+    snap = manager_snapshot(at)
+    assert snap.status == "finished" and snap.checkpoint_id, snap.message
+    return snap
+
+
+def test_links_under_a_finished_run_open_its_model(app_env: Path, stop_jobs: None) -> None:
+    at = new_app().run()
+    snap = _finish_a_quick_run(at)
+    assert_clean(at)
+    # Each link opens its page with this run's model chosen, not the page's default.
+    for key, page_title, widget, value in (
+        ("train_open_mistakes_model", "Mistakes", "mistakes_model", snap.checkpoint_id),
+        ("train_open_draw_model", "Draw a digit", "draw_model", f"ckpt:{snap.checkpoint_id}"),
+        (
+            "train_open_inside_model",
+            "Inside the network",
+            "inside_model",
+            f"ckpt:{snap.checkpoint_id}",
+        ),
+        ("train_open_models_choice", "Models", "models_choice", snap.checkpoint_id),
+    ):
+        at.switch_page("pages/train.py").run()
+        at.button(key=key).click().run()
+        assert_clean(at)
+        assert [t.value for t in at.title] == [page_title]
+        assert at.selectbox(key=widget).value == value
+        assert snap.name in at.selectbox(key=widget).format_func(value)
+
+
+def test_stopped_runs_say_what_there_is_once(app_env: Path, stop_jobs: None) -> None:
+    """Issue 11, items 7 and 17: a job stopped in the queue offered a model it never had, and
+    a stopped run's status said its step twice, in two number formats."""
+    from ui.resources import get_manager
+
+    at = new_app().run()
+    at.button(key="train_preset_quick_look").click().run()
+    at.number_input(key="train_cfg_epochs").set_value(100).run()
+    at.button(key="train_start").click().run()
+    wait_for(lambda: bool(manager_snapshot(at).steps), at, timeout=240, what="the first steps")
+    at.button(key="train_stop").click().run()
+    wait_for(lambda: manager_snapshot(at).done, at, timeout=120, what="the run to stop")
+    assert_clean(at)
+    snap = manager_snapshot(at)
+    assert snap.status == "stopped"
+    page = "\n".join([texts(at.info), *(p.proto.text for p in at.get("progress"))])
+    assert page.count("Stopped") == 1, page  # said once: in the box, not in the bar too
+    assert "saved or downloaded on the Models page" in texts(at.info)
+    assert metric_value(at, "Step") == f"{snap.step:,} / {snap.total_steps:,}"
+    assert metric_value(at, "Epoch") == f"{snap.epoch:.1f}".removesuffix(".0") + " / 100"
+
+    # Another visitor's paused run holds the only training slot: the next job queues.
+    manager = get_manager()
+    blocker = manager.submit(TrainConfig.for_model("mlp", epochs=50), "someone else")
+    wait_for(lambda: manager.snapshot(blocker).status == "running", at, 120, "the other run")
+    manager.pause(blocker)
+    at.button(key="train_start").click().run()
+    assert manager_snapshot(at).status == "queued"
+    at.button(key="train_stop").click().run()
+    assert_clean(at)
+    assert manager_snapshot(at).status == "stopped"
+    info = texts(at.info)
+    assert "Stopped before it started." in info and "There is no model" in info
+    assert "saved or downloaded" not in info
+    queued_name = manager_snapshot(at).name
+    at.switch_page("pages/models.py").run()
+    assert_clean(at)
+    assert queued_name not in texts(at.markdown)  # no "is not saved" box for it
+    assert snap.name in texts(at.markdown)  # the stopped run's box is there
 
 
 # ---- Mistakes --------------------------------------------------------------------------------

@@ -456,3 +456,23 @@ def test_mnist_source_loads_once_and_retries_after_a_miss(
     first = source()
     assert first.source == mnist_dir.resolve() and len(first.test_labels) == 10_000
     assert source() is first  # the same tensors for every caller
+
+
+def test_mnist_source_preloads_in_the_background(
+    mnist_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 11, item 23: the Train page starts loading MNIST before Start is pressed."""
+    import threading
+
+    monkeypatch.setenv(DATA_DIR_ENV, str(mnist_dir))
+    source = MnistSource()
+    source.preload()
+    loaders = [t for t in threading.enumerate() if t.name == "mnist-preload"]
+    assert loaders, "preload started no thread"
+    for t in loaders:
+        t.join()
+    loaded = source._raw
+    assert loaded is not None and len(loaded.train_labels) == 60_000
+    assert source() is loaded
+    source.preload()  # loaded already: nothing more to do
+    assert not [t for t in threading.enumerate() if t.name == "mnist-preload"]

@@ -6,10 +6,11 @@ import pytest
 
 from mnist_core.config import TrainConfig
 from mnist_core.events import EpochMetrics, RunEnded, RunStarted, StepMetrics
-from mnist_core.jobs.snapshot import JobState, seconds_left
+from mnist_core.jobs.snapshot import _EVAL_SPEEDUP, JobState, LrChange, seconds_left
 
 # 2 epochs of 10 steps, 1000 training images of batch 100, 500 validation, 10,000 test.
 CONFIG = TrainConfig.for_model("mlp", train_subset=1000, val_size=500, batch_size=100, epochs=2)
+SPEEDUP = _EVAL_SPEEDUP["mlp"]  # evaluation throughput / training throughput, until measured
 STARTED = RunStarted("cpu", "CPU", 1000, 1000, 500, 10_000, steps_per_epoch=10, total_steps=20)
 
 
@@ -44,15 +45,16 @@ def test_steps_and_epochs_fold_into_progress_messages_and_time_left() -> None:
     assert snap.step == 5 and snap.epoch == 0.5 and snap.elapsed_s == 6.0
     assert len(snap.steps) == 5 and snap.images_per_s == 1000.0
     # 10 steps/s: 15 steps left = 1.5 s; no epoch measured yet, so each of the 2 evaluations
-    # (500 + 10,000 images at the training rate, eval_test on) is guessed: 10.5 s each.
-    assert snap.eta_s == pytest.approx(1.5 + 2 * 10.5)
+    # (500 + 10,000 images at SPEEDUP x the training throughput of 1,000 images/s, eval_test
+    # on) is guessed. The latest step came 1 s ago: that second is counted off.
+    assert snap.eta_s == pytest.approx(1.5 - 1.0 + 2 * 10_500 / (1000 * SPEEDUP))
     state.apply(step(10, 1.0), now=107.0)
     assert state.snapshot(107.0).message == "Evaluating epoch 1"
     state.apply(epoch(1, 1.0, eval_s=3.0), now=110.0)
     snap = state.snapshot(110.0)
     assert snap.message == "Running" and snap.epochs[-1].val_accuracy == 0.91
-    # Measured now: 3 s per evaluation, one epoch to go; rate over the last 5 points.
-    assert snap.eta_s == pytest.approx(10 / ((10 - 2) / (1.0 - 0.2)) + 3.0)
+    # Measured now: 3 s per evaluation, one epoch to go; the rate since the first point.
+    assert snap.eta_s == pytest.approx(10 / ((10 - 1) / (1.0 - 0.1)) + 3.0)
     assert snap.test_accuracy == 0.92
 
 
@@ -62,8 +64,8 @@ def test_the_last_epoch_announces_the_final_test_when_epochs_skip_it() -> None:
     state.start(0.0)
     state.apply(STARTED, 0.0)
     state.apply(step(20, 2.0), 1.0)
-    # No test evaluation per epoch: only the final one, guessed at the training rate.
-    assert state.snapshot(1.0).eta_s == pytest.approx(2 * 500 / 1000 + 10.0)
+    # No test evaluation per epoch: only the final one, guessed from the training throughput.
+    assert state.snapshot(1.0).eta_s == pytest.approx((2 * 500 + 10_000) / (1000 * SPEEDUP))
     state.apply(epoch(2, 2.0, 0.5), 2.0)
     assert state.snapshot(2.0).message == "Measuring the test accuracy"
 
@@ -163,3 +165,79 @@ def test_lr_changes_and_pauses_are_kept_for_the_checkpoint() -> None:
     assert metrics["pauses"] == [5]
     assert metrics["epochs_planned"] == 2 and metrics["epochs_trained"] == pytest.approx(1.3)
     assert metrics["total_steps"] == 20
+
+
+# ---- the time-left estimate (issue 11, item 22) -------------------------------------------
+
+# 5 epochs of 100 steps; the evaluations measure 500 validation + 10,000 test images.
+LONG = CONFIG.replace(epochs=5, log_every=10)
+LONG_STARTED = RunStarted("cpu", "CPU", 1000, 1000, 500, 10_000, 100, 500)
+
+
+def _steps(until: int, per_step_s: float = 0.01, start: int = 10) -> list[StepMetrics]:
+    return [
+        StepMetrics(n, n / 100, 1.0, 1e-3, 1000 / (10 * per_step_s), n * per_step_s)
+        for n in range(start, until + 1, 10)
+    ]
+
+
+def test_time_left_counts_down_between_events_and_not_while_paused() -> None:
+    """It stood still between events and then jumped; now it counts the time gone by off."""
+    state = JobState(LONG, job_id="j", owner="ann", name="mlp #1", created=0.0)
+    state.start(0.0)
+    state.apply(LONG_STARTED, 0.0)
+    for s in _steps(50):
+        state.apply(s, now=s.train_seconds)
+    at_event = state.snapshot(0.5).eta_s
+    assert at_event is not None
+    assert state.snapshot(0.8).eta_s == pytest.approx(at_event - 0.3)
+    assert state.pause(now=0.8)
+    assert state.snapshot(5.0).eta_s == pytest.approx(at_event - 0.3)  # paused: no countdown
+    assert state.resume(now=5.0)
+    assert state.snapshot(5.1).eta_s == pytest.approx(at_event - 0.4)
+
+
+def test_time_left_counts_down_an_evaluation_instead_of_jumping_at_its_end() -> None:
+    state = JobState(LONG, job_id="j", owner="ann", name="mlp #1", created=0.0)
+    state.start(0.0)
+    state.apply(LONG_STARTED, 0.0)
+    for s in _steps(100):
+        state.apply(s, now=s.train_seconds)
+    # The end-of-epoch evaluation is under way; at the training throughput of 10,000 images/s
+    # and SPEEDUP x that when evaluating, 10,500 images take `guess` s.
+    guess = 10_500 / (10_000 * SPEEDUP)
+    during = [state.snapshot(1.0 + dt).eta_s for dt in (0.0, 0.03, 0.06)]
+    assert during[0] - during[1] == pytest.approx(0.03)
+    assert during[1] - during[2] == pytest.approx(0.03)
+    # It took 0.08 s: once measured, the estimate is where the countdown left it, give or take
+    # the difference on the 4 evaluations still to come (and the 0.02 s after the last sample).
+    state.apply(EpochMetrics(1, 100, 0.5, 0.9, 0.4, 0.91, 0.92, 1.0, 0.08), now=1.08)
+    after = state.snapshot(1.08).eta_s
+    assert abs(after - during[2]) <= 0.02 + 4 * abs(0.08 - guess) + 1e-9
+
+
+def test_one_slow_window_barely_moves_the_time_left() -> None:
+    """The rate of the last 5 windows made one slow window (a busy CPU) swing the estimate
+    (26 s, then 2.5 s a second later); the rate over 30 s of training does not."""
+    steady = _steps(2000, per_step_s=0.1)[:20]  # 200 steps at 10 steps/s: 20 s
+    slow = StepMetrics(210, 2.1, 1.0, 1e-3, 100.0, steady[-1].train_seconds + 10 * 1.0)
+    config = CONFIG.replace(epochs=50, log_every=10)
+    # no evaluations, to see the training part alone
+    started = RunStarted("cpu", "CPU", 1000, 1000, 0, 0, 100, 5000)
+    before = seconds_left(config, started, steady, [], 200)
+    after = seconds_left(config, started, [*steady, slow], [], 210)
+    assert before is not None and after is not None
+    assert after / before < 1.5  # one window at a tenth of the speed: under 50% longer
+
+
+def test_learning_rate_changes_are_recorded_with_their_step() -> None:
+    """Issue 11, item 20: the charts mark a mid-run change of the learning rate."""
+    state = running()
+    state.apply(step(3, 0.3), 101.0)
+    state.set_lr(CONFIG.lr)  # the same rate: no change
+    state.set_lr(0.005)
+    state.apply(step(6, 0.6), 102.0)
+    state.set_lr(0.001)
+    snap = state.snapshot(103.0)
+    assert snap.lr == 0.001
+    assert snap.lr_changes == (LrChange(3, CONFIG.lr, 0.005), LrChange(6, 0.005, 0.001))

@@ -37,7 +37,8 @@ def test_event_sequence_and_learning(raw):
     steps = [e for e in events if isinstance(e, StepMetrics)]
     epochs = [e for e in events if isinstance(e, EpochMetrics)]
     assert [e.epoch for e in epochs] == [1, 2]
-    assert [s.step for s in steps] == list(range(5, 41, 5))
+    # Points after steps 1, 2 and 4 too, so that the curves show from the first step on.
+    assert [s.step for s in steps] == [1, 2, 4, *range(5, 41, 5)]
     assert steps[-1].loss < steps[0].loss  # the loss goes down
     assert all(s.images_per_s > 0 for s in steps)
     end = events[-1]
@@ -76,9 +77,18 @@ def test_huge_learning_rate_diverges_with_advice(raw):
     events = run(config, raw)
     end = events[-1]
     assert end.status == "diverged"
-    assert "Lower the learning rate" in end.message
+    assert "Lower the learning rate: it was 10." in end.message
     # it stopped at the first non-finite loss instead of finishing the epochs
     assert end.step < config.steps_per_epoch * config.epochs
+
+
+def test_divergence_quotes_the_learning_rate_that_was_set(raw):
+    """Issue 11, item 18: the message quoted the schedule's value at that step (0.4 during
+    one-cycle's warm-up), not the 10 the person set."""
+    config = small("mlp", optimizer="sgd", lr=10.0, momentum=0.99, schedule="onecycle")
+    end = run(config, raw)[-1]
+    assert end.status == "diverged"
+    assert "Lower the learning rate: it was 10 (the schedule had it at " in end.message
 
 
 def test_stop_request_ends_within_one_step(raw):
@@ -104,7 +114,8 @@ def test_pause_blocks_and_resume_continues(raw):
     assert t.is_alive() and not got  # paused: no progress
     control.resume()
     t.join(10)
-    assert got and got[0].step == first_step.step + 5
+    # the next point: after steps 1, 2 and 4 come early points, then every 5 steps
+    assert first_step.step == 1 and got and got[0].step == 2
 
 
 def test_lr_change_takes_effect_next_step(raw):

@@ -93,3 +93,24 @@ def test_query_parameters_do_not_need_streamlit() -> None:
 
 def test_the_cycle_check_finds_a_cycle() -> None:
     assert _cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == [["a", "b", "c", "a"]]
+
+
+def test_the_server_preloads_what_the_first_training_run_imports() -> None:
+    """Issue 11, item 23: the first optimiser of a process imported torch._dynamo (3-5 s on a
+    busy 2-core CPU) after Start; ui/preload.py (the server's start-up hook) imports it."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, ui.preload, torch\n"
+        "before = set(sys.modules)\n"
+        "from mnist_core.config import TrainConfig\n"
+        "from mnist_core.training import build_model, make_optimizer\n"
+        "config = TrainConfig.for_model('lenet5')\n"
+        "make_optimizer(config, build_model(config))\n"
+        "print(sorted(m for m in set(sys.modules) - before if m.startswith('torch'))[:5])\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True
+    ).stdout
+    assert out.strip() == "[]", f"imported only when the first run starts: {out}"

@@ -5,8 +5,9 @@ Pure functions from numbers to figures (no Streamlit), so they are cheap to test
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import plotly.graph_objects as go
@@ -16,8 +17,15 @@ TRAIN_COLOR = "#8E8AA8"
 VAL_COLOR = "#F39C12"
 TEST_COLOR = "#00A884"
 WRONG_COLOR = "#E74C3C"
-COMPARE_COLORS = ("#3498DB", "#E67E22", "#16A085", "#C0392B", "#7F8C8D")
+# Runs overlaid on the training charts: the current run in ACCENT, earlier ones in these. One
+# colour per run; the metric is told by the line's dash (METRIC_DASH), never by its colour.
+COMPARE_COLORS = ("#E67E22", "#00A884", "#3498DB", "#C0392B", "#7F8C8D")
+METRIC_DASH = {"train": "dot", "validation": "dash", "test": "solid"}
+LR_CHANGE_COLOR = "#7F8C8D"
 FONT = dict(family="Inter, system-ui, sans-serif", size=13)
+# A log scale for the loss by default when its values span more than this ratio (two decades).
+LOG_SCALE_SPAN = 100.0
+MAX_EPOCH_TICKS = 10  # at most this many labelled epochs on an epoch axis
 
 
 def _layout(
@@ -44,6 +52,34 @@ def smooth(values: Sequence[float], weight: float = 0.8) -> list[float]:
     return out
 
 
+def epoch_dtick(last_epoch: float, max_ticks: int = MAX_EPOCH_TICKS) -> int:
+    """The distance between labelled epochs: 1, 2 or 5 times a power of ten, the smallest that
+    labels at most `max_ticks` epochs from 0 to `last_epoch` (so 40 epochs read 0, 5, 10...)."""
+    span = max(1.0, float(last_epoch))
+    magnitude = 1
+    while True:
+        for step in (1, 2, 5):
+            if span / (step * magnitude) <= max_ticks:
+                return step * magnitude
+        magnitude *= 10
+
+
+def wants_log_scale(values: Sequence[float]) -> bool:
+    """Whether a log scale shows `values` (losses) better: their positive values span more than
+    LOG_SCALE_SPAN, where a linear scale flattens everything after the first steps."""
+    positive = [float(v) for v in values if v is not None and v > 0 and math.isfinite(v)]
+    return bool(positive) and max(positive) / min(positive) > LOG_SCALE_SPAN
+
+
+@dataclass(frozen=True)
+class LrMark:
+    """A change of the peak learning rate during the run, from the next step after `step`."""
+
+    step: int
+    old: float
+    new: float
+
+
 @dataclass(frozen=True)
 class Curve:
     """One run's history, as plain lists (from a JobSnapshot)."""
@@ -55,11 +91,18 @@ class Curve:
     train_acc: list[float | None]
     val_acc: list[float | None]
     test_acc: list[float | None]
+    epoch_steps: list[int] = field(default_factory=list)  # the step at each epoch's end
+    val_loss: list[float | None] = field(default_factory=list)
+    lrs: list[float] = field(default_factory=list)  # the scheduled rate at each of `steps`
+    lr_marks: list[LrMark] = field(default_factory=list)
+    steps_per_epoch: int = 0  # 0: unknown
 
 
 def curve_from_snapshot(snap: object) -> Curve:
     steps = getattr(snap, "steps", ()) or ()
     epochs = getattr(snap, "epochs", ()) or ()
+    started = getattr(snap, "started", None)
+    changes = getattr(snap, "lr_changes", ()) or ()
     return Curve(
         name=str(getattr(snap, "name", "") or "run"),
         steps=[s.step for s in steps],
@@ -68,6 +111,11 @@ def curve_from_snapshot(snap: object) -> Curve:
         train_acc=[e.train_accuracy for e in epochs],
         val_acc=[e.val_accuracy for e in epochs],
         test_acc=[e.test_accuracy for e in epochs],
+        epoch_steps=[e.step for e in epochs],
+        val_loss=[e.val_loss for e in epochs],
+        lrs=[s.lr for s in steps],
+        lr_marks=[LrMark(c.step, c.old, c.new) for c in changes],
+        steps_per_epoch=getattr(started, "steps_per_epoch", 0) if started else 0,
     )
 
 
@@ -75,69 +123,148 @@ def _pct(values: Sequence[float | None]) -> list[float | None]:
     return [None if v is None else 100.0 * v for v in values]
 
 
-def loss_figure(run: Curve, others: Sequence[Curve] = ()) -> go.Figure:
-    """Training loss per step: the raw points, faint, and the smoothed curve."""
+def _runs(run: Curve, others: Sequence[Curve]) -> list[tuple[Curve, str]]:
+    """Each run with its colour: the current one first, in ACCENT."""
+    colored = [(run, ACCENT)]
+    colored += [(o, COMPARE_COLORS[i % len(COMPARE_COLORS)]) for i, o in enumerate(others)]
+    return colored
+
+
+def _legend_group(curve: Curve, first: bool) -> dict[str, object]:
+    """Legend entries grouped under the run's name (given to its first line), so every line
+    says whose it is."""
+    return dict(legendgroup=curve.name, legendgrouptitle_text=curve.name if first else None)
+
+
+def _lr_marks(fig: go.Figure, run: Curve, *, per_epoch: bool) -> None:
+    """A labelled vertical line where the peak learning rate was changed during the run."""
+    for mark in run.lr_marks:
+        if per_epoch:
+            if not run.steps_per_epoch:
+                continue
+            x: float = mark.step / run.steps_per_epoch
+        else:
+            x = mark.step
+        fig.add_vline(
+            x=x,
+            line=dict(color=LR_CHANGE_COLOR, width=1.5, dash="dashdot"),
+            annotation=dict(
+                text=f"LR {mark.old:g} → {mark.new:g}",
+                font=dict(size=11, color=LR_CHANGE_COLOR),
+            ),
+            annotation_position="top right",
+        )
+
+
+def loss_figure(run: Curve, others: Sequence[Curve] = (), *, log_y: bool = False) -> go.Figure:
+    """Training loss per step (the raw points, faint, and the smoothed curve) and validation
+    loss at each epoch's end; one colour per run, the validation loss dashed."""
     fig = go.Figure()
-    for i, other in enumerate(others):
-        if other.steps:
+    for curve, color in reversed(_runs(run, others)):  # the current run drawn on top
+        current = curve is run
+        first = True
+        if curve.steps and current:
             fig.add_scatter(
-                x=other.steps,
-                y=smooth(other.losses),
+                x=curve.steps,
+                y=curve.losses,
                 mode="lines",
-                name=f"{other.name} (smoothed)",
-                line=dict(color=COMPARE_COLORS[i % len(COMPARE_COLORS)], width=1.5, dash="dot"),
+                name="loss",
+                line=dict(color=color, width=1),
+                opacity=0.35,
+                hovertemplate=f"{curve.name} · loss %{{y:.4g}}<extra></extra>",
+                **_legend_group(curve, first),
             )
-    fig.add_scatter(
-        x=run.steps,
-        y=run.losses,
-        mode="lines",
-        name="loss",
-        line=dict(color=ACCENT, width=1),
-        opacity=0.35,
-    )
-    fig.add_scatter(
-        x=run.steps,
-        y=smooth(run.losses),
-        mode="lines",
-        name="smoothed",
-        line=dict(color=ACCENT, width=2.5),
-    )
-    _layout(fig, height=320)
+            first = False
+        if curve.steps:
+            fig.add_scatter(
+                x=curve.steps,
+                y=smooth(curve.losses),
+                mode="lines",
+                name="smoothed",
+                line=dict(color=color, width=2.5 if current else 1.75),
+                hovertemplate=f"{curve.name} · smoothed %{{y:.4g}}<extra></extra>",
+                **_legend_group(curve, first),
+            )
+            first = False
+        if any(v is not None for v in curve.val_loss):
+            fig.add_scatter(
+                x=curve.epoch_steps,
+                y=curve.val_loss,
+                mode="lines+markers",
+                name="validation",
+                line=dict(color=color, width=2 if current else 1.5, dash="dash"),
+                marker=dict(size=7 if current else 5, symbol="diamond"),
+                hovertemplate=f"{curve.name} · validation %{{y:.4g}}<extra></extra>",
+                **_legend_group(curve, first),
+            )
+    _lr_marks(fig, run, per_epoch=False)
+    _layout(fig, height=320, legend=dict(orientation="h", yanchor="top", y=-0.3, x=0))
     fig.update_xaxes(title_text="step", rangemode="tozero")
-    fig.update_yaxes(title_text="loss", rangemode="tozero")
+    if log_y:
+        fig.update_yaxes(title_text="loss (log scale)", type="log")
+    else:
+        fig.update_yaxes(title_text="loss", rangemode="tozero")
+    return fig
+
+
+def lr_figure(run: Curve) -> go.Figure:
+    """The learning rate each step used (the schedule, and any change made during the run)."""
+    fig = go.Figure(
+        go.Scatter(
+            x=run.steps,
+            y=run.lrs,
+            mode="lines",
+            name="learning rate",
+            line=dict(color=ACCENT, width=2, shape="hv"),
+            hovertemplate="learning rate %{y:.3g}<extra></extra>",
+            showlegend=False,
+        )
+    )
+    _lr_marks(fig, run, per_epoch=False)
+    _layout(fig, height=170, margin=dict(l=10, r=10, t=10, b=10))
+    fig.update_xaxes(title_text="step", rangemode="tozero")
+    fig.update_yaxes(title_text="learning rate", rangemode="tozero", exponentformat="e")
     return fig
 
 
 def accuracy_figure(run: Curve, others: Sequence[Curve] = ()) -> go.Figure:
-    """Train, validation and test accuracy per epoch, in percent."""
+    """Train, validation and test accuracy per epoch, in percent: one colour per run (earlier
+    runs show their test accuracy, else their validation accuracy), one dash per metric."""
     fig = go.Figure()
-    for i, other in enumerate(others):
-        y = other.test_acc if any(v is not None for v in other.test_acc) else other.val_acc
-        if other.epochs:
+    last_epoch = 0
+    for curve, color in reversed(_runs(run, others)):  # the current run drawn on top
+        current = curve is run
+        if current:
+            metrics = [
+                ("train", curve.train_acc),
+                ("validation", curve.val_acc),
+                ("test", curve.test_acc),
+            ]
+        elif any(v is not None for v in curve.test_acc):
+            metrics = [("test", curve.test_acc)]
+        else:
+            metrics = [("validation", curve.val_acc)]
+        first = True
+        for label, values in metrics:
+            if not curve.epochs or not any(v is not None for v in values):
+                continue
             fig.add_scatter(
-                x=other.epochs,
-                y=_pct(y),
-                mode="lines+markers",
-                name=f"{other.name} (test)",
-                line=dict(color=COMPARE_COLORS[i % len(COMPARE_COLORS)], width=1.5, dash="dot"),
-            )
-    for label, values, color in (
-        ("train", run.train_acc, TRAIN_COLOR),
-        ("validation", run.val_acc, VAL_COLOR),
-        ("test", run.test_acc, TEST_COLOR),
-    ):
-        if any(v is not None for v in values):
-            fig.add_scatter(
-                x=run.epochs,
+                x=curve.epochs,
                 y=_pct(values),
                 mode="lines+markers",
                 name=label,
-                line=dict(color=color, width=2.5),
-                marker=dict(size=8),
-                hovertemplate="%{y:.2f}%",
+                line=dict(color=color, width=2.5 if current else 1.75, dash=METRIC_DASH[label]),
+                marker=dict(size=7 if current else 5),
+                hovertemplate=f"{curve.name} · {label} %{{y:.2f}}%<extra></extra>",
+                **_legend_group(curve, first),
             )
-    _layout(fig, height=320)
-    fig.update_xaxes(title_text="epoch", dtick=1, rangemode="tozero")
+            first = False
+            last_epoch = max(last_epoch, max(curve.epochs))
+    _lr_marks(fig, run, per_epoch=True)
+    _layout(fig, height=320, legend=dict(orientation="h", yanchor="top", y=-0.3, x=0))
+    fig.update_xaxes(
+        title_text="epoch", tick0=0, dtick=epoch_dtick(last_epoch), tickangle=0, rangemode="tozero"
+    )
     fig.update_yaxes(title_text="accuracy (%)", ticksuffix="%")
     return fig
 

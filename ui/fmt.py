@@ -29,6 +29,11 @@ def count(n: int | None) -> str:
     return "–" if n is None else f"{n:,}"
 
 
+def epoch(value: float) -> str:
+    """A fractional epoch: 7.79 -> "7.8", 3.0 -> "3"."""
+    return f"{value:.1f}".removesuffix(".0")
+
+
 def rate(images_per_s: float | None) -> str:
     if not images_per_s:
         return "–"

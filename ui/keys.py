@@ -15,11 +15,12 @@ TRAIN_JOB = "train_job_id"  # the job this visitor started last (None before the
 TRAIN_QP_LOADED = "train_qp_loaded"  # query parameters already applied in this session?
 TRAIN_QP_NOTES = "train_qp_notes"  # messages about refused or clamped link values
 TRAIN_FLASH = "train_flash"  # messages from button callbacks, shown once
-TRAIN_SEEN_STATUS = "train_seen_status"  # job status at the last full run
+TRAIN_SEEN_STATUS = "train_seen_status"  # (job status, poll interval) at the last full run
 TRAIN_COMPARE = "train_compare"  # widget: earlier runs overlaid on the charts
 TRAIN_RUN_NAME = "train_run_name"  # widget: optional name of the next run
 TRAIN_NEW_LR = "train_new_lr"  # widget: learning rate to switch to while running
 TRAIN_MODEL = "train_model"  # widget: architecture
+TRAIN_LOSS_SCALE = "train_loss_scale"  # widget: one of LOSS_SCALES
 # plus one widget per training setting and architecture option: setting_key, option_key
 
 
@@ -47,11 +48,12 @@ MISTAKES_LAST_SELECTION = "mistakes_last_selection"  # last chart click applied
 MISTAKES_NOTE = "mistakes_note"  # message about the last chart click
 
 # --- Draw ---------------------------------------------------------------------------------------
-DRAW_MODEL = "draw_model"  # widget: "ckpt:<id>" or "job:<id>"
+DRAW_MODEL = "draw_model"  # widget: "ckpt:<id>" or "job:<id>" (ui.model_choice)
 DRAW_SOURCE = "draw_source"  # widget: "Draw" or "Upload"
 DRAW_SOURCE_LAST = "draw_source_last"  # the last of them chosen: a deselection keeps it
 DRAW_STROKE = "draw_stroke"  # widget: pen width
 DRAW_CANVAS_N = "draw_canvas_n"  # bumped by "Clear": a new canvas key empties the canvas
+
 
 # --- Inside ---------------------------------------------------------------------------------
 INSIDE_MODEL = "inside_model"  # widget: "ckpt:<id>" or "job:<id>"
@@ -68,6 +70,7 @@ INSIDE_PROJECTION = "inside_projection"  # widget: "pca" or "tsne"
 INSIDE_MAP = "inside_map"  # widget: the embedding map (its selection picks a test image)
 INSIDE_HIST_LAYER = "inside_hist_layer"  # widget: layer whose weight histograms show
 
+
 # --- Models ---------------------------------------------------------------------------------
 MODELS_CHOICE = "models_choice"  # widget: checkpoint id
 MODELS_UPLOAD = "models_upload"  # widget: file uploader
@@ -81,6 +84,7 @@ SIDEBAR_SEEN_ACTIVE = "sidebar_seen_active"  # did the last full run see an acti
 
 DRAW_SOURCES = ("Draw", "Upload")
 INSIDE_SOURCES = ("Test image", "Drawing", "Upload")
+LOSS_SCALES = ("Auto", "Linear", "Log")  # Auto: log once the loss spans two decades
 # The gallery filter's "no filter" value. Not None: a selectbox whose value is None shows its
 # placeholder instead of the option's label.
 ALL_MISTAKES = "all"

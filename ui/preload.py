@@ -3,7 +3,10 @@ check: torch alone takes ~1 s to import on a 2-core CPU, and the first visitor w
 wait for it (first page 3.0 s -> 1.5 s, bench/first_render.py)."""
 
 import plotly.graph_objects  # noqa: F401
-import torch  # noqa: F401
+
+# torch, and torch._dynamo, which the first optimiser a process builds imports: 4.8 s of
+# the first training run's start-up on a busy 2-core CPU (python -m bench startup).
+import torch._dynamo  # noqa: F401
 
 import mnist_core.jobs
 import mnist_core.preprocess  # noqa: F401

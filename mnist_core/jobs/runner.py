@@ -109,7 +109,7 @@ class TrainingRunner:
     def pause(self) -> bool:
         """Pause before the next step. False unless running."""
         with self._lock:
-            paused = self._state.pause()
+            paused = self._state.pause(time.perf_counter())
             if paused:
                 self._control.pause()
         return paused
@@ -117,7 +117,7 @@ class TrainingRunner:
     def resume(self) -> bool:
         """Continue a paused run from the same step. False unless paused."""
         with self._lock:
-            resumed = self._state.resume()
+            resumed = self._state.resume(time.perf_counter())
             if resumed:
                 self._control.resume()
         return resumed

@@ -33,10 +33,14 @@ ACTIVE_STATUSES: frozenset[str] = frozenset({"running", "paused", "stopping"})
 assert DONE_STATUSES | ACTIVE_STATUSES | {"queued"} == set(get_args(JobStatus))
 
 # Images per second when evaluating, relative to training, for guessing the evaluation time
-# before the first epoch has measured it. Forward passes alone should be faster, but on our
-# 2-core CPU evaluation measured 0.4x to 2x the training throughput: assume 1x.
-_EVAL_SPEEDUP = 1.0
-_RATE_WINDOW = 5  # StepMetrics used for the recent training rate behind the time-left estimate
+# before the first epoch has measured it: forward passes in batches of 500 without gradients.
+# Measured on our 2-core CPU (issue 11): 18x for the MLP, 6x for LeNet-5, 4.6x for the ResNet;
+# a little under, so that the guess errs long rather than short. Other models: the lowest.
+_EVAL_SPEEDUP = {"mlp": 15.0, "lenet5": 5.0, "resnet": 4.0}
+_EVAL_SPEEDUP_OTHER = 4.0
+# Training seconds of history behind the step rate of the time-left estimate: long enough to
+# average out slow windows (a busy CPU, the first batches after an evaluation).
+_RATE_WINDOW_S = 30.0
 
 
 @dataclass(frozen=True)
@@ -70,6 +74,7 @@ class JobSnapshot:
     elapsed_s: float  # wall time since the run started (queued time excluded)
     eta_s: float | None  # estimated seconds left; None when unknown or not running
     lr: float  # current peak learning rate (config.lr or the override)
+    lr_changes: tuple[LrChange, ...]  # changes of the peak learning rate, oldest first
     message: str  # for people: "Running", "Queued: position 2", why it ended...
     error: str | None  # failed runs: the exception's message
     traceback: str | None  # failed runs: the formatted traceback
@@ -105,35 +110,64 @@ class JobSnapshot:
         return None
 
 
+def _step_rate(steps: tuple[StepMetrics, ...] | list[StepMetrics]) -> float:
+    """Optimisation steps per second of training time over the last _RATE_WINDOW_S seconds.
+
+    The window starts at a StepMetrics, so the run's first window (which pays for the warm-up
+    of the first batches) counts only while it is the only one."""
+    last = steps[-1]
+    base = 0
+    for i in range(len(steps) - 2, -1, -1):
+        base = i
+        if last.train_seconds - steps[i].train_seconds >= _RATE_WINDOW_S:
+            break
+    first = steps[base]
+    if base < len(steps) - 1 and last.train_seconds > first.train_seconds:
+        return (last.step - first.step) / (last.train_seconds - first.train_seconds)
+    return last.step / max(last.train_seconds, 1e-9)
+
+
 def seconds_left(
     config: TrainConfig,
     started: RunStarted,
     steps: tuple[StepMetrics, ...] | list[StepMetrics],
     epochs: tuple[EpochMetrics, ...] | list[EpochMetrics],
     step: int,
+    since: float = 0.0,
 ) -> float | None:
-    """Seconds left: steps left at the recent training rate, plus the evaluations still to
-    come (measured per epoch once one has run, else guessed from the throughput). None
-    before the first StepMetrics or when no rate can be measured."""
+    """Seconds left: steps left at the training rate of the last _RATE_WINDOW_S seconds, plus
+    the evaluations still to come (measured per epoch once one has run, else guessed from
+    that rate and _EVAL_SPEEDUP), less the `since` seconds (not paused) gone by since the
+    latest of these events, counted off the phase under way (training, an end-of-epoch
+    evaluation or the final test), so that the estimate counts down between events instead
+    of standing still.
+    None before the first StepMetrics or when no rate can be measured."""
     if not steps:
         return None
-    window = steps[-_RATE_WINDOW:]
-    first, last = window[0], window[-1]
-    if len(window) > 1 and last.train_seconds > first.train_seconds:
-        rate = (last.step - first.step) / (last.train_seconds - first.train_seconds)
-    else:
-        rate = last.step / max(last.train_seconds, 1e-9)
+    rate = _step_rate(steps)
     if rate <= 0:
         return None
+    last = steps[-1]
     train_left = max(0, started.total_steps - step) / rate
-    epochs_left = config.epochs - (epochs[-1].epoch if epochs else 0)
-    eval_rate = max(last.images_per_s, 1e-9) * _EVAL_SPEEDUP  # images/s when evaluating
-    if epochs and epochs[-1].eval_seconds > 0:
-        per_epoch = epochs[-1].eval_seconds / len(epochs)
-    else:
-        per_epoch = (started.n_val + (started.n_test if config.eval_test else 0)) / eval_rate
-    final_test = 0.0 if config.eval_test else started.n_test / eval_rate
-    return train_left + epochs_left * per_epoch + final_test
+    epochs_done = epochs[-1].epoch if epochs else 0
+    per_epoch_images = started.n_val + (started.n_test if config.eval_test else 0)
+    if epochs and epochs[-1].eval_seconds > 0 and per_epoch_images:
+        per_image = epochs[-1].eval_seconds / len(epochs) / per_epoch_images  # measured
+    else:  # guessed from the training throughput
+        speedup = _EVAL_SPEEDUP.get(config.model, _EVAL_SPEEDUP_OTHER)
+        per_image = 1.0 / max(rate * config.batch_size * speedup, 1e-9)
+    per_epoch = per_epoch_images * per_image
+    final_test = 0.0 if config.eval_test else started.n_test * per_image
+    epochs_left = config.epochs - epochs_done
+    evaluating = last.step > (epochs[-1].step if epochs else 0) and (
+        last.step % started.steps_per_epoch == 0 or last.step >= started.total_steps
+    )
+    if epochs_left <= 0:  # every epoch evaluated: the final test, then the end
+        return max(0.0, final_test - since)
+    if evaluating:  # the end-of-epoch evaluation of the latest step is under way
+        current = max(0.0, per_epoch - since)
+        return train_left + current + (epochs_left - 1) * per_epoch + final_test
+    return max(0.0, train_left - since) + epochs_left * per_epoch + final_test
 
 
 class JobState:
@@ -165,6 +199,10 @@ class JobState:
         self.save_error: str | None = None
         self.stop_reason: str | None = None  # replaces the message once stopped
         self.pauses: list[int] = []  # the step of each pause, kept in the checkpoint
+        # When the latest event of `fit` came, and when the run was paused (if it is): the
+        # time-left estimate counts down from that event, paused time excluded.
+        self._t_event: float | None = None
+        self._t_pause: float | None = None
 
     # ---- control --------------------------------------------------------------------------
     @property
@@ -178,18 +216,22 @@ class JobState:
         self.status, self.message, self.t_start = "running", "Starting", now
         return True
 
-    def pause(self) -> bool:
-        """running -> paused. False otherwise."""
+    def pause(self, now: float | None = None) -> bool:
+        """running -> paused. False otherwise. `now`: when (stops the time-left countdown)."""
         if self.status != "running":
             return False
-        self.status, self.message = "paused", f"Paused at step {self.step}"
+        self._t_pause = now
+        self.status, self.message = "paused", f"Paused at step {self.step:,}"
         self.pauses.append(self.step)
         return True
 
-    def resume(self) -> bool:
-        """paused -> running. False otherwise."""
+    def resume(self, now: float | None = None) -> bool:
+        """paused -> running. False otherwise. `now`: when (restarts the countdown)."""
         if self.status != "paused":
             return False
+        if now is not None and self._t_pause is not None and self._t_event is not None:
+            self._t_event += now - self._t_pause  # paused time is not time gone by
+        self._t_pause = None
         self.status, self.message = "running", "Running"
         return True
 
@@ -230,6 +272,8 @@ class JobState:
         """Fold one event of `fit`. fit() yields nothing while it evaluates, so the message
         says when that is coming. A RunEnded "finished" only records the event: the job is
         finished once its checkpoint is saved (`finish`)."""
+        if not isinstance(event, RunEnded):
+            self._t_event = now
         if isinstance(event, StepMetrics):
             self._steps.append(event)
             end_of_epoch = self.started and event.step % self.started.steps_per_epoch == 0
@@ -267,11 +311,17 @@ class JobState:
         last_epoch = float(self._epochs[-1].epoch) if self._epochs else 0.0
         return max(last_step, last_epoch)
 
-    def eta(self) -> float | None:
-        """Seconds left while the job is active (see `seconds_left`), else None."""
+    def eta(self, now: float | None = None) -> float | None:
+        """Seconds left at `now` while the job is active (see `seconds_left`), else None.
+        Without `now`: as of the latest event."""
         if self.status not in ACTIVE_STATUSES or self.started is None:
             return None
-        return seconds_left(self.config, self.started, self._steps, self._epochs, self.step)
+        since = 0.0
+        if now is not None and self._t_event is not None:
+            since = max(0.0, (self._t_pause or now) - self._t_event)
+        return seconds_left(
+            self.config, self.started, self._steps, self._epochs, self.step, since=since
+        )
 
     def metrics(self, *, test_accuracy: float | None) -> dict[str, object]:
         """The metrics stored in this job's checkpoint (plain types only)."""
@@ -317,8 +367,9 @@ class JobState:
             epoch=self.epoch,
             images_per_s=last_step.images_per_s if last_step else 0.0,
             elapsed_s=elapsed,
-            eta_s=self.eta(),
+            eta_s=self.eta(now),
             lr=self.lr,
+            lr_changes=tuple(self._lr_changes),
             message=self.message,
             error=self.error,
             traceback=self.traceback,

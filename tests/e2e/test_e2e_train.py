@@ -124,3 +124,30 @@ def test_resnet_stops_mid_run_from_the_page(st) -> None:
     expect(stop).to_be_disabled()
     expect(st.button("Start training", within=st.main)).to_be_enabled()
     st.assert_no_errors()
+
+
+def test_links_under_a_finished_run_open_that_runs_model(st) -> None:
+    """Issue 11, item 2: "See its mistakes" and "Draw for it" opened LeNet-5 (pretrained)."""
+    run_name = "e2e links quick"
+    st.open("/")
+    st.start_training("LeNet-5", quick=True, run_name=run_name)
+    expect(st.job_heading).to_contain_text("Finished", timeout=TRAIN_TIMEOUT_S * 1000)
+    st.wait_idle()
+    links = (
+        ("See its mistakes", "/mistakes"),
+        ("Draw for it", "/draw"),
+        ("Look inside", "/inside"),
+    )
+    for link, path in links:
+        if not st.page.evaluate("location.pathname").endswith("/train"):
+            st.nav("Train")
+        # a button (it sets the page's choice first); found as a link too, as it once was
+        st.main.get_by_role("button", name=link).or_(st.main.get_by_role("link", name=link)).click()
+        st.page.wait_for_function(
+            "(path) => window.location.pathname.endsWith(path)", arg=path, timeout=60_000
+        )
+        st.wait_idle(timeout=120_000)  # Mistakes evaluates the model on the 10,000 test images
+        chosen = st.selected("Model", within=st.main)
+        assert run_name in chosen, f"{link} opened {chosen!r}, not {run_name!r}"
+        st.assert_no_errors()
+        st.shot(f"opened-{path.strip('/')}")
