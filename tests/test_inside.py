@@ -30,6 +30,7 @@ from test_app import (  # noqa: F401  (fixtures)
     plotly_array,
     plotly_spec,
     pretrained_dir,
+    start_a_run_that_lasts,
     stop_jobs,
     texts,
     wait_for,
@@ -195,13 +196,7 @@ def test_a_model_still_training_is_shown_live(
     app_env: Path, mnist_raw: MnistRaw, stop_jobs: None
 ) -> None:
     at = new_app().run()
-    at.selectbox(key="train_model").set_value("lenet5").run()
-    at.button(key="train_preset_quick_look").click().run()
-    at.button(key="train_start").click().run()
-    job_id = at.session_state["train_job_id"]
-    wait_for(lambda: manager_snapshot(at).status != "queued", at, 120, "the job to start")
-    if manager_snapshot(at).done:
-        pytest.fail("the quick run ended before the Inside page could be opened")
+    job_id = start_a_run_that_lasts(at, "lenet5")
     at.session_state["inside_model"] = f"job:{job_id}"
     _open_inside(at)
     wait_for(
@@ -212,35 +207,25 @@ def test_a_model_still_training_is_shown_live(
     )
     assert at.session_state["inside_model"] == f"job:{job_id}"
     assert "Live model of" in texts(at.caption)
-    live_filters = False
     for view in VIEWS:
         _show(at, view)
-        live = "Live model of" in texts(at.caption)  # what this run showed, not the job now
-        if view == "Filters" and live:
+        assert "Live model of" in texts(at.caption)
+        if view == "Filters":
             assert "a sample of 1,000 test digits" in texts(at.caption)
-            live_filters = True
-        if view == "Layers" and live:
+        if view == "Layers":
             assert _layer_rows(at)
-    assert live_filters or manager_snapshot(at).done
     # the run's dynamics: a line per weighted layer of LeNet-5 (conv 1, conv 4, dense 8, 10, 12)
-    wait_for(
-        lambda: bool(manager_snapshot(at).epochs) or manager_snapshot(at).done,
-        at,
-        timeout=180,
-        what="the first epoch's end",
-    )
+    wait_for(lambda: bool(manager_snapshot(at).epochs), at, 180, "the first epoch's end")
     at.session_state["inside_view"] = "Training"
     at.run()
     assert_clean(at)
-    if "Live model of" in texts(at.caption):
-        lines = plotly_spec(at, "inside_dynamics_update_ratio")["data"]
-        assert [t["name"] for t in lines] == [f"layer {n}" for n in ("1", "4", "8", "10", "12")]
-        ratios = np.concatenate([plotly_array(t["y"]) for t in lines])
-        assert np.isfinite(ratios).all() and (ratios > 0).all()
-        hist = plotly_spec(at, "inside_dynamics_histogram")["data"]
-        assert hist and all(t["name"].startswith("epoch ") for t in hist)
-    else:  # the run ended first: the page went back to the four views of a checkpoint
-        assert at.session_state["inside_view"] == "Layers"
+    assert "Live model of" in texts(at.caption)
+    lines = plotly_spec(at, "inside_dynamics_update_ratio")["data"]
+    assert [t["name"] for t in lines] == [f"layer {n}" for n in ("1", "4", "8", "10", "12")]
+    ratios = np.concatenate([plotly_array(t["y"]) for t in lines])
+    assert np.isfinite(ratios).all() and (ratios > 0).all()
+    hist = plotly_spec(at, "inside_dynamics_histogram")["data"]
+    assert hist and all(t["name"].startswith("epoch ") for t in hist)
 
 
 # ---- the pure parts --------------------------------------------------------------------------
