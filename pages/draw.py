@@ -15,10 +15,10 @@ from mnist_core.store import StoredModel
 from ui import charts, fmt, keys
 from ui.errors import friendly_errors
 from ui.inside.link import look_inside_button
-from ui.model_choice import Choice, model_choices, model_for, saved_model_of
+from ui.model_choice import Choice, choose_model, model_for
 from ui.resources import get_model, get_store
 from ui.shell import page_guard
-from ui.widgets import square_preview
+from ui.widgets import prediction_metric, square_preview
 
 CANVAS_PX = 280
 LIVE_POLL_S = 1.0  # refresh of the prediction while the chosen model is still training
@@ -96,14 +96,7 @@ def _prediction(pre: PreprocessResult | None, choice: Choice | None) -> None:
             return
         probs = predict(model, pre.image)
         ms = (time.perf_counter() - t0) * 1000
-        digit = int(np.argmax(probs))
-        st.metric(
-            "Prediction",
-            str(digit),
-            delta=f"{probs[digit]:.1%} sure",
-            delta_color="off",
-            delta_arrow="off",
-        )
+        prediction_metric(probs)
         st.plotly_chart(
             charts.probability_figure(probs, height=240),
             key="draw_probabilities",
@@ -160,20 +153,7 @@ def main() -> None:
         "Choose a model that is still training to see it learn."
     )
     ss = st.session_state
-    choices = model_choices()
-    by_key = {c.key: c for c in choices}
-    if choices and ss[keys.DRAW_MODEL] not in by_key:
-        ss[keys.DRAW_MODEL] = saved_model_of(ss[keys.DRAW_MODEL], by_key) or choices[0].key
-    choice: Choice | None = None
-    if choices:
-        chosen = st.selectbox(
-            "Model",
-            list(by_key),
-            format_func=lambda k: by_key[k].label,
-            key=keys.DRAW_MODEL,
-            help="Pretrained models, your saved runs, and your runs still training (live).",
-        )
-        choice = by_key[chosen]
+    choice = choose_model(keys.DRAW_MODEL)
 
     left, right = st.columns([1, 1.25], gap="large")
     pre: PreprocessResult | None = None

@@ -11,7 +11,7 @@ from ui.errors import friendly_errors
 from ui.inside import attributions, dynamics, embedding, filters, layers
 from ui.inside.common import subject_for
 from ui.inside.digit import choose_digit, show_digit
-from ui.model_choice import Choice, model_choices, saved_model_of
+from ui.model_choice import Choice, choose_model
 from ui.resources import get_data_source, get_manager
 from ui.shell import page_guard
 
@@ -88,25 +88,13 @@ def main() -> None:
         "pixels it relies on, and where the digit lands among the test digits. Choose a model "
         "that is still training to watch all of it form."
     )
-    ss = st.session_state
-    choices = model_choices()
-    if not choices:
+    choice = choose_model(keys.INSIDE_MODEL)
+    if choice is None:
         st.info(
             "There is no model to look into: train one on the Train page or upload one on the "
             "Models page."
         )
         return
-    by_key = {c.key: c for c in choices}
-    if ss[keys.INSIDE_MODEL] not in by_key:
-        ss[keys.INSIDE_MODEL] = saved_model_of(ss[keys.INSIDE_MODEL], by_key) or choices[0].key
-    chosen = st.selectbox(
-        "Model",
-        list(by_key),
-        format_func=lambda k: by_key[k].label,
-        key=keys.INSIDE_MODEL,
-        help="Pretrained models, your saved runs, and your runs still training (live).",
-    )
-    choice = by_key[chosen]
     live = choice.job_id is not None
     st.fragment(run_every=LIVE_POLL_S if live else None)(_body)(choice)
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import streamlit as st
 from torch import nn
 
 from mnist_core.errors import MnistError
@@ -64,6 +65,27 @@ def saved_model_of(key: str | None, by_key: dict[str, Choice]) -> str | None:
         return None
     saved = checkpoint_key(snap.checkpoint_id) if snap.checkpoint_id else None
     return saved if saved in by_key else None
+
+
+def choose_model(key: str) -> Choice | None:
+    """The "Model" selectbox (session-state `key`) over `model_choices()`; its choice, or None
+    when there is none. A live model whose run has ended and was saved turns into that saved
+    model; any other choice that is gone falls back to the first."""
+    ss = st.session_state
+    choices = model_choices()
+    if not choices:
+        return None
+    by_key = {c.key: c for c in choices}
+    if ss.get(key) not in by_key:
+        ss[key] = saved_model_of(ss.get(key), by_key) or choices[0].key
+    chosen = st.selectbox(
+        "Model",
+        list(by_key),
+        format_func=lambda k: by_key[k].label,
+        key=key,
+        help="Pretrained models, your saved runs, and your runs still training (live).",
+    )
+    return by_key[chosen]
 
 
 def model_for(choice: Choice) -> tuple[nn.Module | None, str]:

@@ -44,6 +44,20 @@ def choose_stored_model(
     return by_id[chosen]
 
 
+def prediction_metric(probabilities: np.ndarray, note: str = "") -> int:
+    """The "Prediction" metric: the digit read from `probabilities` (10,) and how sure, then
+    `note` (e.g. " (right)"). Returns that digit."""
+    digit = int(np.argmax(probabilities))
+    st.metric(
+        "Prediction",
+        str(digit),
+        delta=f"{probabilities[digit]:.1%} sure{note}",
+        delta_color="off",
+        delta_arrow="off",
+    )
+    return digit
+
+
 def digit_image(pixels: np.ndarray, size: int = 112) -> np.ndarray:
     """A (28, 28) digit (uint8, or float in [0, 1]) enlarged with crisp pixels for display."""
     arr = np.asarray(pixels)

@@ -11,7 +11,7 @@ from mnist_core.images import load_image_bytes
 from mnist_core.preprocess import preprocess
 from ui import keys
 from ui.inside.common import Digit
-from ui.widgets import digit_image
+from ui.widgets import digit_image, prediction_metric
 
 UPLOAD_TYPES = ["png", "jpg", "jpeg", "gif", "bmp", "webp", "tif", "tiff"]
 PREVIEW_PX = 140
@@ -102,10 +102,4 @@ def show_digit(digit: Digit, probabilities: np.ndarray) -> None:
     verdict = ""
     if digit.label is not None:
         verdict = " (right)" if digit.label == pred else f" (wrong: it is a {digit.label})"
-    st.metric(
-        "Prediction",
-        str(pred),
-        delta=f"{probabilities[pred]:.1%} sure{verdict}",
-        delta_color="off",
-        delta_arrow="off",
-    )
+    prediction_metric(probabilities, verdict)
