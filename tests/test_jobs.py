@@ -341,6 +341,22 @@ def test_run_names_continue_past_the_owners_saved_models(make_manager, store, ra
     assert again.snapshot(again.submit(tiny(), owner="bob")).name == "mlp #1"
 
 
+def test_a_name_already_used_is_numbered_from_the_start(make_manager, store, raw):
+    """Issue 11 item 5: a typed name the visitor already used was saved as "mine (2)" while
+    Train showed "mine" for the whole run."""
+    manager = make_manager(1)
+    first = manager.submit(tiny(), owner="ann", name="mine")
+    assert wait_done(manager, first).status == "finished"
+    second = manager.submit(tiny(), owner="ann", name="mine")
+    assert manager.snapshot(second).name == "mine (2)"
+    assert wait_done(manager, second).status == "finished"
+    assert [m.name for m in store.list("ann")] == ["mine (2)", "mine"]  # saved as shown
+    manager.shutdown()
+    again = make_manager(1)  # after a restart the saved models still count
+    assert again.snapshot(again.submit(tiny(), owner="ann", name="mine")).name == "mine (3)"
+    assert again.snapshot(again.submit(tiny(), owner="bob", name="mine")).name == "mine"
+
+
 # ---- failures ------------------------------------------------------------------------------
 
 

@@ -32,7 +32,7 @@ from mnist_core.jobs.housekeeping import Job, expire_leases, trim_history
 from mnist_core.jobs.runner import TrainingRunner
 from mnist_core.jobs.snapshot import ACTIVE_STATUSES, DONE_STATUSES, JobSnapshot
 from mnist_core.settings import MAX_JOBS_ENV, settings
-from mnist_core.store import ModelStore
+from mnist_core.store import ModelStore, unique_name
 
 __all__ = ["MAX_JOBS_ENV", "JobError", "JobManager", "JobNotFound", "default_max_running"]
 
@@ -134,17 +134,21 @@ class JobManager:
 
         `name` is the display name (default "<model> #<n>", numbered per owner and model,
         past the names of the owner's saved models: a visitor who comes back after a server
-        restart gets "lenet5 #2", not a second "lenet5 #1").
+        restart gets "lenet5 #2", not a second "lenet5 #1"). A name the owner already uses
+        gets a number, "mine (2)", as the store would give its checkpoint, so that Train shows
+        the name the model is saved under from the start.
         """
         if not isinstance(config, TrainConfig):
             raise ConfigError(f"submit() needs a TrainConfig, got {type(config).__name__}.")
-        taken = set() if name else self._saved_names(owner)  # file reads: outside the lock
+        taken = self._saved_names(owner)  # file reads: outside the lock
         with self._cond:
             if self._closed:
                 raise JobError("The job manager has shut down: no new jobs.")
             job_id = uuid.uuid4().hex[:12]
-            if not name:
-                taken |= {j.runner.name for j in self._jobs.values() if j.owner == owner}
+            taken |= {j.runner.name for j in self._jobs.values() if j.owner == owner}
+            if name:
+                name = unique_name(name, taken)
+            else:
                 counter = self._numbers.setdefault((owner, config.model), itertools.count(1))
                 name = f"{config.model} #{next(counter)}"
                 while name in taken:
