@@ -13,10 +13,12 @@ import time
 from collections.abc import Sequence
 from dataclasses import fields
 from pathlib import Path
-from typing import TYPE_CHECKING, NoReturn
+from typing import TYPE_CHECKING, NoReturn, TextIO
 
 from mnist_core.config import TrainConfig, parse_value
-from mnist_core.errors import MnistError
+from mnist_core.errors import ConfigError, MnistError
+from mnist_core.models import list_models
+from mnist_core.recipes import PRESETS, find_preset, preset_model, preset_settings
 
 if TYPE_CHECKING:
     from mnist_core.preprocess import PreprocessResult
@@ -41,7 +43,27 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     t = sub.add_parser("train", help="train a model and write a checkpoint")
-    t.add_argument("--model", required=True, help="architecture: mlp, lenet5 or resnet")
+    t.add_argument("--model", help=f"architecture: {', '.join(list_models())}")
+    t.add_argument(
+        "--preset",
+        help=f"start from a preset: {', '.join(PRESETS)} (the speedruns choose their model)",
+    )
+    t.add_argument(
+        "--target",
+        metavar="ACC",
+        help="report the training seconds to the first test accuracy at or above ACC "
+        "(e.g. 0.99 or 99)",
+    )
+    t.add_argument(
+        "--stop-at-target",
+        action="store_true",
+        help="with --target: stop training there (test_accuracy is then the target check's)",
+    )
+    t.add_argument(
+        "--json",
+        action="store_true",
+        help="print one JSON object of results on stdout (progress goes to stderr)",
+    )
     t.add_argument("--data-dir", help="folder with the MNIST IDX files")
     t.add_argument("--out", help="checkpoint path (default: runs/cli/<model>.pt)")
     t.add_argument("--name", default="", help="display name stored in the checkpoint")
@@ -92,34 +114,50 @@ def _train(args: argparse.Namespace) -> int:
         save_checkpoint,
         with_cpu_test_accuracy,
     )
+    from mnist_core.control import TrainControl
     from mnist_core.data import load_mnist
-    from mnist_core.events import EpochMetrics, RunEnded, RunStarted, StepMetrics
+    from mnist_core.events import AccuracyCheck, EpochMetrics, RunEnded, RunStarted, StepMetrics
+    from mnist_core.race import first_reach
     from mnist_core.training import build_model, fit
 
-    overrides = {
-        f.name: parse_value(f.name, getattr(args, f.name))
-        for f in _CONFIG_FLAGS
-        if getattr(args, f.name) is not None
-    }
-    config = TrainConfig.for_model(args.model, **overrides)
+    config = _train_config(args)
+    target = _target(args.target)
+    if args.stop_at_target and target is None:
+        raise ConfigError("--stop-at-target needs a --target, e.g. --target 0.99.")
+    control = TrainControl()
+    out_stream = sys.stderr if args.json else sys.stdout  # --json: stdout holds only the JSON
     raw = load_mnist(args.data_dir, download=args.download, progress=_download_bar)
     model = build_model(config)
-    bar = _Progress()
+    bar = _Progress(out_stream)
     started: RunStarted | None = None
     epochs: list[EpochMetrics] = []
+    checks: list[AccuracyCheck] = []
+    first_step_s: float | None = None
     ended: RunEnded | None = None
-    for ev in fit(config, raw, model=model):
+    for ev in fit(config, raw, model=model, control=control):
+        if isinstance(ev, AccuracyCheck | EpochMetrics) and args.stop_at_target:
+            accuracy = ev.test_accuracy
+            if accuracy is not None and target is not None and accuracy >= target:
+                control.request_stop()  # honoured before the next step
         if isinstance(ev, RunStarted):
             started = ev
-            print(
+            bar.line(
                 f"{config.model}: {ev.n_params:,} parameters, {ev.n_train:,} training images, "
                 f"{config.epochs} epochs on {ev.device_name}"
             )
         elif isinstance(ev, StepMetrics):
             assert started is not None
+            if ev.step == 1:
+                first_step_s = ev.train_seconds
             bar.update(
                 ev.step / started.total_steps,
                 f"epoch {ev.epoch:5.2f}  loss {ev.loss:.4f}  {ev.images_per_s:,.0f} img/s",
+            )
+        elif isinstance(ev, AccuracyCheck):
+            checks.append(ev)
+            bar.update(
+                ev.step / started.total_steps if started else 0.0,
+                f"epoch {ev.epoch:5.2f}  test {ev.test_accuracy:.2%}  {ev.train_seconds:.1f} s",
             )
         elif isinstance(ev, EpochMetrics):
             epochs.append(ev)
@@ -128,8 +166,18 @@ def _train(args: argparse.Namespace) -> int:
             ended = ev
     bar.done()
     assert ended is not None
-    print(ended.message)
+    bar.line(ended.message)
+    reached = first_reach(epochs, checks, target) if target is not None else None
+    if target is not None:
+        bar.line(
+            f"{target:.2%} reached after {reached.train_seconds:.2f} s of training "
+            f"(epoch {reached.epoch:.2f})"
+            if reached
+            else f"{target:.2%} not reached"
+        )
     if ended.status == "diverged":
+        if args.json:
+            print(json.dumps(_train_json(config, ended, None, target, reached, first_step_s)))
         return 1
     out = Path(args.out) if args.out else Path("runs") / "cli" / f"{config.model}.pt"
     name = args.name or out.stem
@@ -150,12 +198,75 @@ def _train(args: argparse.Namespace) -> int:
         ckpt = with_cpu_test_accuracy(ckpt, raw.test_images, raw.test_labels)
     save_checkpoint(ckpt, out)
     acc = ckpt.metrics["test_accuracy"]
-    print(
+    bar.line(
         f"test accuracy {acc:.2%}  training time {ended.train_seconds:.1f} s  -> {out}"
         if acc is not None
         else f"saved {out}"
     )
+    if args.json:
+        print(json.dumps(_train_json(config, ended, out, target, reached, first_step_s)))
     return 0
+
+
+def _train_config(args: argparse.Namespace) -> TrainConfig:
+    """The TrainConfig of `train`'s options: the architecture's recipe, then the preset, then
+    every option given. Raises ConfigError."""
+    overrides = {
+        f.name: parse_value(f.name, getattr(args, f.name))
+        for f in _CONFIG_FLAGS
+        if getattr(args, f.name) is not None
+    }
+    model = args.model
+    if args.preset:
+        preset = find_preset(args.preset)
+        model = preset_model(preset, model or "")
+        overrides = {**preset_settings(preset), **overrides}
+    if not model:
+        raise ConfigError("Choose an architecture with --model (or a --preset that has one).")
+    return TrainConfig.for_model(model, **overrides)
+
+
+def _target(text: str | None) -> float | None:
+    """--target as a fraction: 0.99 and 99 both mean 99%. Raises ConfigError."""
+    if text is None:
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if 1 < value <= 100:
+        value /= 100
+    if not 0 < value <= 1:
+        raise ConfigError(f"--target must be an accuracy such as 0.99 or 99, got {text!r}")
+    return value
+
+
+def _train_json(
+    config: TrainConfig,
+    ended: object,
+    out: Path | None,
+    target: float | None,
+    reached: object,
+    first_step_s: float | None,
+) -> dict[str, object]:
+    """`train --json`: the results as one object (seconds are training time, evaluations and
+    the first step's warm-up included in train_seconds, reported apart as first_step_seconds)."""
+    return {
+        "model": config.model,
+        "status": ended.status,
+        "test_accuracy": ended.test_accuracy,
+        "target": target,
+        "seconds_to_target": round(reached.train_seconds, 4) if reached else None,
+        "epoch_at_target": round(reached.epoch, 4) if reached else None,
+        "step_at_target": reached.step if reached else None,
+        "train_seconds": round(ended.train_seconds, 4),
+        "eval_seconds": round(ended.eval_seconds, 4),
+        "first_step_seconds": None if first_step_s is None else round(first_step_s, 4),
+        "epochs": ended.epochs_done,
+        "steps": ended.step,
+        "checkpoint": None if out is None else str(out),
+        "config": config.to_dict(),
+    }
 
 
 def _epoch_line(ev: object) -> str:
@@ -171,24 +282,26 @@ def _epoch_line(ev: object) -> str:
 class _Progress:
     """A one-line progress bar on a terminal; plain periodic lines otherwise (CI logs)."""
 
-    def __init__(self) -> None:
-        self.tty = sys.stdout.isatty()
+    def __init__(self, stream: TextIO = sys.stdout) -> None:
+        self.stream = stream
+        self.tty = stream.isatty()
         self.last_print = 0.0
 
     def update(self, frac: float, text: str) -> None:
         if self.tty:
             n = int(30 * frac)
-            print(f"\r[{'#' * n}{'.' * (30 - n)}] {frac:6.1%} {text}", end="", flush=True)
+            bar = f"\r[{'#' * n}{'.' * (30 - n)}] {frac:6.1%} {text}"
+            print(bar, end="", file=self.stream, flush=True)
         elif time.monotonic() - self.last_print > 10:
             self.last_print = time.monotonic()
-            print(f"{frac:6.1%} {text}", flush=True)
+            print(f"{frac:6.1%} {text}", file=self.stream, flush=True)
 
     def line(self, text: str) -> None:
-        print(("\r\033[K" if self.tty else "") + text, flush=True)
+        print(("\r\033[K" if self.tty else "") + text, file=self.stream, flush=True)
 
     def done(self) -> None:
         if self.tty:
-            print("\r\033[K", end="", flush=True)
+            print("\r\033[K", end="", file=self.stream, flush=True)
 
 
 def _download_bar(p: object) -> None:

@@ -19,7 +19,7 @@ from mnist_core.models import create_model, get_spec, list_models
 MNIST_TRAIN_SIZE = 60_000
 
 OPTIMIZERS = ("sgd", "adam", "adamw")
-SCHEDULES = ("onecycle", "plateau", "step", "constant")
+SCHEDULES = ("onecycle", "linear", "plateau", "step", "constant")
 LOSSES = ("cross_entropy", "mse")
 DEVICES = ("auto", "cpu", "cuda", "mps")
 
@@ -64,8 +64,15 @@ class TrainConfig:
     device: str = _f("auto", "where to train", choices=DEVICES)
     threads: int = _f(0, "CPU threads for this run (0: all)", lo=0, hi=256)
     eval_test: bool = _f(True, "measure test accuracy after every epoch")
+    eval_every: int = _f(
+        0,
+        "also measure test accuracy every this many steps (0: at epoch ends only)",
+        lo=0,
+        hi=100_000,
+    )
     log_every: int = _f(10, "steps between loss points", lo=1, hi=10_000)
     compile: bool = _f(False, "torch.compile the model (CUDA only)")
+    channels_last: bool = _f(False, "channels-last memory layout on the CPU (always on CUDA)")
 
     def __post_init__(self) -> None:
         if self.model not in list_models():
@@ -98,7 +105,7 @@ class TrainConfig:
 
     def _check_field(self, f: dataclasses.Field, value: Any) -> None:
         lo, hi, choices = f.metadata.get("min"), f.metadata.get("max"), f.metadata.get("choices")
-        if f.name in ("eval_test", "compile"):
+        if isinstance(f.default, bool):
             if not isinstance(value, bool):
                 raise ConfigError(f"{f.name} must be true or false, got {value!r}")
             return
@@ -208,7 +215,7 @@ def parse_value(name: str, text: str) -> Any:
             if not isinstance(value, dict):
                 raise ValueError("expected a JSON object")
             return value
-        if name in ("eval_test", "compile"):
+        if isinstance(f.default, bool):
             low = text.lower()
             if low in ("1", "true", "yes", "on"):
                 return True
@@ -217,8 +224,6 @@ def parse_value(name: str, text: str) -> Any:
             raise ValueError("expected true or false")
         if name == "train_subset":
             return None if text.lower() in ("", "none", "all") else int(text)
-        if isinstance(f.default, bool):
-            raise AssertionError("handled above")
         if isinstance(f.default, int):
             return int(text)
         if isinstance(f.default, float):

@@ -1,6 +1,8 @@
 """Immutable progress events yielded by `training.fit`, in this order:
 
-    RunStarted, (StepMetrics* EpochMetrics)*, RunEnded
+    RunStarted, ((StepMetrics | AccuracyCheck)* EpochMetrics)*, RunEnded
+
+(AccuracyCheck only when `TrainConfig.eval_every` asks for test checks inside an epoch.)
 
 Consumers (the CLI's progress bar, the background runner, tests) only ever read them.
 """
@@ -76,6 +78,18 @@ class EpochMetrics:
 
 
 @dataclass(frozen=True)
+class AccuracyCheck:
+    """Test accuracy measured inside an epoch, every `TrainConfig.eval_every` steps, so that the
+    moment a run first reaches a target (the Race to 99%) is seen to within a fraction of an
+    epoch. The check's own time counts as evaluation, not training."""
+
+    step: int
+    epoch: float  # fractional epoch at the check
+    test_accuracy: float  # in [0, 1]
+    train_seconds: float  # cumulative training time at the check
+
+
+@dataclass(frozen=True)
 class RunEnded:
     status: EndStatus
     message: str  # for people: why it ended and, if it went wrong, what to do
@@ -88,4 +102,4 @@ class RunEnded:
     dynamics_seconds: float = 0.0  # time spent recording the training dynamics (its cost)
 
 
-Event = RunStarted | StepMetrics | EpochMetrics | RunEnded
+Event = RunStarted | StepMetrics | AccuracyCheck | EpochMetrics | RunEnded

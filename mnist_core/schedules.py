@@ -30,6 +30,15 @@ class Schedule:
                 return 0.04 + 0.96 * step / warm
             t = (step - warm) / max(1, self.total - warm)
             return 1e-3 + (1 - 1e-3) * 0.5 * (1 + math.cos(math.pi * min(1.0, t)))
+        if self.kind == "linear":
+            # One cycle with straight ramps: up from 1/25 over the first 20% of steps, then
+            # down to 1/1000 at the end. For runs of one epoch or less (the speedrun), where
+            # the cosine's long flat tail leaves too few steps at a high rate.
+            warm = max(1, int(0.2 * self.total))
+            if step < warm:
+                return 0.04 + 0.96 * step / warm
+            t = (step - warm) / max(1, self.total - warm)
+            return 1.0 - (1.0 - 1e-3) * min(1.0, t)
         if self.kind == "step":
             # x0.1 at 50% and again at 75% of training.
             t = step / self.total

@@ -23,8 +23,9 @@ from mnist_core.control import TrainControl
 from mnist_core.data import MnistRaw, MnistSplits, make_splits
 from mnist_core.device import device_name, pick_device
 from mnist_core.dynamics import DynamicsProbe
-from mnist_core.evaluation import EvaluationInterrupted, evaluate
+from mnist_core.evaluation import EvaluationInterrupted, evaluate, predict_logits
 from mnist_core.events import (
+    AccuracyCheck,
     EndStatus,
     EpochMetrics,
     Event,
@@ -204,8 +205,10 @@ def _prepare(
         model = build_model(config)
     model.to(device).train()
     cuda = device.type == "cuda"
-    channels_last = cuda and _is_conv(model)
-    if channels_last:  # NHWC lets cuDNN use tensor cores for bf16 convolutions
+    # NHWC lets cuDNN use tensor cores for bf16 convolutions; on the CPU it is asked for
+    # (it speeds up the SpeedNet's oneDNN convolutions, and slows some other nets).
+    channels_last = (cuda or config.channels_last) and _is_conv(model)
+    if channels_last:
         model.to(memory_format=torch.channels_last)
     steps_per_epoch = math.ceil(len(splits.train_y) / config.batch_size)
     total_steps = steps_per_epoch * config.epochs
@@ -241,10 +244,13 @@ def _started(run: _Run) -> RunStarted:
     )
 
 
-def _train_epoch(run: _Run, epoch: int) -> Generator[StepMetrics, None, _Window | RunEnded]:
+def _train_epoch(
+    run: _Run, epoch: int
+) -> Generator[StepMetrics | AccuracyCheck, None, _Window | RunEnded]:
     """One pass over the training set, yielding StepMetrics every `log_every` steps, at the
-    epoch's end and after steps 1, 2, 4... of the run (`_early_log`). Returns the epoch's
-    sums, or the RunEnded of a stop or a divergence."""
+    epoch's end and after steps 1, 2, 4... of the run (`_early_log`), and a AccuracyCheck every
+    `eval_every` steps inside the epoch. Returns the epoch's sums, or the RunEnded of a stop
+    or a divergence."""
     config, control, device = run.config, run.control, run.device
     run.model.train()
     perm = torch.randperm(run.n_train, generator=run.gen, device=device)
@@ -283,7 +289,27 @@ def _train_epoch(run: _Run, epoch: int) -> Generator[StepMetrics, None, _Window 
             return run.diverged(f"the loss became {float(loss_d)}", epoch - 1)
         if log_now:
             yield _log_window(run, win, epoch - 1 + (i + 1) / run.steps_per_epoch, layers)
+        every = config.eval_every
+        if every and run.step % every == 0 and not last_of_epoch:  # the epoch's end evaluates
+            yield _test_check(run, win, epoch - 1 + (i + 1) / run.steps_per_epoch)
     return win
+
+
+def _test_check(run: _Run, win: _Window, epoch: float) -> AccuracyCheck:
+    """Test accuracy now, inside the epoch. Its time is moved out of the training window (as
+    a pause is) and into the evaluation time."""
+    if run.cuda:
+        torch.cuda.synchronize()  # the steps so far are training time, not the check's
+    t0 = time.perf_counter()
+    train_s = run.train_s + (t0 - win.t0)
+    logits = predict_logits(run.model, run.splits.test_x, EVAL_BATCH)
+    correct = int((logits.argmax(1) == run.splits.test_y).sum())  # syncs
+    accuracy = correct / len(run.splits.test_y)
+    dt = time.perf_counter() - t0
+    win.t0 += dt
+    run.eval_s += dt
+    run.last_test = accuracy  # a stop before the next step reports these weights' accuracy
+    return AccuracyCheck(run.step, epoch, accuracy, train_s)
 
 
 def _early_log(step: int, config: TrainConfig) -> bool:

@@ -8,7 +8,7 @@ from mnist_core.config import TrainConfig
 from mnist_core.errors import ConfigError, MnistError
 from mnist_core.jobs import JobSnapshot
 from mnist_core.models import get_spec
-from ui import charts, fmt, keys, state
+from ui import charts, fmt, keys, race_best, state
 from ui.data_gate import data_available
 from ui.errors import flash, friendly_errors, guarded_callback, show_flashes
 from ui.model_choice import checkpoint_key
@@ -319,7 +319,7 @@ def _charts(snap: JobSnapshot, compare: list[str]) -> None:
             )
     with right:
         st.markdown("**Accuracy** per epoch")
-        if run.epochs or any(o.epochs for o in others):
+        if run.epochs or run.test_points or any(o.epochs for o in others):
             st.plotly_chart(
                 charts.accuracy_figure(run, others),
                 key="train_accuracy_chart",
@@ -327,7 +327,16 @@ def _charts(snap: JobSnapshot, compare: list[str]) -> None:
             )
             st.caption(TRAIN_ACCURACY_NOTE)
         else:
-            st.caption("Accuracy is measured at the end of each epoch.")
+            st.caption(_accuracy_when(snap.config))
+
+
+def _accuracy_when(config: TrainConfig) -> str:
+    if config.eval_every:
+        return (
+            f"Accuracy is measured at the end of each epoch, and test accuracy every "
+            f"{config.eval_every} steps."
+        )
+    return "Accuracy is measured at the end of each epoch."
 
 
 def _poll_s(snap: JobSnapshot) -> float | None:
@@ -349,6 +358,7 @@ def _live(job_id: str, compare: list[str]) -> None:
             return
         if not snap.done:
             get_manager().heartbeat(job_id)
+        race_best.record(snap)  # before a rerun below, so the sidebar shows a new best
         if (snap.status, _poll_s(snap)) != st.session_state[keys.TRAIN_SEEN_STATUS]:
             # Started, ended or stopped in the background: redraw the buttons (and stop polling,
             # or poll at the pace for the job's age).

@@ -94,6 +94,10 @@ def test_predict_png_and_jpeg_and_blank(tmp_path, mnist_dir):
         ["train", "--model", "mlp", "--lr", "-1"],
         ["train", "--model", "mlp", "--epochs", "many"],
         ["train", "--model", "mlp", "--bogus", "1"],
+        ["train", "--model", "mlp", "--target", "two"],
+        ["train", "--model", "mlp", "--target", "0"],
+        ["train", "--preset", "sprint"],
+        ["train", "--epochs", "1"],  # no architecture: neither --model nor a preset with one
         ["frobnicate"],
     ],
 )
@@ -125,6 +129,47 @@ def test_corrupt_checkpoint_and_missing_data_are_one_line(tmp_path):
     assert len(proc.stderr.strip().splitlines()) == 1
 
 
-def test_models_lists_all_three():
+def test_models_lists_every_architecture():
     out = cli("models").stdout
-    assert all(name in out for name in ("mlp", "lenet5", "resnet"))
+    assert all(name in out for name in ("mlp", "lenet5", "resnet", "speednet"))
+
+
+def _train_json(tmp_path, mnist_dir, *args):
+    """`train ... --json` on 3,000 images: its stdout must be exactly one JSON object."""
+    small = ["--train-subset", "3000", "--eval-every", "5", "--log-every", "5"]
+    proc = cli("train", *args, *small, "--out", tmp_path / "m.pt", "--json", data_dir=mnist_dir)
+    result = json.loads(proc.stdout)  # nothing else on stdout: progress went to stderr
+    assert "epoch" in proc.stderr and "test" in proc.stderr
+    return result
+
+
+def test_target_json_reports_the_training_seconds_to_the_first_check_at_target(tmp_path, mnist_dir):
+    # The speedrun preset (SpeedNet, its one-epoch recipe) on a subset: 24 steps, a test check
+    # every 5 of them, so the 80% target is first met inside the epoch.
+    r = _train_json(tmp_path, mnist_dir, "--preset", "speedrun", "--target", "80")
+    assert r["model"] == "speednet" and r["status"] == "finished" and r["epochs"] == 1
+    assert r["target"] == pytest.approx(0.8)
+    assert r["config"]["eval_every"] == 5 and r["config"]["schedule"] == "linear"
+    assert 0.8 <= r["test_accuracy"] <= 1
+    assert r["step_at_target"] % 5 == 0 and r["step_at_target"] < r["steps"] == 24
+    assert 0 < r["epoch_at_target"] < 1
+    # Training seconds only: less than the whole run's, which excludes the checks' time.
+    assert 0 < r["first_step_seconds"] <= r["seconds_to_target"] < r["train_seconds"]
+    assert r["eval_seconds"] > 0
+    assert (tmp_path / "m.pt").is_file()
+
+
+def test_target_json_is_null_when_the_target_is_never_reached(tmp_path, mnist_dir):
+    r = _train_json(tmp_path, mnist_dir, "--model", "mlp", "--epochs", "1", "--target", "1.0")
+    assert r["model"] == "mlp" and r["target"] == 1.0
+    assert r["seconds_to_target"] is None and r["epoch_at_target"] is None
+    assert 0 < r["test_accuracy"] < 1 and r["train_seconds"] > 0 and r["epochs"] == 1
+
+
+def test_stop_at_target_ends_the_run_at_the_first_check_at_target(tmp_path, mnist_dir):
+    r = _train_json(
+        tmp_path, mnist_dir, "--preset", "speedrun", "--target", "0.8", "--stop-at-target"
+    )
+    assert r["status"] == "stopped" and r["steps"] == r["step_at_target"] < 24
+    assert r["train_seconds"] == pytest.approx(r["seconds_to_target"], abs=0.05)
+    assert r["test_accuracy"] >= 0.8  # the check's own accuracy, of the weights it stopped at

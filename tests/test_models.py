@@ -7,8 +7,8 @@ from mnist_core.errors import ModelError
 from mnist_core.models import count_parameters, create_model, get_spec, list_models
 
 
-def test_registry_lists_three_models():
-    assert list_models() == ["mlp", "lenet5", "resnet"]
+def test_registry_lists_the_four_models():
+    assert list_models() == ["mlp", "lenet5", "resnet", "speednet"]
 
 
 @pytest.mark.parametrize("name", list_models())

@@ -9,7 +9,7 @@ from mnist_core.config import TrainConfig
 from mnist_core.control import TrainControl
 from mnist_core.data import load_mnist
 from mnist_core.evaluation import evaluate
-from mnist_core.events import EpochMetrics, RunEnded, RunStarted, StepMetrics
+from mnist_core.events import AccuracyCheck, EpochMetrics, RunEnded, RunStarted, StepMetrics
 from mnist_core.training import build_model, fit
 
 
@@ -150,3 +150,35 @@ def test_stop_during_evaluation_is_honoured(raw):
             control.request_stop()  # the epoch's evaluation comes next
     assert not any(isinstance(e, EpochMetrics) for e in events)
     assert events[-1].status == "stopped" and events[-1].step == config.steps_per_epoch
+
+
+def test_test_checks_inside_epochs_are_timed_apart_from_training(raw):
+    # 20 steps an epoch, a check every 6 steps of the run (none at an epoch's end, which
+    # evaluates anyway).
+    config = small("speednet", epochs=2, eval_every=6, val_size=0)
+    model = build_model(config)
+    events = run(config, raw, model=model)
+    checks = [e for e in events if isinstance(e, AccuracyCheck)]
+    assert [c.step for c in checks] == [6, 12, 18, 24, 30, 36]
+    assert [c.epoch for c in checks] == pytest.approx([s / 20 for s in (6, 12, 18, 24, 30, 36)])
+    # Each check is the test accuracy of the weights at that step, on all 10,000 images.
+    assert all(0.1 < c.test_accuracy <= 1 for c in checks)
+    assert checks[-1].test_accuracy != checks[0].test_accuracy
+    # Training seconds never include a check's time: they grow only by steps.
+    seconds = [
+        e.train_seconds
+        for e in events
+        if isinstance(e, StepMetrics | AccuracyCheck | EpochMetrics | RunEnded)
+    ]
+    assert seconds == sorted(seconds)
+    end = events[-1]
+    assert end.eval_seconds > 0 and end.train_seconds > checks[-1].train_seconds
+    assert model.training  # back in train mode after each check
+
+
+def test_channels_last_on_the_cpu_trains_the_same_model(raw):
+    plain = run(small("speednet", epochs=1, channels_last=False), raw)[-1]
+    nhwc = run(small("speednet", epochs=1, channels_last=True), raw)[-1]
+    assert plain.status == nhwc.status == "finished"
+    # Same seed, same data: only the memory layout (and rounding) differs.
+    assert nhwc.test_accuracy == pytest.approx(plain.test_accuracy, abs=0.02)

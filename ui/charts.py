@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import plotly.graph_objects as go
 
+from mnist_core.race import RACE_TARGETS, accuracy_points, reaches
+
 ACCENT = "#6C5CE7"  # the theme's primary colour
 TRAIN_COLOR = "#8E8AA8"
 VAL_COLOR = "#F39C12"
@@ -96,6 +98,10 @@ class Curve:
     lrs: list[float] = field(default_factory=list)  # the scheduled rate at each of `steps`
     lr_marks: list[LrMark] = field(default_factory=list)
     steps_per_epoch: int = 0  # 0: unknown
+    # Every test measurement (end of epoch and checks inside epochs): (fractional epoch, acc).
+    test_points: list[tuple[float, float]] = field(default_factory=list)
+    # target accuracy -> (fractional epoch, accuracy, training seconds) of its first reach
+    reached: dict[float, tuple[float, float, float]] = field(default_factory=dict)
 
 
 def curve_from_snapshot(snap: object) -> Curve:
@@ -103,6 +109,8 @@ def curve_from_snapshot(snap: object) -> Curve:
     epochs = getattr(snap, "epochs", ()) or ()
     started = getattr(snap, "started", None)
     changes = getattr(snap, "lr_changes", ()) or ()
+    checks = getattr(snap, "checks", ()) or ()
+    hits = reaches(epochs, checks, RACE_TARGETS)
     return Curve(
         name=str(getattr(snap, "name", "") or "run"),
         steps=[s.step for s in steps],
@@ -116,6 +124,8 @@ def curve_from_snapshot(snap: object) -> Curve:
         lrs=[s.lr for s in steps],
         lr_marks=[LrMark(c.step, c.old, c.new) for c in changes],
         steps_per_epoch=getattr(started, "steps_per_epoch", 0) if started else 0,
+        test_points=[(p.epoch, p.test_accuracy) for p in accuracy_points(epochs, checks)],
+        reached={t: (p.epoch, p.test_accuracy, p.train_seconds) for t, p in hits.items()},
     )
 
 
@@ -246,10 +256,17 @@ def accuracy_figure(run: Curve, others: Sequence[Curve] = ()) -> go.Figure:
             metrics = [("validation", curve.val_acc)]
         first = True
         for label, values in metrics:
-            if not curve.epochs or not any(v is not None for v in values):
+            x: list[float] = list(curve.epochs)
+            if label == "test" and len(curve.test_points) > len(curve.epochs):
+                # Checks inside epochs too (eval_every): the test line at fractional epochs.
+                x, values = (
+                    [p[0] for p in curve.test_points],
+                    [p[1] for p in curve.test_points],
+                )
+            if not x or not any(v is not None for v in values):
                 continue
             fig.add_scatter(
-                x=curve.epochs,
+                x=x,
                 y=_pct(values),
                 mode="lines+markers",
                 name=label,
@@ -259,14 +276,38 @@ def accuracy_figure(run: Curve, others: Sequence[Curve] = ()) -> go.Figure:
                 **_legend_group(curve, first),
             )
             first = False
-            last_epoch = max(last_epoch, max(curve.epochs))
+            last_epoch = max(last_epoch, math.ceil(max(x)))
     _lr_marks(fig, run, per_epoch=True)
+    _target_marks(fig, run)
     _layout(fig, height=320, legend=dict(orientation="h", yanchor="top", y=-0.3, x=0))
     fig.update_xaxes(
         title_text="epoch", tick0=0, dtick=epoch_dtick(last_epoch), tickangle=0, rangemode="tozero"
     )
     fig.update_yaxes(title_text="accuracy (%)", ticksuffix="%")
     return fig
+
+
+def _target_marks(fig: go.Figure, run: Curve) -> None:
+    """A star where the run's test accuracy first reached each race target, with the training
+    seconds it took (the Race to 99%)."""
+    for target, (epoch, accuracy, seconds) in sorted(run.reached.items()):
+        fig.add_scatter(
+            x=[epoch],
+            y=[100.0 * accuracy],
+            mode="markers+text",
+            marker=dict(
+                symbol="star", size=16, color=TEST_COLOR, line=dict(color="white", width=1)
+            ),
+            text=[f"{target:.1%} in {seconds:.1f} s"],
+            textposition="bottom right",
+            textfont=dict(size=12, color=TEST_COLOR),
+            name=f"first ≥ {target:.1%}",
+            hovertemplate=(
+                f"{run.name} · first test accuracy ≥ {target:.1%}: %{{y:.2f}}% after "
+                f"{seconds:.2f} s of training (epoch {epoch:.2f})<extra></extra>"
+            ),
+            showlegend=False,
+        )
 
 
 def confusion_figure(confusion: np.ndarray, selected: tuple[int, int] | None = None) -> go.Figure:

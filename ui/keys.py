@@ -21,6 +21,9 @@ TRAIN_RUN_NAME = "train_run_name"  # widget: optional name of the next run
 TRAIN_NEW_LR = "train_new_lr"  # widget: learning rate to switch to while running
 TRAIN_MODEL = "train_model"  # widget: architecture
 TRAIN_LOSS_SCALE = "train_loss_scale"  # widget: one of LOSS_SCALES
+# The visitor's best time to each race target this session (ui.race_best): target -> (training
+# seconds, run name, job id).
+RACE_BEST = "race_best"
 # plus one widget per training setting and architecture option: setting_key, option_key
 
 

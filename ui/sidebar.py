@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from ui import fmt, keys, state
+from ui import fmt, keys, race_best, state
 from ui.errors import friendly_errors
 from ui.resources import get_device_name, get_manager
 
@@ -48,7 +48,12 @@ def _job_panel() -> None:
 def render_sidebar() -> None:
     """Device and running job, at the top of the sidebar, on every page."""
     with st.sidebar, st.container(border=True):
-        st.markdown(f":material/memory: **Device:** {get_device_name()}")
+        best = race_best.best_text()
+        st.markdown(
+            f":material/memory: **Device:** {get_device_name()}"
+            + (f" · :material/sprint: {best}" if best else ""),
+            help=race_best.best_help() or None,
+        )
         active = False
         with friendly_errors("looking up your training jobs"):
             active = _pending_job() is not None

@@ -32,6 +32,7 @@ def _defaults() -> dict[str, Any]:
         keys.TRAIN_RUN_NAME: "",
         keys.TRAIN_NEW_LR: None,
         keys.TRAIN_LOSS_SCALE: keys.LOSS_SCALES[0],
+        keys.RACE_BEST: {},
         **default_widget_values(),  # the architecture, every setting and option
         keys.MISTAKES_MODEL: None,
         keys.MISTAKES_PAIR: keys.ALL_MISTAKES,

@@ -12,7 +12,7 @@ from typing import Literal, get_args
 
 from mnist_core.checkpoints import checkpoint_metrics
 from mnist_core.config import TrainConfig
-from mnist_core.events import EpochMetrics, Event, RunEnded, RunStarted, StepMetrics
+from mnist_core.events import AccuracyCheck, EpochMetrics, Event, RunEnded, RunStarted, StepMetrics
 
 __all__ = [
     "ACTIVE_STATUSES",
@@ -66,6 +66,9 @@ class JobSnapshot:
     started: RunStarted | None
     steps: tuple[StepMetrics, ...]  # the full per-step history, oldest first
     epochs: tuple[EpochMetrics, ...]
+    checks: tuple[
+        AccuracyCheck, ...
+    ]  # test accuracy inside epochs (config.eval_every), oldest first
     ended: RunEnded | None
     step: int
     total_steps: int
@@ -150,7 +153,8 @@ def seconds_left(
     last = steps[-1]
     train_left = max(0, started.total_steps - step) / rate
     epochs_done = epochs[-1].epoch if epochs else 0
-    per_epoch_images = started.n_val + (started.n_test if config.eval_test else 0)
+    n_checks = (started.steps_per_epoch - 1) // config.eval_every if config.eval_every else 0
+    per_epoch_images = started.n_val + started.n_test * (n_checks + (1 if config.eval_test else 0))
     if epochs and epochs[-1].eval_seconds > 0 and per_epoch_images:
         per_image = epochs[-1].eval_seconds / len(epochs) / per_epoch_images  # measured
     else:  # guessed from the training throughput
@@ -191,6 +195,8 @@ class JobState:
         self._epochs: list[EpochMetrics] = []
         self._steps_view: tuple[StepMetrics, ...] = ()
         self._epochs_view: tuple[EpochMetrics, ...] = ()
+        self._checks: list[AccuracyCheck] = []
+        self._checks_view: tuple[AccuracyCheck, ...] = ()
         self.t_start: float | None = None
         self.t_end: float | None = None
         self.error: str | None = None
@@ -282,6 +288,8 @@ class JobState:
             self._epochs.append(event)
             last = event.epoch == self.config.epochs and not self.config.eval_test
             self.note("Measuring the test accuracy" if last else "Running")
+        elif isinstance(event, AccuracyCheck):
+            self._checks.append(event)
         elif isinstance(event, RunStarted):
             self.started = event
             self.note("Running")
@@ -347,6 +355,8 @@ class JobState:
             self._steps_view = tuple(self._steps)
         if len(self._epochs_view) != len(self._epochs):
             self._epochs_view = tuple(self._epochs)
+        if len(self._checks_view) != len(self._checks):
+            self._checks_view = tuple(self._checks)
         started = self.started
         total = started.total_steps if started else self.config.steps_per_epoch * self.config.epochs
         elapsed = 0.0 if self.t_start is None else (self.t_end or now) - self.t_start
@@ -361,6 +371,7 @@ class JobState:
             started=started,
             steps=self._steps_view,
             epochs=self._epochs_view,
+            checks=self._checks_view,
             ended=self.ended,
             step=self.step,
             total_steps=total,

@@ -381,7 +381,7 @@ class StApp:
             self.select_option("Architecture", architecture, within=self.sidebar)
         if quick:
             self.button("Quick look", within=self.sidebar).click()
-            expect(self.sidebar).to_contain_text("Current settings: quick look")
+            expect(self.sidebar).to_contain_text("Current settings: Quick look")
             self.wait_idle()
         if epochs is not None:
             box = self.sidebar.get_by_label("Epochs", exact=True)

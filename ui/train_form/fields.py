@@ -16,9 +16,9 @@ from mnist_core.config import TrainConfig
 from mnist_core.device import available_devices
 from mnist_core.errors import ConfigError
 from mnist_core.models import get_spec, list_models
-from mnist_core.recipes import PRESETS, recipe
+from mnist_core.recipes import PRESETS, preset_settings, recipe
 from ui import keys
-from ui.train_form.labels import GROUPS, HELP, LABELS, in_form_words
+from ui.train_form.labels import GROUPS, HELP, LABELS, in_form_words, option_label
 
 DEFAULT_MODEL = "lenet5"
 
@@ -139,16 +139,22 @@ def grouped() -> dict[str, list[Setting]]:
     return groups
 
 
-def option_defaults(model: str) -> dict[str, Any]:
-    """The architecture's options: its factory's defaults, overridden by its recipe."""
-    return {**get_spec(model).default_kwargs(), **recipe(model).get("model_kwargs", {})}
+def option_defaults(model: str, preset: str | None = None) -> dict[str, Any]:
+    """The architecture's options: its factory's defaults, overridden by its recipe, then by
+    `preset` (the 99.5% race widens the SpeedNet)."""
+    extra = preset_settings(preset).get("model_kwargs", {}) if preset else {}
+    return {
+        **get_spec(model).default_kwargs(),
+        **recipe(model).get("model_kwargs", {}),
+        **extra,
+    }
 
 
 def recipe_values(model: str, preset: str | None = None) -> dict[str, Any]:
     """Every setting (not model, model_kwargs) of `model`'s recipe, with `preset` on top."""
     base = {s.name: s.default for s in settings()}
     values = {k: v for k, v in recipe(model).items() if k != "model_kwargs"}
-    extra = dict(PRESETS.get(preset, {})) if preset else {}
+    extra = preset_settings(preset) if preset in PRESETS else {}
     extra.pop("model_kwargs", None)
     return {**base, **values, **extra}
 
@@ -184,17 +190,16 @@ def default_widget_values() -> dict[str, Any]:
     return values
 
 
-def parse_hidden(text: str) -> tuple[int, ...]:
-    """Hidden layer sizes from text such as "256, 64". Raises ConfigError (for people)."""
+def parse_hidden(text: str, option: str = "hidden") -> tuple[int, ...]:
+    """Sizes from text such as "256, 64" (the MLP's hidden layers, the SpeedNet's widths).
+    Raises ConfigError (for people), worded with the option's label."""
+    label = option_label(option)
     if not isinstance(text, str) or not _HIDDEN_RE.match(text):
-        raise ConfigError(
-            "Hidden layer sizes: write whole numbers separated by commas, e.g. 256, 64."
-        )
+        raise ConfigError(f"{label}: write whole numbers separated by commas, e.g. 256, 64.")
     sizes = tuple(int(t) for t in re.split(r"[,\s]+", text.strip()) if t)
     if any(not 1 <= v <= HIDDEN_SIZE_MAX for v in sizes) or len(sizes) > HIDDEN_LAYERS_MAX:
         raise ConfigError(
-            f"Hidden layer sizes: use 1 to {HIDDEN_LAYERS_MAX} layers of 1 to "
-            f"{HIDDEN_SIZE_MAX} neurons each."
+            f"{label}: use 1 to {HIDDEN_LAYERS_MAX} numbers of 1 to {HIDDEN_SIZE_MAX} each."
         )
     return sizes
 
@@ -206,7 +211,7 @@ def options_from_widgets(model: str, state: Mapping[str, Any]) -> dict[str, Any]
     for opt, default in option_defaults(model).items():
         value = state.get(keys.option_key(model, opt), option_to_widget(default))
         if isinstance(default, tuple | list):
-            value = parse_hidden(value)
+            value = parse_hidden(value, opt)
         elif isinstance(default, int) and not isinstance(default, bool):
             value = int(value)
         elif isinstance(default, float):

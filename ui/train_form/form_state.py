@@ -9,7 +9,7 @@ from typing import Any
 import streamlit as st
 
 from mnist_core.config import TrainConfig
-from mnist_core.recipes import PRESETS
+from mnist_core.recipes import PRESETS, preset_model
 from ui import keys
 from ui.train_form import fields, query
 
@@ -26,24 +26,26 @@ def on_model_change() -> None:
 
 
 def apply_preset(preset: str) -> None:
-    model = st.session_state[keys.TRAIN_MODEL]
-    apply_values(model, fields.recipe_values(model, preset), fields.option_defaults(model))
+    """The preset's settings on the current architecture, or on its own (the races)."""
+    model = preset_model(preset, st.session_state[keys.TRAIN_MODEL])
+    apply_values(model, fields.recipe_values(model, preset), fields.option_defaults(model, preset))
 
 
 def current_preset() -> str | None:
-    """Which preset the current settings equal, if any."""
+    """Which preset the current settings (and architecture options) equal, if any."""
     ss = st.session_state
     model = ss[keys.TRAIN_MODEL]
     current = {s.name: ss.get(s.key) for s in fields.settings()}
-    defaults = fields.option_defaults(model)
-    opts_now = {o: ss.get(keys.option_key(model, o)) for o in defaults}
-    opts_default = {o: fields.option_to_widget(v) for o, v in defaults.items()}
-    if opts_now != opts_default:
-        return None
-    for name in PRESETS:
+    # A race first: on the SpeedNet its recipe is also the "best accuracy" one.
+    for name in sorted(PRESETS, key=lambda p: "model" not in PRESETS[p]):
+        if preset_model(name, model) != model:
+            continue
+        defaults = fields.option_defaults(model, name)
+        opts_now = {o: ss.get(keys.option_key(model, o)) for o in defaults}
+        if opts_now != {o: fields.option_to_widget(v) for o, v in defaults.items()}:
+            continue
         preset_values = fields.recipe_values(model, name)
-        want = {s.name: s.coerce(preset_values[s.name]) for s in fields.settings()}
-        if current == want:
+        if current == {s.name: s.coerce(preset_values[s.name]) for s in fields.settings()}:
             return name
     return None
 

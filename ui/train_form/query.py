@@ -14,7 +14,7 @@ from typing import Any
 from mnist_core.config import field_info, parse_value
 from mnist_core.errors import ConfigError
 from mnist_core.models import list_models
-from mnist_core.recipes import PRESETS
+from mnist_core.recipes import PRESETS, preset_model
 from ui import keys
 from ui.train_form.fields import (
     DEFAULT_MODEL,
@@ -112,8 +112,10 @@ def parse_query_params(
     if preset and preset not in PRESETS:
         notes.append(f"Unknown preset {preset!r} in the link; known: {', '.join(PRESETS)}.")
         preset = ""
+    if preset:
+        model = preset_model(preset, model)  # a race trains its own architecture
     values = recipe_values(model, preset or None)
-    options = option_defaults(model)
+    options = option_defaults(model, preset or None)
     by_name = {s.name: s for s in settings()}
     for name, text in params.items():
         if name in by_name:

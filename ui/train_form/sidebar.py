@@ -28,6 +28,7 @@ from ui.train_form.labels import (
     OPTION_HELP,
     PRESET_HELP,
     PRESET_ICONS,
+    PRESET_LABELS,
     option_label,
 )
 
@@ -87,7 +88,9 @@ def _option_widget(model: str, opt: str, default: Any) -> None:
         "persist_state": PERSIST,
     }
     if isinstance(default, tuple | list):
-        st.text_input(label, placeholder="e.g. 256, 64", **common)
+        st.text_input(
+            label, placeholder="e.g. 16, 32, 64" if opt == "widths" else "e.g. 256, 64", **common
+        )
     elif isinstance(default, bool):
         st.toggle(label, **common)
     elif opt in fields.OPTION_CHOICES:
@@ -138,7 +141,7 @@ def render_sidebar() -> None:
         st.subheader("Presets", anchor=False)
         for name in PRESETS:
             st.button(
-                name.capitalize(),
+                PRESET_LABELS.get(name, name.capitalize()),
                 key=keys.preset_key(name),
                 icon=PRESET_ICONS.get(name),
                 help=PRESET_HELP.get(name),
@@ -146,7 +149,9 @@ def render_sidebar() -> None:
                 args=(name,),
                 width="stretch",
             )
-        st.caption(f"Current settings: **{form_state.current_preset() or 'custom'}**")
+        preset = form_state.current_preset()
+        shown = PRESET_LABELS.get(preset, preset) if preset else "custom"
+        st.caption(f"Current settings: **{shown}**")
 
         for title, group in fields.grouped().items():
             with st.expander(title, expanded=title == "Optimisation"):
