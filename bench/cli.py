@@ -18,6 +18,7 @@ from bench import (
     estimate_error,
     explain_speed,
     first_render,
+    race,
     startup,
     stop_latency,
     sweep,
@@ -30,6 +31,7 @@ from mnist_core.errors import MnistError
 # Sub-command -> the module that owns its options and its run.
 TOOLS: dict[str, ModuleType] = {
     "tta": tta_cli,
+    "race": race,
     "load": load_cli,
     "first-render": first_render,
     "sweep": sweep,

@@ -106,3 +106,34 @@ def test_bad_options_exit_2_with_one_line(
     assert main(["tta", *argv]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("error: ") and "\n" not in err
+
+
+def test_race_smoke_reports_the_seconds_to_target_per_entry(
+    mnist_dir: Path, tmp_path: Path
+) -> None:
+    # The speedrun on 2,000 images (16 steps, checks at epoch end only): to 80%, not timed.
+    out = tmp_path / "race.json"
+    cmd = [sys.executable, "-m", "bench", "race", "--entries", "speedrun", "--seeds", "0"]
+    cmd += ["--train-subset", "2000", "--peers", "none", "--json", str(out)]
+    env = {**os.environ, "MNIST_DATA_DIR": str(mnist_dir)}
+    proc = subprocess.run(
+        cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=300, check=False
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    report = json.loads(out.read_text())
+    (row,) = report["rows"]
+    (result,) = row["runs"]
+    assert row["entry"] == "speedrun" and row["target"] == 0.99
+    assert result["model"] == "speednet" and result["status"] == "finished"
+    assert result["seconds_to_target"] is None  # 2,000 images do not reach 99%
+    assert 0.5 < result["test_accuracy"] < 0.99 and result["train_seconds"] > 0
+    assert "| speedrun | 99.0% | - | 0/1 |" in proc.stdout
+
+
+@pytest.mark.parametrize("argv", [["--entries", "sprint"], ["--seeds", "a"], ["--peers", "other"]])
+def test_race_bad_options_exit_2_with_one_line(
+    argv: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["race", *argv]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: ") and "\n" not in err
