@@ -71,11 +71,12 @@ PRESETS: dict[str, dict[str, Any]] = {
     "quick look": dict(train_subset=1000, epochs=3, val_size=1000, eval_test=True, log_every=1),
     "best accuracy": {},  # the tuned recipe itself, on all 55,000 training images
     "speedrun": dict(model="speednet"),  # the SpeedNet's own recipe: time to 99.0%
-    # Time to 99.5%: twice the widths, 3 epochs with augmentation, a check every tenth epoch.
+    # Time to 99.5%: twice the widths, 4 epochs with augmentation, a check every tenth epoch
+    # (3 epochs ended at 99.40-99.46% for seed 0, short of it).
     "speedrun 99.5": dict(
         model="speednet",
         model_kwargs={"widths": (32, 64, 128)},
-        epochs=3,
+        epochs=4,
         aug_rotation=8.0,
         aug_translate=0.1,
         aug_scale=0.08,

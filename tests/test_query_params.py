@@ -61,6 +61,14 @@ def test_a_preset_applies_on_top_of_the_recipe(preset: str) -> None:
     assert values["train_subset"] == PRESETS["quick look"]["train_subset"]
 
 
+def test_a_race_link_opens_its_own_architecture_and_widths() -> None:
+    model, values, options, notes = parse_query_params({"model": "mlp", "preset": "speedrun-99.5"})
+    assert notes == [] and model == "speednet"
+    assert values == recipe_values("speednet", "speedrun 99.5")
+    assert values["epochs"] == 4 and values["eval_every"] == 47
+    assert tuple(options["widths"]) == (32, 64, 128)
+
+
 @pytest.mark.parametrize(("text", "bound"), [("1e9", "max"), ("1e-12", "min"), ("-3", "min")])
 def test_the_learning_rate_is_clamped_to_the_field_metadata(text: str, bound: str) -> None:
     limit = field_info("lr").metadata[bound]

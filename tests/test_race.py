@@ -51,7 +51,7 @@ def test_speedrun_presets_train_the_speednet_whatever_was_chosen() -> None:
     assert (config.epochs, config.schedule, config.eval_every) == (1, "linear", 24)
     assert config.channels_last and config.val_size == 0
     wide = TrainConfig.for_model("speednet", **preset_settings("speedrun 99.5"))
-    assert tuple(wide.model_kwargs["widths"]) == (32, 64, 128) and wide.epochs == 3
+    assert tuple(wide.model_kwargs["widths"]) == (32, 64, 128) and wide.epochs == 4
     assert wide.augments
     assert "model" not in preset_settings("speedrun")
     assert "model" in PRESETS["speedrun"]  # the copy left the preset itself alone

@@ -9,7 +9,7 @@ it: max-pooling at 28x28 took 25% and BatchNorm 20%. So nothing here runs at 28x
     -conv3x3-> (B,w3,7,7)  -pool-> (B,w3,3,3) -BN-ReLU -> flatten (9*w3) -> linear -> (B,10)
 
 widths (16, 32, 64): 29k parameters, reaches 99.0% in under one epoch with the `speedrun`
-recipe; (32, 64, 128): 111k parameters, 99.5% in 3 epochs with augmentation (bench/RESULTS.md).
+recipe; (32, 64, 128): 111k parameters, 99.5% within 4 epochs with augmentation (bench/RESULTS.md).
 """
 
 from __future__ import annotations
