@@ -46,7 +46,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--model", help=f"architecture: {', '.join(list_models())}")
     t.add_argument(
         "--preset",
-        help=f"start from a preset: {', '.join(PRESETS)} (the speedruns choose their model)",
+        help=f"start from a preset: {', '.join(PRESETS)} (the speedruns choose their model "
+        "unless --model is given)",
     )
     t.add_argument(
         "--target",
@@ -219,7 +220,7 @@ def _train_config(args: argparse.Namespace) -> TrainConfig:
     model = args.model
     if args.preset:
         preset = find_preset(args.preset)
-        model = preset_model(preset, model or "")
+        model = model or preset_model(preset, "")  # a --model given wins, as every option does
         overrides = {**preset_settings(preset), **overrides}
     if not model:
         raise ConfigError("Choose an architecture with --model (or a --preset that has one).")
