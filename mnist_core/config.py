@@ -132,6 +132,22 @@ class TrainConfig:
         return math.ceil(self.train_size / self.batch_size)
 
     @property
+    def checks_per_epoch(self) -> int:
+        """Test checks inside each epoch (`eval_every`; none at the epoch's end, which
+        evaluates anyway)."""
+        return (self.steps_per_epoch - 1) // self.eval_every if self.eval_every else 0
+
+    def eval_images_per_epoch(self, n_val: int, n_test: int) -> int:
+        """Images evaluated in each epoch: validation, the end-of-epoch test, the checks."""
+        return n_val + n_test * (self.checks_per_epoch + (1 if self.eval_test else 0))
+
+    def eval_images(self, n_val: int, n_test: int) -> int:
+        """Images evaluated in a whole run: every epoch's, and the final test when the
+        epochs do not measure it."""
+        final = 0 if self.eval_test else n_test
+        return self.epochs * self.eval_images_per_epoch(n_val, n_test) + final
+
+    @property
     def augments(self) -> bool:
         return bool(self.aug_rotation or self.aug_translate or self.aug_scale)
 

@@ -249,8 +249,7 @@ def observed_speed(config: TrainConfig, started: RunStarted, ended: RunEnded) ->
     evaluation seconds); None for a run that did not finish or timed nothing."""
     if ended.status != "finished" or ended.train_seconds <= 0 or ended.eval_seconds <= 0:
         return None
-    per_epoch_eval = started.n_val + (started.n_test if config.eval_test else 0)
-    eval_images = config.epochs * per_epoch_eval + (0 if config.eval_test else started.n_test)
+    eval_images = config.eval_images(started.n_val, started.n_test)
     return Speed(
         train_images_per_s=config.epochs * started.n_train / ended.train_seconds,
         eval_images_per_s=eval_images / ended.eval_seconds,
@@ -267,11 +266,10 @@ def remember_speed(config: TrainConfig, speed: Speed, threads: int | None = None
 
 def run_seconds(config: TrainConfig, speed: Speed, startup_s: float = STARTUP_S) -> float:
     """Seconds a run of `config` takes at `speed`: every training image of every epoch, the
-    validation (and test, with eval_test) images after every epoch, the final test evaluation
-    when eval_test is off, and the start-up."""
+    validation (and test, with eval_test) images after every epoch, the test checks inside
+    epochs (eval_every), the final test evaluation when eval_test is off, and the start-up."""
     train_images = config.epochs * config.train_size
-    per_epoch_eval = config.val_size + (MNIST_TEST_SIZE if config.eval_test else 0)
-    eval_images = config.epochs * per_epoch_eval + (0 if config.eval_test else MNIST_TEST_SIZE)
+    eval_images = config.eval_images(config.val_size, MNIST_TEST_SIZE)
     return (
         train_images / speed.train_images_per_s + eval_images / speed.eval_images_per_s + startup_s
     )

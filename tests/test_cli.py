@@ -159,6 +159,11 @@ def test_target_json_reports_the_training_seconds_to_the_first_check_at_target(t
     assert (tmp_path / "m.pt").is_file()
 
 
+def test_a_model_given_wins_over_the_presets(tmp_path, mnist_dir):
+    r = _train_json(tmp_path, mnist_dir, "--preset", "speedrun", "--model", "mlp", "--epochs", "1")
+    assert r["model"] == "mlp" and r["config"]["eval_every"] == 5
+
+
 def test_target_json_is_null_when_the_target_is_never_reached(tmp_path, mnist_dir):
     r = _train_json(tmp_path, mnist_dir, "--model", "mlp", "--epochs", "1", "--target", "1.0")
     assert r["model"] == "mlp" and r["target"] == 1.0

@@ -79,3 +79,12 @@ def test_an_unknown_preset_lists_the_known_ones() -> None:
 def test_new_settings_refuse_nonsense(changes: dict, needle: str) -> None:
     with pytest.raises(ConfigError, match=needle):
         TrainConfig(**changes)
+
+
+def test_the_checks_count_in_a_runs_evaluated_images() -> None:
+    # 60,000 images at batch 128: 469 steps; a check every 24 steps: 19 inside the epoch.
+    config = TrainConfig.for_model("speednet", **preset_settings("speedrun"))
+    assert config.steps_per_epoch == 469 and config.checks_per_epoch == 19
+    assert config.eval_images(0, 10_000) == 20 * 10_000  # 19 checks and the epoch's end
+    plain = config.replace(eval_every=0, eval_test=False)
+    assert plain.checks_per_epoch == 0 and plain.eval_images(0, 10_000) == 10_000  # final test

@@ -153,8 +153,7 @@ def seconds_left(
     last = steps[-1]
     train_left = max(0, started.total_steps - step) / rate
     epochs_done = epochs[-1].epoch if epochs else 0
-    n_checks = (started.steps_per_epoch - 1) // config.eval_every if config.eval_every else 0
-    per_epoch_images = started.n_val + started.n_test * (n_checks + (1 if config.eval_test else 0))
+    per_epoch_images = config.eval_images_per_epoch(started.n_val, started.n_test)
     if epochs and epochs[-1].eval_seconds > 0 and per_epoch_images:
         per_image = epochs[-1].eval_seconds / len(epochs) / per_epoch_images  # measured
     else:  # guessed from the training throughput
