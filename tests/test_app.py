@@ -345,7 +345,7 @@ def test_train_quick_look_streams_into_the_charts(app_env: Path, stop_jobs: None
     at = new_app().run()
     at.button(key="train_preset_quick_look").click().run()
     assert at.session_state["train_cfg_train_subset"] == 1000
-    assert "quick look" in texts(at.sidebar.caption)
+    assert "Current settings: **Quick look**" in texts(at.sidebar.caption)
     at.button(key="train_start").click().run()
     assert_clean(at)
     owner = at.session_state["owner"]
