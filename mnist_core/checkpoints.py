@@ -4,7 +4,9 @@ Contents (plain types and tensors only, so `torch.load(weights_only=True)` can r
 a malicious pickle is refused instead of executed):
 
     format_version, model (name), model_kwargs, config (TrainConfig.to_dict()), metrics,
-    state_dict, created (ISO 8601 UTC), package_version, name (display name)
+    state_dict, created (ISO 8601 UTC), package_version, name (display name),
+    history (`mnist_core.history.RunHistory.to_dict()`: the run's curves and events; absent
+    from checkpoints written before it existed, which load with an empty history)
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from mnist_core import __version__
 from mnist_core.config import TrainConfig
 from mnist_core.errors import CheckpointError, MnistError
 from mnist_core.events import EpochMetrics, RunEnded, RunStarted
+from mnist_core.history import RunHistory
 from mnist_core.models import create_model, get_spec, list_models
 
 FORMAT_VERSION = 1
@@ -48,6 +51,7 @@ class Checkpoint:
     package_version: str = ""
     name: str = ""
     format_version: int = FORMAT_VERSION
+    history: Mapping[str, Any] = field(default_factory=dict)  # RunHistory.to_dict(), or {}
 
     @property
     def test_accuracy(self) -> float | None:
@@ -57,6 +61,11 @@ class Checkpoint:
     @property
     def n_params(self) -> int:
         return sum(int(v.numel()) for k, v in self.state_dict.items() if _is_param_key(k))
+
+    @property
+    def run_history(self) -> RunHistory | None:
+        """The run's curves and events, or None for a checkpoint saved without them."""
+        return RunHistory.from_dict(self.history) if self.history else None
 
     def build_model(self, device: torch.device | str = "cpu") -> nn.Module:
         """The architecture with these weights, on `device`, in eval mode."""
@@ -73,6 +82,7 @@ class Checkpoint:
             "created": self.created,
             "package_version": self.package_version,
             "name": self.name,
+            "history": dict(self.history),
         }
 
 
@@ -166,8 +176,9 @@ def make_checkpoint(
     name: str = "",
     model_name: str | None = None,
     model_kwargs: Mapping[str, Any] | None = None,
+    history: RunHistory | None = None,
 ) -> Checkpoint:
-    """Capture `model` (weights copied to the CPU) with its config and metrics."""
+    """Capture `model` (weights copied to the CPU) with its config, metrics and history."""
     if config is None and model_name is None:
         raise ValueError("give a config or a model_name")
     state = cpu_state_dict(model)
@@ -180,6 +191,7 @@ def make_checkpoint(
         created=datetime.now(UTC).isoformat(timespec="seconds"),
         package_version=__version__,
         name=name,
+        history=history.to_dict() if history is not None else {},
     )
 
 
@@ -310,9 +322,17 @@ def _validate(payload: Any, label: str) -> Checkpoint:
     if not all(bool(torch.isfinite(v).all()) for v in state.values() if v.is_floating_point()):
         raise CheckpointError(f"{label} is damaged: some of its weights are NaN or infinite.")
     _build(name, kwargs, state, label=label)  # shapes and names must fit; raises otherwise
-    for key in ("config", "metrics"):
+    for key in ("config", "metrics", "history"):
         if not isinstance(payload.get(key, {}), dict):
             raise CheckpointError(f"{label} is damaged: {key} is malformed.")
+    history = payload.get("history") or {}
+    if history:
+        try:
+            RunHistory.from_dict(history)
+        except ValueError as e:
+            raise CheckpointError(
+                f"{label} is damaged: its training history is malformed ({e})."
+            ) from None
     return Checkpoint(
         model=name,
         model_kwargs=kwargs,
@@ -323,6 +343,7 @@ def _validate(payload: Any, label: str) -> Checkpoint:
         package_version=str(payload.get("package_version", "")),
         name=str(payload.get("name", "")),
         format_version=version,
+        history=history,
     )
 
 

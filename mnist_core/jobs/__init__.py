@@ -3,6 +3,7 @@
 snapshot.py      JobSnapshot, the statuses, JobState (the pure fold of a job's events)
 runner.py        TrainingRunner: one run of `fit` in a daemon thread
 housekeeping.py  leases and history trimming over the manager's job table
+sweeps.py        SweepRecord, SweepSnapshot: a sweep's jobs and progress
 manager.py       JobManager: the queue, the slots and the scheduler thread
 """
 
@@ -15,6 +16,7 @@ from mnist_core.jobs.manager import (
 )
 from mnist_core.jobs.runner import TrainingRunner, set_thread_count
 from mnist_core.jobs.snapshot import ACTIVE_STATUSES, DONE_STATUSES, JobSnapshot, JobStatus
+from mnist_core.jobs.sweeps import SweepRun, SweepSnapshot
 
 __all__ = [
     "ACTIVE_STATUSES",
@@ -25,6 +27,8 @@ __all__ = [
     "JobNotFound",
     "JobSnapshot",
     "JobStatus",
+    "SweepRun",
+    "SweepSnapshot",
     "TrainingRunner",
     "default_max_running",
     "set_thread_count",

@@ -19,7 +19,8 @@ import threading
 import time
 import uuid
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from typing import Any
 
 import torch
 from torch import nn
@@ -31,8 +32,10 @@ from mnist_core.errors import ConfigError, MnistError
 from mnist_core.jobs.housekeeping import Job, expire_leases, trim_history
 from mnist_core.jobs.runner import TrainingRunner
 from mnist_core.jobs.snapshot import ACTIVE_STATUSES, DONE_STATUSES, JobSnapshot
+from mnist_core.jobs.sweeps import SweepRecord, SweepSnapshot
 from mnist_core.settings import MAX_JOBS_ENV, settings
 from mnist_core.store import ModelStore, unique_name
+from mnist_core.sweep import SweepSpec
 
 __all__ = ["MAX_JOBS_ENV", "JobError", "JobManager", "JobNotFound", "default_max_running"]
 
@@ -122,6 +125,7 @@ class JobManager:
         self._queue: deque[str] = deque()  # ids of queued jobs, FIFO
         self._seq = itertools.count(1)
         self._numbers: dict[tuple[str, str], itertools.count] = {}  # (owner, model) -> "#n"
+        self._sweeps: dict[str, SweepRecord] = {}
         self._closed = False
         self._scheduler = threading.Thread(
             target=self._schedule_loop, name="mnist-jobs-scheduler", daemon=True
@@ -129,14 +133,22 @@ class JobManager:
         self._scheduler.start()
 
     # ---- submitting and controlling -------------------------------------------------------
-    def submit(self, config: TrainConfig, owner: str, name: str | None = None) -> str:
+    def submit(
+        self,
+        config: TrainConfig,
+        owner: str,
+        name: str | None = None,
+        *,
+        tags: Mapping[str, Any] | None = None,
+    ) -> str:
         """Start `config` now if a slot is free, else queue it; returns the job id.
 
         `name` is the display name (default "<model> #<n>", numbered per owner and model,
         past the names of the owner's saved models: a visitor who comes back after a server
         restart gets "lenet5 #2", not a second "lenet5 #1"). A name the owner already uses
         gets a number, "mine (2)", as the store would give its checkpoint, so that Train shows
-        the name the model is saved under from the start.
+        the name the model is saved under from the start. `tags`: plain values stored in the
+        checkpoint's metrics (e.g. the sweep it belongs to).
         """
         if not isinstance(config, TrainConfig):
             raise ConfigError(f"submit() needs a TrainConfig, got {type(config).__name__}.")
@@ -162,6 +174,7 @@ class JobManager:
                 store=self.store,
                 threads=self.threads_per_job,
                 on_end=self._on_job_end,
+                tags=tags,
             )
             self._jobs[job_id] = Job(runner, owner, next(self._seq), time.monotonic())
             self._owner_seen[owner] = time.monotonic()
@@ -169,6 +182,83 @@ class JobManager:
             self._tick()  # starts it at once when a slot is free
             self._cond.notify_all()
         return job_id
+
+    def submit_sweep(self, spec: SweepSpec, owner: str, name: str | None = None) -> str:
+        """Queue every run of `spec` as a job (in the sweep's order); returns the sweep id.
+
+        `name` defaults to spec.name, else "sweep #<n>" numbered per owner. Each run is named
+        "<sweep> · <swept values>" and its checkpoint's metrics say "sweep", "sweep_id" and
+        "sweep_params", so the Compare page can find it after the manager has forgotten it.
+        """
+        with self._cond:
+            if self._closed:
+                raise JobError("The job manager has shut down: no new jobs.")
+            taken = {r.name for r in self._sweeps.values() if r.owner == owner}
+            name = name or spec.name
+            if name:
+                name = unique_name(name, taken)
+            else:
+                n = 1
+                while f"sweep #{n}" in taken:
+                    n += 1
+                name = f"sweep #{n}"
+            sweep_id = uuid.uuid4().hex[:12]
+            record = SweepRecord(
+                sweep_id, name, owner, tuple(spec.param_names), next(self._seq), time.time()
+            )
+            self._sweeps[sweep_id] = record
+        tags = {"sweep": name, "sweep_id": sweep_id, "sweep_params": list(spec.param_names)}
+        try:
+            for overrides in spec.overrides():
+                label = spec.run_label(overrides)
+                job_id = self.submit(
+                    spec.base.replace(**overrides), owner, f"{name} · {label}", tags=tags
+                )
+                with self._cond:
+                    record.add(job_id, label, overrides)
+        except Exception:
+            self.stop_sweep(sweep_id)  # all or nothing: no half-submitted sweep keeps running
+            raise
+        return sweep_id
+
+    def sweep(self, sweep_id: str) -> SweepSnapshot:
+        """A sweep's progress (JobNotFound for an unknown or forgotten id)."""
+        with self._cond:
+            record = self._sweeps.get(sweep_id)
+            if record is None:
+                raise JobNotFound(f"There is no sweep {sweep_id!r}: it may have been cleared.")
+            return self._sweep_snapshot(record)
+
+    def sweeps(self, owner: str) -> list[SweepSnapshot]:
+        """`owner`'s sweeps, newest first."""
+        with self._cond:
+            mine = [r for r in self._sweeps.values() if r.owner == owner]
+            mine.sort(key=lambda r: r.seq, reverse=True)
+            return [self._sweep_snapshot(r) for r in mine]
+
+    def stop_sweep(self, sweep_id: str) -> int:
+        """Stop every run of the sweep not yet done (queued ones leave the queue at once);
+        returns how many were stopped."""
+        with self._cond:
+            record = self._sweeps.get(sweep_id)
+            if record is None:
+                raise JobNotFound(f"There is no sweep {sweep_id!r}: it may have been cleared.")
+            runners = [self._jobs[j].runner for j in record.pending if j in self._jobs]
+            stopped = sum(1 for r in runners if r.stop("Stopped with its sweep."))
+            self._tick()
+            return stopped
+
+    def heartbeat_sweep(self, sweep_id: str) -> None:
+        """The owner is still watching the sweep: renew the lease of each of its runs."""
+        with self._cond:
+            record = self._sweeps.get(sweep_id)
+            if record is None:
+                return
+            now = time.monotonic()
+            self._owner_seen[record.owner] = now
+            for job_id in record.pending:
+                if job_id in self._jobs:
+                    self._jobs[job_id].last_seen = now
 
     def stop(self, job_id: str) -> bool:
         """Stop a job before its next step (a queued one at once). False if already done."""
@@ -303,6 +393,7 @@ class JobManager:
         while self._queue and self._running() < self.max_running and not self._closed:
             job_id = self._queue.popleft()
             self._jobs[job_id].runner.start()
+        self._observe_sweeps()  # before trimming: a forgotten job's figures stay in its sweep
         trim_history(
             self._jobs,
             self._owner_seen,
@@ -315,6 +406,31 @@ class JobManager:
         owners = {job.owner for job in self._jobs.values()}
         for key in [k for k in self._numbers if k[0] not in owners]:
             del self._numbers[key]
+        self._trim_sweeps(owners)
+
+    def _observe_sweeps(self) -> None:
+        for record in self._sweeps.values():
+            for job_id in record.pending:
+                job = self._jobs.get(job_id)
+                if job is not None and job.runner.status in DONE_STATUSES:
+                    record.observe(job.runner.snapshot())
+
+    def _trim_sweeps(self, owners: set[str]) -> None:
+        """Keep the newest keep_finished sweeps per owner that is still around."""
+        by_owner: dict[str, list[SweepRecord]] = {}
+        for record in self._sweeps.values():
+            by_owner.setdefault(record.owner, []).append(record)
+        for owner, records in by_owner.items():
+            records.sort(key=lambda r: r.seq, reverse=True)
+            done = [r for r in records if not any(j in self._jobs for j in r.pending)]
+            drop = done if owner not in owners and owner not in self._owner_seen else []
+            drop += [r for r in done[self.keep_finished :] if r not in drop]
+            for record in drop:
+                del self._sweeps[record.sweep_id]
+
+    def _sweep_snapshot(self, record: SweepRecord) -> SweepSnapshot:
+        live = {j: self._snapshot(self._jobs[j]) for j in record.pending if j in self._jobs}
+        return record.snapshot(live, self.max_running)
 
     def _running(self) -> int:
         return sum(1 for j in self._jobs.values() if j.runner.status in ACTIVE_STATUSES)

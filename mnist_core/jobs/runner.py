@@ -16,8 +16,8 @@ import logging
 import threading
 import time
 import traceback
-from collections.abc import Callable
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
 
 import torch
 
@@ -80,17 +80,21 @@ class TrainingRunner:
         store: ModelStore | None = None,
         threads: int | None = None,
         on_end: Callable[[TrainingRunner], None] | None = None,
+        tags: Mapping[str, Any] | None = None,
     ) -> None:
         """`data` is called in the worker thread (loading MNIST can take seconds). `threads`
         limits torch's intra-op threads in that thread (None: leave torch's default).
         `on_end` is called in the worker thread once the run is done (the job manager uses
-        it to start the next job); it must not raise and must not block."""
+        it to start the next job); it must not raise and must not block. `tags`: plain values
+        added to the checkpoint's metrics (the sweep a run belongs to)."""
         self.config, self.job_id, self.owner, self.name = config, job_id, owner, name
         self._data, self._threads, self._on_end = data, threads, on_end
         self._control = TrainControl()
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
-        self._state = JobState(config, job_id=job_id, owner=owner, name=name, created=time.time())
+        self._state = JobState(
+            config, job_id=job_id, owner=owner, name=name, created=time.time(), tags=tags
+        )
         self.weights = RunWeights(self._state, self._lock, self._control.weights_lock, store)
 
     # ---- control --------------------------------------------------------------------------

@@ -7,12 +7,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Literal, get_args
+from typing import Any, Literal, get_args
 
 from mnist_core.checkpoints import checkpoint_metrics
 from mnist_core.config import TrainConfig
 from mnist_core.events import AccuracyCheck, EpochMetrics, Event, RunEnded, RunStarted, StepMetrics
+from mnist_core.history import RunHistory
 
 __all__ = [
     "ACTIVE_STATUSES",
@@ -180,8 +182,19 @@ class JobState:
     applied; `apply` folds one event of `fit`; `snapshot(now)` returns the JobSnapshot.
     """
 
-    def __init__(self, config: TrainConfig, *, job_id: str, owner: str, name: str, created: float):
+    def __init__(
+        self,
+        config: TrainConfig,
+        *,
+        job_id: str,
+        owner: str,
+        name: str,
+        created: float,
+        tags: Mapping[str, Any] | None = None,
+    ):
         self.config = config
+        # Plain values stored with the checkpoint's metrics, e.g. the sweep a run belongs to.
+        self.tags: dict[str, Any] = dict(tags or {})
         self.job_id, self.owner, self.name, self.created = job_id, owner, name, created
         self.status: JobStatus = "queued"
         self.message = "Queued"
@@ -334,16 +347,31 @@ class JobState:
         """The metrics stored in this job's checkpoint (plain types only)."""
         ended, steps = self.ended, self._steps
         train_s = ended.train_seconds if ended else (steps[-1].train_seconds if steps else 0.0)
-        return checkpoint_metrics(
-            self.config,
+        return (
+            checkpoint_metrics(
+                self.config,
+                started=self.started,
+                epochs=self._epochs,
+                ended=ended,
+                train_seconds=train_s,
+                step=self.step,
+                status=self.status,
+                test_accuracy=test_accuracy,
+                name=self.name,
+                lr_changes=[{"step": c.step, "from": c.old, "to": c.new} for c in self._lr_changes],
+                pauses=self.pauses,
+            )
+            | self.tags
+        )
+
+    def history(self) -> RunHistory:
+        """The run's curves and events so far, as its checkpoint keeps them."""
+        return RunHistory.from_events(
             started=self.started,
+            steps=self._steps,
             epochs=self._epochs,
-            ended=ended,
-            train_seconds=train_s,
-            step=self.step,
-            status=self.status,
-            test_accuracy=test_accuracy,
-            name=self.name,
+            checks=self._checks,
+            ended=self.ended,
             lr_changes=[{"step": c.step, "from": c.old, "to": c.new} for c in self._lr_changes],
             pauses=self.pauses,
         )

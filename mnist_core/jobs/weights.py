@@ -149,7 +149,10 @@ class RunWeights:
             accuracy = evaluate(copy, *test_set).accuracy
             with self._lock:
                 metrics = self._state.metrics(test_accuracy=accuracy)
-            ckpt = make_checkpoint(copy, self._state.config, metrics, name=self._state.name)
+                history = self._state.history()
+            ckpt = make_checkpoint(
+                copy, self._state.config, metrics, name=self._state.name, history=history
+            )
             with self._lock:
                 if not self.released:
                     self.kept_checkpoint = ckpt
@@ -188,8 +191,9 @@ class RunWeights:
         assert model is not None
         with self._lock:
             metrics = state.metrics(test_accuracy=event.test_accuracy)
+            history = state.history()
             started, test_set = state.started, self.test_set
-        ckpt = make_checkpoint(model, state.config, metrics, name=state.name)
+        ckpt = make_checkpoint(model, state.config, metrics, name=state.name, history=history)
         if started is not None and started.device != "cpu" and test_set is not None:
             # Measured on the GPU in bfloat16: the checkpoint states the float32 CPU figure.
             with self._lock:
