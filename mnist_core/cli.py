@@ -1,4 +1,5 @@
-"""The command line: `python -m mnist_core {train,evaluate,predict,download,models}`.
+"""The command line: `python -m mnist_core {train,sweep,evaluate,predict,explain,download,models}`
+(`sweep` lives in cli_sweep.py).
 
 Errors in input (missing file, corrupt checkpoint, bad option) exit with status 2 and one
 line on stderr, never a traceback.
@@ -15,6 +16,7 @@ from dataclasses import fields
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn, TextIO
 
+from mnist_core import cli_sweep
 from mnist_core.config import TrainConfig, parse_value
 from mnist_core.errors import ConfigError, MnistError
 from mnist_core.models import list_models
@@ -85,6 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("--json", action="store_true", help="print a JSON list")
 
     _add_explain_parser(sub)
+    cli_sweep.add_parser(sub, _CONFIG_FLAGS, _flag)
 
     d = sub.add_parser("download", help="download MNIST to --data-dir or $MNIST_DATA_DIR")
     d.add_argument("--data-dir")
@@ -118,6 +121,7 @@ def _train(args: argparse.Namespace) -> int:
     from mnist_core.control import TrainControl
     from mnist_core.data import load_mnist
     from mnist_core.events import AccuracyCheck, EpochMetrics, RunEnded, RunStarted, StepMetrics
+    from mnist_core.history import RunHistory
     from mnist_core.race import first_reach
     from mnist_core.training import build_model, fit
 
@@ -133,6 +137,7 @@ def _train(args: argparse.Namespace) -> int:
     started: RunStarted | None = None
     epochs: list[EpochMetrics] = []
     checks: list[AccuracyCheck] = []
+    steps: list[StepMetrics] = []
     first_step_s: float | None = None
     ended: RunEnded | None = None
     for ev in fit(config, raw, model=model, control=control):
@@ -148,6 +153,7 @@ def _train(args: argparse.Namespace) -> int:
             )
         elif isinstance(ev, StepMetrics):
             assert started is not None
+            steps.append(ev)
             if ev.step == 1:
                 first_step_s = ev.train_seconds
             bar.update(
@@ -193,7 +199,10 @@ def _train(args: argparse.Namespace) -> int:
         test_accuracy=ended.test_accuracy,
         name=name,
     )
-    ckpt = make_checkpoint(model, config, metrics, name=name)
+    history = RunHistory.from_events(
+        started=started, steps=steps, epochs=epochs, checks=checks, ended=ended
+    )
+    ckpt = make_checkpoint(model, config, metrics, name=name, history=history)
     on_cpu = started is None or started.device == "cpu"
     if not on_cpu and ended.test_accuracy is not None:
         ckpt = with_cpu_test_accuracy(ckpt, raw.test_images, raw.test_labels)
@@ -447,6 +456,7 @@ _COMMANDS = {
     "evaluate": _evaluate,
     "predict": _predict,
     "explain": _explain,
+    "sweep": cli_sweep.run,
     "download": _download,
     "models": _models,
 }

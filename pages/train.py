@@ -8,7 +8,7 @@ from mnist_core.config import TrainConfig
 from mnist_core.errors import ConfigError, MnistError
 from mnist_core.jobs import JobSnapshot
 from mnist_core.models import get_spec
-from ui import charts, fmt, keys, race_best, state
+from ui import charts, fmt, keys, race_best, state, sweep_panel
 from ui.data_gate import data_available
 from ui.errors import flash, friendly_errors, guarded_callback, show_flashes
 from ui.model_choice import checkpoint_key
@@ -419,6 +419,18 @@ def main() -> None:
     except ConfigError as e:
         st.error(f"These settings cannot be trained: {e}", icon=":material/tune:")
 
+    mode = st.segmented_control(
+        "Mode",
+        keys.TRAIN_MODES,
+        key=keys.TRAIN_MODE,
+        required=True,
+        label_visibility="collapsed",
+        help="Sweep: train several runs that differ in up to three settings, to find the "
+        "best; compare them afterwards on the Compare page.",
+    )
+    if mode == "Sweep":
+        sweep_panel.render(config)
+        return
     _controls(snap, config)
     if snap is None:
         st.info(

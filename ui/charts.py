@@ -8,10 +8,12 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 
 import numpy as np
 import plotly.graph_objects as go
 
+from mnist_core.history import RunHistory
 from mnist_core.race import RACE_TARGETS, accuracy_points, reaches
 
 ACCENT = "#6C5CE7"  # the theme's primary colour
@@ -127,6 +129,20 @@ def curve_from_snapshot(snap: object) -> Curve:
         test_points=[(p.epoch, p.test_accuracy) for p in accuracy_points(epochs, checks)],
         reached={t: (p.epoch, p.test_accuracy, p.train_seconds) for t, p in hits.items()},
     )
+
+
+def curve_from_history(name: str, history: RunHistory) -> Curve:
+    """The Curve of a stored run (a checkpoint's `run_history`), as `curve_from_snapshot`
+    would draw it while the run trained."""
+    view = SimpleNamespace(
+        name=name,
+        steps=history.step_events(),
+        epochs=history.epoch_events(),
+        checks=history.check_events(),
+        started=SimpleNamespace(steps_per_epoch=history.steps_per_epoch),
+        lr_changes=[LrMark(c["step"], c["from"], c["to"]) for c in history.lr_changes()],
+    )
+    return curve_from_snapshot(view)
 
 
 def _pct(values: Sequence[float | None]) -> list[float | None]:

@@ -21,6 +21,12 @@ TRAIN_RUN_NAME = "train_run_name"  # widget: optional name of the next run
 TRAIN_NEW_LR = "train_new_lr"  # widget: learning rate to switch to while running
 TRAIN_MODEL = "train_model"  # widget: architecture
 TRAIN_LOSS_SCALE = "train_loss_scale"  # widget: one of LOSS_SCALES
+TRAIN_MODE = "train_mode"  # widget: one of TRAIN_MODES
+TRAIN_MODES = ("Single run", "Sweep")
+TRAIN_SWEEP = "train_sweep_id"  # the sweep this visitor started last (None before the first)
+TRAIN_SWEEP_SAMPLES = "train_sweep_samples"  # widget: random samples drawn from the ranges
+TRAIN_SWEEP_NAME = "train_sweep_name"  # widget: optional name of the next sweep
+TRAIN_SWEEP_SEEN_DONE = "train_sweep_seen_done"  # was the sweep done at the last full run?
 # The visitor's best time to each race target this session (ui.race_best): target -> (training
 # seconds, run name, job id).
 RACE_BEST = "race_best"
@@ -35,6 +41,16 @@ def setting_key(name: str) -> str:
 def option_key(model: str, option: str) -> str:
     """The widget of the architecture option `option` of `model`."""
     return f"train_opt_{model}_{option}"
+
+
+def sweep_setting_key(row: int) -> str:
+    """The widget of the setting a sweep varies in row `row` (0-based)."""
+    return f"train_sweep_setting_{row}"
+
+
+def sweep_values_key(row: int) -> str:
+    """The widget of the values (a list or a range) of row `row`."""
+    return f"train_sweep_values_{row}"
 
 
 def preset_key(preset: str) -> str:

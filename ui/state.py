@@ -33,6 +33,18 @@ def _defaults() -> dict[str, Any]:
         keys.TRAIN_NEW_LR: None,
         keys.TRAIN_LOSS_SCALE: keys.LOSS_SCALES[0],
         keys.RACE_BEST: {},
+        keys.TRAIN_MODE: keys.TRAIN_MODES[0],
+        keys.TRAIN_SWEEP: None,
+        keys.TRAIN_SWEEP_SAMPLES: 8,
+        keys.TRAIN_SWEEP_NAME: "",
+        keys.TRAIN_SWEEP_SEEN_DONE: False,
+        # A new visitor's sweep: a 3 x 2 grid of the learning rate and the batch size.
+        keys.sweep_setting_key(0): "lr",
+        keys.sweep_values_key(0): "1e-3, 3e-3, 1e-2",
+        keys.sweep_setting_key(1): "batch_size",
+        keys.sweep_values_key(1): "64, 128",
+        keys.sweep_setting_key(2): "",
+        keys.sweep_values_key(2): "",
         **default_widget_values(),  # the architecture, every setting and option
         keys.MISTAKES_MODEL: None,
         keys.MISTAKES_PAIR: keys.ALL_MISTAKES,
