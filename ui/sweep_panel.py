@@ -125,8 +125,10 @@ def render_form(base: TrainConfig | None, busy: bool) -> None:
             max_value=MAX_RUNS,
             step=1,
             key=keys.TRAIN_SWEEP_SAMPLES,
-            help="How many values to draw from the ranges (LO:HI). Lists are tried in full; "
-            "each random sample is tried with every combination of the lists.",
+            disabled=busy or not any(":" in values for _, values in _rows()),
+            help="How many values to draw from the ranges (LO:HI); used only when a row "
+            "has a range. Lists are tried in full; each random sample is tried with every "
+            "combination of the lists.",
         )
         c_name.text_input(
             "Sweep name (optional)",
@@ -206,7 +208,10 @@ def show_progress(snap: SweepSnapshot) -> None:
     c[2].metric("Queued", snap.queued)
     best = snap.best
     c[3].metric("Best so far", fmt.percent(best.test_accuracy) if best else "—")
-    c[4].metric("Time left", fmt.duration(snap.seconds_left))
+    if snap.finished:  # the runs' own times added up (they run one after another on a CPU)
+        c[4].metric("Total time", fmt.duration(sum(r.elapsed_s for r in snap.runs)))
+    else:
+        c[4].metric("Time left", fmt.duration(snap.seconds_left))
     if best is not None:
         st.caption(
             f"Best so far: **{best.label}**, test accuracy {fmt.percent(best.test_accuracy)}."
