@@ -1,5 +1,5 @@
 """The Train page's Sweep mode in the running app (AppTest, the real engine and MNIST): a
-4-run sweep of the Quick look preset (1,000 images, one epoch each) is set up, refused while a
+4-run sweep of the Quick look preset (1,000 images, 3 epochs each) is set up, refused while a
 value is bad, started, followed to its end, and its runs are saved as models of a sweep."""
 
 from __future__ import annotations
@@ -62,8 +62,7 @@ def test_a_sweep_runs_to_its_end_with_progress_and_a_best_run() -> None:
     assert metric_value(at, "Done") == "4" and metric_value(at, "Queued") == "0"
     best = max(snap.runs, key=lambda r: r.test_accuracy)
     assert f"Best so far: **{best.label}**" in texts(at.caption)
-    [table] = [d for d in at.dataframe if "train_sweep_runs" in d.proto.id]
-    frame = table.value
+    [frame] = [d.value for d in at.dataframe if "Run" in d.value.columns]
     assert list(frame["Run"]) == [r.label for r in snap.runs]
     assert list(frame["Best"]).count("★") == 1
     assert not at.button(key="train_sweep_start").disabled  # another sweep may start now
@@ -76,7 +75,7 @@ def test_a_sweep_runs_to_its_end_with_progress_and_a_best_run() -> None:
         ckpt = store.load(r.checkpoint_id)
         assert ckpt.metrics["sweep"] == "lr vs batch"
         assert ckpt.metrics["sweep_params"] == ["lr", "batch_size"]
-        assert ckpt.run_history is not None and ckpt.run_history.epochs["epoch"] == [1]
+        assert ckpt.run_history is not None and ckpt.run_history.epochs["epoch"] == [1, 2, 3]
 
 
 @pytest.mark.usefixtures("app_env", "stop_jobs")
@@ -92,6 +91,9 @@ def test_stop_sweep_stops_every_run_left() -> None:
     wait_for(lambda: _sweep(at).finished, at, timeout=120, what="the sweep to stop")
     at.run()
     assert_clean(at)
-    statuses = [r.status for r in _sweep(at).runs]
-    assert statuses == ["stopped"] * 6, statuses
-    assert "Stopped 6 runs of the sweep." in texts(at.info) + texts(at.toast)
+    runs = _sweep(at).runs
+    assert [r.status for r in runs] == ["stopped"] * 6, [r.status for r in runs]
+    assert {r.message for r in runs} == {"Stopped with its sweep."}
+    [frame] = [d.value for d in at.dataframe if "Run" in d.value.columns]
+    assert list(frame["Status"]) == ["Stopped"] * 6
+    assert metric_value(at, "Done") == "6"

@@ -98,6 +98,13 @@ MODELS_UPLOAD_N = "models_upload_n"  # bumped by each import: a new, empty uploa
 MODELS_IMPORTED = "models_imported"  # file id -> why it was refused, while it is in the box
 MODELS_FLASH = "models_flash"
 
+# --- Compare --------------------------------------------------------------------------------
+COMPARE_TABLE = "compare_table"  # widget: the table's row selection ({"selection": {"rows"}})
+COMPARE_TABLE_IDS = "compare_table_ids"  # checkpoint ids of the rows last shown, in order
+COMPARE_X = "compare_x_axis"  # widget: the curves' x axis (one of ui.compare.X_AXES)
+COMPARE_SWEEP = "compare_sweep"  # widget: the sweep on the parallel-coordinates chart
+COMPARE_RUN = "compare_run"  # widget: the selected run to train again or download
+
 # --- sidebar ------------------------------------------------------------------------------------
 SIDEBAR_SEEN_ACTIVE = "sidebar_seen_active"  # did the last full run see an active job?
 

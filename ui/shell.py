@@ -42,6 +42,12 @@ def _pages() -> list[st.Page]:
         st.Page(
             "pages/models.py", title="Models", icon=":material/inventory_2:", url_path="models"
         ),
+        st.Page(
+            "pages/compare.py",
+            title="Compare",
+            icon=":material/compare_arrows:",
+            url_path="compare",
+        ),
     ]
 
 

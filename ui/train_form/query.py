@@ -25,6 +25,7 @@ from ui.train_form.fields import (
     parse_hidden,
     recipe_values,
     settings,
+    widget_values,
 )
 from ui.train_form.labels import EXPECTED, option_label
 
@@ -158,3 +159,16 @@ def parse_query_params(
         else:
             notes.append(f"Ignored {name!r} in the link: there is no such setting.")
     return model, values, options, notes
+
+
+def config_query_params(config: Mapping[str, Any]) -> dict[str, str]:
+    """The link (as `desired_query_params` writes it) that opens Train with the settings of a
+    stored run: `config` is its checkpoint's `TrainConfig.to_dict()`. Settings the config lacks
+    (an older checkpoint) are the architecture's recipe; unknown keys are left out."""
+    model = str(config.get("model") or DEFAULT_MODEL)
+    if model not in list_models():  # parse_query_params says so, and uses the default
+        return {"model": model}
+    base = recipe_values(model)
+    values = {**base, **{k: v for k, v in config.items() if k in base}}
+    options = {**option_defaults(model), **dict(config.get("model_kwargs") or {})}
+    return desired_query_params(widget_values(model, values, options))
