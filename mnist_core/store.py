@@ -38,6 +38,9 @@ _RESERVED = frozenset(
     ["con", "prn", "aux", "nul"] + [f"{p}{i}" for p in ("com", "lpt") for i in range(1, 10)]
 )
 _CACHE_SIZE = 16  # loaded checkpoints kept in memory (ours are well under 2 MB each)
+# List entries kept (a few hundred bytes each): listing a visitor's 64-run sweep must not
+# read 64 files on every rerun of a page once they no longer fit in the checkpoint cache.
+_ENTRY_CACHE_SIZE = 4096
 _MAX_NAME = 100  # display names longer than this are cut
 
 
@@ -104,6 +107,7 @@ class ModelStore:
         self._lock = threading.Lock()  # guards the cache and the choice of a free file name
         self._save_lock = threading.Lock()  # one save at a time: display names stay unique
         self._cache: OrderedDict[tuple[str, int, int], Checkpoint] = OrderedDict()
+        self._entries: OrderedDict[tuple[str, int, int, str], StoredModel] = OrderedDict()
 
     # ---- reading --------------------------------------------------------------------------
     def list(self, owner: str | None = None) -> list[StoredModel]:
@@ -280,10 +284,24 @@ class ModelStore:
 
     def _describe(self, path: Path, model_id: str, owner: str | None) -> StoredModel | None:
         try:
-            return _stored(self._load_path(path), path, model_id, owner, owner is None)
+            st = path.stat()
+        except OSError:
+            return None
+        key = (str(path), st.st_mtime_ns, st.st_size, model_id)
+        with self._lock:
+            if key in self._entries:
+                self._entries.move_to_end(key)
+                return self._entries[key]
+        try:
+            entry = _stored(self._load_path(path), path, model_id, owner, owner is None)
         except CheckpointError as e:
             log.warning("Skipping unreadable checkpoint %s: %s", path, e)
             return None
+        with self._lock:
+            self._entries[key] = entry
+            while len(self._entries) > _ENTRY_CACHE_SIZE:
+                self._entries.popitem(last=False)
+        return entry
 
 
 def _label(model_id: object) -> str:

@@ -223,6 +223,7 @@ PAGES = {
     "pages/draw.py": "Draw a digit",
     "pages/inside.py": "Inside the network",
     "pages/models.py": "Models",
+    "pages/compare.py": "Compare",
 }
 
 
