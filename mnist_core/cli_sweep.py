@@ -79,9 +79,11 @@ def _spec(args: argparse.Namespace, base: Any) -> Any:
 
 def run(args: argparse.Namespace) -> int:
     """Train the sweep; 0 when every run finished, 1 when some did not (the report says)."""
+    import torch
+
     from mnist_core.cli import _train_config
     from mnist_core.data import load_mnist
-    from mnist_core.jobs import JobManager
+    from mnist_core.jobs import JobManager, default_max_running
     from mnist_core.settings import settings
     from mnist_core.store import ModelStore
 
@@ -93,8 +95,16 @@ def run(args: argparse.Namespace) -> int:
     raw = load_mnist(args.data_dir, download=args.download)
     runs_dir = Path(args.runs_dir) if args.runs_dir else settings().runs_dir
     store = ModelStore(runs_dir=runs_dir)
-    # No browser renews leases here: a lease longer than any sweep.
-    manager = JobManager(args.parallel, data=lambda: raw, store=store, lease_s=1e9)
+    # No browser renews leases here: a lease longer than any sweep. And no web server to
+    # keep a core free for (the app's manager does): the runs share all of them.
+    slots = args.parallel or default_max_running()
+    manager = JobManager(
+        slots,
+        data=lambda: raw,
+        store=store,
+        lease_s=1e9,
+        threads_per_job=max(1, torch.get_num_threads() // slots),
+    )
     print(f"{spec.n_runs} runs of {base.model}, {manager.max_running} at a time", file=log)
     t0 = time.perf_counter()
     try:
