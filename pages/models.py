@@ -1,13 +1,15 @@
-"""Models: every checkpoint, to download, upload or delete."""
+"""Models: every checkpoint, to download (.pt or ONNX), upload or delete."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import streamlit as st
 
-from mnist_core.checkpoints import checkpoint_bytes
+from mnist_core.checkpoints import Checkpoint, checkpoint_bytes
 from mnist_core.errors import MnistError
+from mnist_core.export import export_onnx
 from mnist_core.models import get_spec
 from mnist_core.store import StoredModel, slugify
 from ui import fmt, keys, model_info, state
@@ -73,9 +75,23 @@ def _file_name(m: StoredModel) -> str:
     return f"{slugify(m.name)}.pt"
 
 
+ONNX_HELP = (
+    "The model as ONNX, to open in Netron or serve with onnxruntime elsewhere. Input "
+    "'image': float32 [N, 1, 28, 28] in [0, 1], ink 1 on black (the normalisation is inside); "
+    "output 'logits': [N, 10], softmax for the probabilities. `python -m mnist_core export` "
+    "writes the same file and checks it against torch on 100 test digits."
+)
+
+
+def _onnx_bytes(ckpt: Checkpoint) -> Callable[[], bytes]:
+    """The ONNX file, made when the download is clicked (Streamlit calls it then, outside the
+    script run: no st.* calls in it)."""
+    return lambda: export_onnx(ckpt)
+
+
 def _details(m: StoredModel) -> None:
     with st.container(border=True):
-        cols = st.columns([2, 1, 1], vertical_alignment="bottom")
+        cols = st.columns([2, 1, 1, 1], vertical_alignment="bottom")
         cols[0].markdown(
             f"**{m.name}** · {_arch(m)} · {fmt.count(m.n_params)} parameters · "
             f"{fmt.percent(m.test_accuracy)} test accuracy"
@@ -102,10 +118,22 @@ def _details(m: StoredModel) -> None:
                 on_click="ignore",
                 width="stretch",
             )
+        if ckpt is not None:
+            cols[2].download_button(
+                "Download ONNX",
+                data=_onnx_bytes(ckpt),  # built when clicked, not on every rerun
+                file_name=f"{slugify(m.name)}.onnx",
+                mime="application/octet-stream",
+                key="models_download_onnx",
+                icon=":material/download:",
+                on_click="ignore",
+                width="stretch",
+                help=ONNX_HELP,
+            )
         if m.read_only:
-            cols[2].caption(":material/lock: Pretrained: read-only")
+            cols[3].caption(":material/lock: Pretrained: read-only")
         elif m.owner == state.owner():
-            with cols[2].popover("Delete", icon=":material/delete:", width="stretch"):
+            with cols[3].popover("Delete", icon=":material/delete:", width="stretch"):
                 st.markdown(f"Delete **{m.name}** for good?")
                 st.button(
                     "Yes, delete it",
