@@ -7,9 +7,11 @@ import re
 from pathlib import Path
 
 import pytest
+import torch
 from playwright.sync_api import expect
 
 from mnist_core.checkpoints import load_checkpoint
+from mnist_core.export import check_onnx
 from mnist_core.models import list_models
 from ui.visitor import VISITOR_COOKIE, is_visitor_id
 
@@ -38,6 +40,18 @@ def test_download_gives_a_checkpoint_the_engine_loads(st, tmp_path: Path) -> Non
     model = ckpt.build_model()
     assert sum(p.numel() for p in model.parameters()) == ckpt.n_params
     st.shot("downloaded")
+
+    # The same model as ONNX (made when the button is clicked) runs in onnxruntime and gives
+    # torch's probabilities.
+    onnx_button = st.main.get_by_test_id("stDownloadButton").filter(has_text="Download ONNX")
+    with st.page.expect_download() as info:
+        onnx_button.click()
+    onnx_file = tmp_path / info.value.suggested_filename
+    assert onnx_file.suffix == ".onnx", onnx_file
+    info.value.save_as(onnx_file)
+    images = torch.rand(5, 1, 28, 28)
+    check = check_onnx(onnx_file.read_bytes(), ckpt, images)
+    assert check.ok, check
 
     # The same file uploaded back becomes the visitor's own model.
     st.upload(_uploader(st), str(path))
