@@ -93,7 +93,7 @@ def test_uploading_a_file_that_is_not_a_checkpoint_shows_an_error(st) -> None:
     expect(st.metric("Prediction")).to_have_text("1", timeout=30_000)
     st.assert_no_errors()
     st.nav("Models")
-    expect(st.main.get_by_test_id("stDownloadButton")).to_have_count(1)
+    expect(st.main.get_by_test_id("stDownloadButton")).to_have_count(2)  # .pt and ONNX
     st.assert_no_errors()
 
 
