@@ -555,6 +555,7 @@ README_SHOTS = {
     "draw.png": "test_drawn_digits_are_predicted_and_clear_empties--digit-7.png",
     "models.png": "test_quick_lenet5_run_live_charts_then_model_everywhere--on-models.png",
     "inside.png": "test_look_inside_a_drawn_7--map.png",
+    "compare.png": "test_a_sweep_then_compare_two_of_its_runs--compare-two-runs.png",
 }
 
 

@@ -14,6 +14,7 @@ PAGES = {
     "Draw": ("draw", "Draw a digit"),
     "Inside": ("inside", "Inside the network"),
     "Models": ("models", "Models"),
+    "Compare": ("compare", "Compare"),
 }
 
 
