@@ -34,6 +34,7 @@ def test_a_sweep_runs_to_its_end_with_progress_and_a_best_run() -> None:
     assert_clean(at)
     # A new visitor's rows: learning rate x batch size, 3 x 2 runs.
     assert at.button(key="train_sweep_start").label == "Start sweep (6 runs)"
+    assert "Estimated time:" in texts(at.caption)  # measuring, or the runs' total
 
     # A bad value is refused, naming it, and Start is disabled.
     at.text_input(key="train_sweep_values_0").set_value("1e-3, 50").run()

@@ -14,11 +14,13 @@ import streamlit as st
 from mnist_core.config import TrainConfig
 from mnist_core.errors import ConfigError
 from mnist_core.jobs import ACTIVE_STATUSES, SweepSnapshot
+from mnist_core.models import get_spec
 from mnist_core.sweep import MAX_PARAMS, MAX_RUNS, SweepParam, SweepSpec, sweepable_fields
 from ui import charts, fmt, keys, state
 from ui.errors import flash, friendly_errors, guarded_callback
 from ui.resources import get_manager
 from ui.train_form import labels
+from ui.train_form.estimate import sweep_estimate
 
 SWEEP_POLL_S = 1.0
 NO_SETTING = ""  # the "not used" choice of a row's setting (its default: ui.state)
@@ -157,11 +159,21 @@ def render_form(base: TrainConfig | None, busy: bool) -> None:
         if problem:
             st.error(problem, icon=":material/tune:")
         elif spec is not None:
+            estimate = sweep_estimate(spec.configs())
+            if estimate:
+                st.caption(f"Estimated time: **{estimate}**, one run after another.")
+            elif estimate is None:
+                st.caption(
+                    "Estimated time: measuring the speed of these setups on this machine "
+                    "(shown at the next change)…"
+                )
+            title = get_spec(spec.base.model).title
+            epochs = spec.base.epochs
             st.caption(
-                f"{spec.n_runs} runs of {base.model if base else ''}, {base.epochs if base else 0} "
-                f"epoch{'s' if base and base.epochs != 1 else ''} each, one after another in "
-                f"the training queue (at most {MAX_RUNS} per sweep). Each finished run is saved "
-                "as a model; compare them on the Compare page."
+                f"{spec.n_runs} runs of {title}, {epochs} epoch{'s' if epochs != 1 else ''} "
+                f"each, one after another in the training queue (at most {MAX_RUNS} per "
+                "sweep). Each finished run is saved as a model; compare them on the Compare "
+                "page."
             )
 
 

@@ -7,6 +7,7 @@ this machine once per process, and the queue's first-come-first-served wait.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import streamlit as st
 
@@ -124,6 +125,25 @@ def show_run_estimate(config: TrainConfig) -> None:
             else "Estimated time: measuring this setup's speed on this machine (shown at the "
             "next change)…"
         )
+
+
+def sweep_estimate(configs: Sequence[TrainConfig]) -> str | None:
+    """E.g. "about 14 min in all" for a sweep's runs one after another; None while a setup's
+    speed is still unknown (one probe at a time is started in the background), "" when it
+    cannot be known."""
+    _learn_from_finished_runs()
+    total, probing = 0.0, False
+    for config in configs:
+        seconds = _duration(config, measure=not probing)
+        if seconds is None:
+            try:
+                pick_device(config.device)
+            except MnistError:
+                return ""
+            probing = True
+            continue
+        total += seconds
+    return None if probing else f"{about(total)} in all"
 
 
 def _remaining(job: JobSnapshot) -> float | None:
