@@ -9,7 +9,7 @@ import streamlit as st
 
 from mnist_core.checkpoints import Checkpoint, checkpoint_bytes
 from mnist_core.errors import MnistError
-from mnist_core.export import export_onnx
+from mnist_core.export import export_onnx, require_onnx
 from mnist_core.models import get_spec
 from mnist_core.store import StoredModel, slugify
 from ui import fmt, keys, model_info, state
@@ -83,10 +83,34 @@ ONNX_HELP = (
 )
 
 
+ONNX_CAPTION = (
+    "**ONNX**: for Netron, onnxruntime or serving elsewhere. Input `image`: float32 "
+    "[N, 1, 28, 28] in [0, 1], white digit on black (normalisation is inside the model); "
+    "output `logits` for the digits 0-9."
+)
+
+
 def _onnx_bytes(ckpt: Checkpoint) -> Callable[[], bytes]:
     """The ONNX file, made when the download is clicked (Streamlit calls it then, outside the
-    script run: no st.* calls in it)."""
+    script run: no st.* calls in it). An exception there reaches the browser only as
+    Streamlit's "Failed to generate file for download" (the traceback goes to the server
+    log), so the page checks the packages first (`require_onnx`): every architecture we
+    ship exports (tests/test_export.py), so a missing package is the failure to expect."""
     return lambda: export_onnx(ckpt)
+
+
+def _onnx_button(m: StoredModel, ckpt: Checkpoint) -> None:
+    st.download_button(
+        "Download ONNX",
+        data=_onnx_bytes(ckpt),  # built when clicked, not on every rerun
+        file_name=f"{slugify(m.name)}.onnx",
+        mime="application/octet-stream",
+        key="models_download_onnx",
+        icon=":material/download:",
+        on_click="ignore",
+        width="stretch",
+        help=ONNX_HELP,
+    )
 
 
 def _details(m: StoredModel) -> None:
@@ -119,17 +143,9 @@ def _details(m: StoredModel) -> None:
                 width="stretch",
             )
         if ckpt is not None:
-            cols[2].download_button(
-                "Download ONNX",
-                data=_onnx_bytes(ckpt),  # built when clicked, not on every rerun
-                file_name=f"{slugify(m.name)}.onnx",
-                mime="application/octet-stream",
-                key="models_download_onnx",
-                icon=":material/download:",
-                on_click="ignore",
-                width="stretch",
-                help=ONNX_HELP,
-            )
+            with cols[2], friendly_errors("preparing the ONNX download"):
+                require_onnx()  # its message in place of a button that could only fail
+                _onnx_button(m, ckpt)
         if m.read_only:
             cols[3].caption(":material/lock: Pretrained: read-only")
         elif m.owner == state.owner():
@@ -144,6 +160,7 @@ def _details(m: StoredModel) -> None:
                 )
         if ckpt is None:
             return
+        st.caption(ONNX_CAPTION)
         metrics = dict(ckpt.metrics)
         st.markdown(" ".join([model_info.outcome(metrics), *model_info.history(metrics)]))
         with st.expander("Training settings"):

@@ -15,7 +15,8 @@ from mnist_core.checkpoints import make_checkpoint
 from mnist_core.cli import main
 from mnist_core.config import TrainConfig
 from mnist_core.data import load_mnist
-from mnist_core.export import TOLERANCE, check_onnx, export_onnx
+from mnist_core.errors import MnistError
+from mnist_core.export import TOLERANCE, check_onnx, export_onnx, require_onnx
 from mnist_core.models import create_model, list_models
 
 PRETRAINED = "mnist_core/pretrained/lenet5.pt"
@@ -86,3 +87,41 @@ def test_the_export_command_refuses_bad_input_in_one_line(args, message, capsys,
     err = capsys.readouterr().err
     assert message in err and len(err.strip().splitlines()) == 1
     assert not (tmp_path / "x.onnx").exists()
+
+
+def test_a_tolerance_is_a_parameter_and_ok_is_stored(digits):
+    ckpt = make_checkpoint(create_model("mlp"), None, model_name="mlp", model_kwargs={})
+    data = export_onnx(ckpt)
+    loose = check_onnx(data, ckpt, digits[:10])
+    strict = check_onnx(data, ckpt, digits[:10], atol=-1.0)  # nothing is within -1
+    assert loose.ok and not strict.ok
+    assert loose.max_abs_diff == strict.max_abs_diff and strict.agree == 10
+
+
+def test_missing_packages_are_a_message_with_the_fix(monkeypatch):
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "onnx" else real(name, *a)
+    )
+    with pytest.raises(MnistError, match="pip install onnx onnxruntime"):
+        require_onnx()
+
+
+def test_the_export_command_exits_1_when_onnxruntime_disagrees(
+    tmp_path, mnist_dir, capsys, monkeypatch
+):
+    """A failed check keeps the file (to look at in Netron) and says so; exit status 1."""
+    import mnist_core.export
+
+    def strict(data, ckpt, images):
+        return check_onnx(data, ckpt, images, atol=-1.0)
+
+    monkeypatch.setattr(mnist_core.export, "check_onnx", strict)
+    out = tmp_path / "lenet5.onnx"
+    args = ["export", "--checkpoint", PRETRAINED, "--out", str(out), "--data-dir", str(mnist_dir)]
+    assert main(args) == 1
+    captured = capsys.readouterr()
+    assert "differs from torch" in captured.out and "the file is kept" in captured.out
+    assert out.is_file()

@@ -190,3 +190,28 @@ def test_models_says_how_long_runs_are_kept(app_env: Path) -> None:  # noqa: F81
     assert "kept on the server until you delete them" in note
     minutes = manager.done_ttl_s / 60
     assert f"your last {manager.keep_finished}, for {minutes:g} minutes after" in note
+
+
+def test_models_offers_onnx_beside_the_checkpoint_or_says_what_to_install(
+    app_env: Path,  # noqa: F811
+    monkeypatch,
+) -> None:
+    """Issue 14: a Download ONNX button beside Download .pt, a caption with the input format;
+    without onnx/onnxruntime, their install line in its place (no button that would fail)."""
+    import mnist_core.export
+    from mnist_core.errors import MnistError
+
+    at = new_app().run()
+    at.switch_page("pages/models.py").run()
+    assert_clean(at)
+    labels = [b.proto.label for b in at.get("download_button")]
+    assert labels == ["Download .pt", "Download ONNX"]
+    assert "float32 [N, 1, 28, 28] in [0, 1]" in texts(at.caption)
+
+    def missing() -> None:
+        raise MnistError("ONNX export needs the onnx and onnxruntime packages: pip install x")
+
+    monkeypatch.setattr(mnist_core.export, "require_onnx", missing)
+    at.run()
+    assert [b.proto.label for b in at.get("download_button")] == ["Download .pt"]
+    assert "pip install" in texts(at.error)
