@@ -83,7 +83,7 @@ def run(args: argparse.Namespace) -> int:
 
     from mnist_core.cli import _train_config
     from mnist_core.data import load_mnist
-    from mnist_core.jobs import JobManager, default_max_running
+    from mnist_core.jobs import DONE_STATUSES, JobManager, default_max_running
     from mnist_core.settings import settings
     from mnist_core.store import ModelStore
 
@@ -114,9 +114,7 @@ def run(args: argparse.Namespace) -> int:
         while True:
             snap = manager.sweep(sweep_id)
             for run_ in snap.runs:
-                if run_.status in ("finished", "stopped", "failed", "diverged") and (
-                    run_.job_id not in reported
-                ):
+                if run_.status in DONE_STATUSES and run_.job_id not in reported:
                     reported.add(run_.job_id)
                     acc = "" if run_.test_accuracy is None else f"test {run_.test_accuracy:.2%}"
                     print(

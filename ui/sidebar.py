@@ -19,18 +19,11 @@ def _pending_job() -> object | None:
     return None
 
 
-def _renew_sweeps() -> None:
-    """Renew the lease of every queued run of this visitor's sweeps, on every page: a sweep
-    runs while its visitor is anywhere in the app."""
-    manager = get_manager()
-    for sweep in manager.sweeps(state.owner()):
-        if not sweep.finished:
-            manager.heartbeat_sweep(sweep.sweep_id)
-
-
 def _job_panel() -> None:
     with friendly_errors("showing your training job"):
-        _renew_sweeps()
+        # Every run of this visitor's sweeps keeps its lease while they are anywhere in the
+        # app, not only on Train.
+        get_manager().heartbeat_sweeps(state.owner())
         job = _pending_job()
         if job is None:
             if st.session_state[keys.SIDEBAR_SEEN_ACTIVE]:

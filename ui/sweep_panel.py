@@ -89,10 +89,10 @@ def current_sweep() -> SweepSnapshot | None:
     sweep_id = st.session_state[keys.TRAIN_SWEEP]
     if not sweep_id:
         return None
-    for snap in get_manager().sweeps(state.owner()):
-        if snap.sweep_id == sweep_id:
-            return snap
-    return None
+    try:
+        return get_manager().sweep(sweep_id)
+    except KeyError:  # JobNotFound: forgotten, or the server restarted
+        return None
 
 
 def _setting_label(name: str) -> str:
@@ -200,7 +200,7 @@ def _live(sweep_id: str) -> None:
             st.info("This sweep is no longer available (the server may have restarted).")
             return
         if not snap.finished:
-            manager.heartbeat_sweep(sweep_id)
+            manager.heartbeat_sweeps(state.owner())
         if snap.finished != st.session_state[keys.TRAIN_SWEEP_SEEN_DONE]:
             st.session_state[keys.TRAIN_SWEEP_SEEN_DONE] = snap.finished
             st.rerun(scope="app")  # redraw the form (enabled again) and stop polling

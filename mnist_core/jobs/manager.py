@@ -224,10 +224,7 @@ class JobManager:
     def sweep(self, sweep_id: str) -> SweepSnapshot:
         """A sweep's progress (JobNotFound for an unknown or forgotten id)."""
         with self._cond:
-            record = self._sweeps.get(sweep_id)
-            if record is None:
-                raise JobNotFound(f"There is no sweep {sweep_id!r}: it may have been cleared.")
-            return self._sweep_snapshot(record)
+            return self._sweep_snapshot(self._get_sweep(sweep_id))
 
     def sweeps(self, owner: str) -> list[SweepSnapshot]:
         """`owner`'s sweeps, newest first."""
@@ -240,25 +237,24 @@ class JobManager:
         """Stop every run of the sweep not yet done (queued ones leave the queue at once);
         returns how many were stopped."""
         with self._cond:
-            record = self._sweeps.get(sweep_id)
-            if record is None:
-                raise JobNotFound(f"There is no sweep {sweep_id!r}: it may have been cleared.")
+            record = self._get_sweep(sweep_id)
             runners = [self._jobs[j].runner for j in record.pending if j in self._jobs]
             stopped = sum(1 for r in runners if r.stop("Stopped with its sweep."))
             self._tick()
             return stopped
 
-    def heartbeat_sweep(self, sweep_id: str) -> None:
-        """The owner is still watching the sweep: renew the lease of each of its runs."""
+    def heartbeat_sweeps(self, owner: str) -> None:
+        """The owner is still around: renew the lease of every run of their sweeps not yet
+        done (cheap: no snapshots; the sidebar calls it on every page run)."""
         with self._cond:
-            record = self._sweeps.get(sweep_id)
-            if record is None:
-                return
             now = time.monotonic()
-            self._owner_seen[record.owner] = now
-            for job_id in record.pending:
-                if job_id in self._jobs:
-                    self._jobs[job_id].last_seen = now
+            self._owner_seen[owner] = now
+            for record in self._sweeps.values():
+                if record.owner != owner:
+                    continue
+                for job_id in record.pending:
+                    if job_id in self._jobs:
+                        self._jobs[job_id].last_seen = now
 
     def stop(self, job_id: str) -> bool:
         """Stop a job before its next step (a queued one at once). False if already done."""
@@ -416,17 +412,23 @@ class JobManager:
                     record.observe(job.runner.snapshot())
 
     def _trim_sweeps(self, owners: set[str]) -> None:
-        """Keep the newest keep_finished sweeps per owner that is still around."""
+        """Forget done sweeps beyond the newest keep_finished per owner, and every done sweep
+        of an owner who left (no jobs and not seen for done_ttl_s)."""
         by_owner: dict[str, list[SweepRecord]] = {}
         for record in self._sweeps.values():
-            by_owner.setdefault(record.owner, []).append(record)
-        for owner, records in by_owner.items():
-            records.sort(key=lambda r: r.seq, reverse=True)
-            done = [r for r in records if not any(j in self._jobs for j in r.pending)]
-            drop = done if owner not in owners and owner not in self._owner_seen else []
-            drop += [r for r in done[self.keep_finished :] if r not in drop]
-            for record in drop:
+            if not any(j in self._jobs for j in record.pending):  # done
+                by_owner.setdefault(record.owner, []).append(record)
+        for owner, done in by_owner.items():
+            done.sort(key=lambda r: r.seq, reverse=True)
+            gone = owner not in owners and owner not in self._owner_seen
+            for record in done if gone else done[self.keep_finished :]:
                 del self._sweeps[record.sweep_id]
+
+    def _get_sweep(self, sweep_id: str) -> SweepRecord:
+        record = self._sweeps.get(sweep_id)
+        if record is None:
+            raise JobNotFound(f"There is no sweep {sweep_id!r}: it may have been cleared.")
+        return record
 
     def _sweep_snapshot(self, record: SweepRecord) -> SweepSnapshot:
         live = {j: self._snapshot(self._jobs[j]) for j in record.pending if j in self._jobs}

@@ -358,11 +358,15 @@ class JobState:
                 status=self.status,
                 test_accuracy=test_accuracy,
                 name=self.name,
-                lr_changes=[{"step": c.step, "from": c.old, "to": c.new} for c in self._lr_changes],
+                lr_changes=self._lr_change_dicts(),
                 pauses=self.pauses,
             )
             | self.tags
         )
+
+    def _lr_change_dicts(self) -> list[dict[str, float]]:
+        """The learning-rate changes as checkpoints keep them: {"step", "from", "to"}."""
+        return [{"step": c.step, "from": c.old, "to": c.new} for c in self._lr_changes]
 
     def history(self) -> RunHistory:
         """The run's curves and events so far, as its checkpoint keeps them."""
@@ -372,7 +376,7 @@ class JobState:
             epochs=self._epochs,
             checks=self._checks,
             ended=self.ended,
-            lr_changes=[{"step": c.step, "from": c.old, "to": c.new} for c in self._lr_changes],
+            lr_changes=self._lr_change_dicts(),
             pauses=self.pauses,
         )
 

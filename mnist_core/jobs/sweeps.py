@@ -128,9 +128,10 @@ class SweepRecord:
         self.overrides[job_id] = dict(overrides)
 
     def observe(self, snap: JobSnapshot) -> SweepRun:
-        """The run of `snap`, kept for good once it is done."""
+        """The run of `snap`, kept for good once it is done (a job turns finished only after
+        its save, so a done run's checkpoint id or save error is final too)."""
         run = SweepRun.of(snap, self.labels[snap.job_id], self.overrides[snap.job_id])
-        if snap.done and (snap.status != "finished" or snap.checkpoint_id or snap.save_error):
+        if snap.done:
             self.final[snap.job_id] = run
         return run
 
