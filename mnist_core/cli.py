@@ -1,5 +1,5 @@
 """The command line: `python -m mnist_core COMMAND`, COMMAND one of train, sweep (in
-cli_sweep.py), evaluate, predict, explain, export, download, models.
+cli_sweep.py), finetune (cli_finetune.py), evaluate, predict, explain, export, download, models.
 
 Errors in input (missing file, corrupt checkpoint, bad option) exit with status 2 and one
 line on stderr, never a traceback.
@@ -16,7 +16,7 @@ from dataclasses import fields
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn, TextIO
 
-from mnist_core import cli_sweep
+from mnist_core import cli_finetune, cli_sweep
 from mnist_core.config import TrainConfig, parse_value
 from mnist_core.errors import ConfigError, MnistError
 from mnist_core.models import list_models
@@ -88,6 +88,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     _add_explain_parser(sub)
     cli_sweep.add_parser(sub, _CONFIG_FLAGS, _flag)
+    cli_finetune.add_parser(sub)
 
     x = sub.add_parser(
         "export",
@@ -515,6 +516,7 @@ _COMMANDS = {
     "predict": _predict,
     "explain": _explain,
     "sweep": cli_sweep.run,
+    "finetune": cli_finetune.run,
     "export": _export,
     "download": _download,
     "models": _models,

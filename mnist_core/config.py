@@ -58,6 +58,15 @@ class TrainConfig:
     aug_rotation: float = _f(0.0, "augmentation: max rotation in degrees", lo=0.0, hi=45.0)
     aug_translate: float = _f(0.0, "augmentation: max shift, fraction of size", lo=0.0, hi=0.3)
     aug_scale: float = _f(0.0, "augmentation: max zoom in or out, fraction", lo=0.0, hi=0.3)
+    aug_stroke: float = _f(
+        0.0,
+        "augmentation: stroke width change in 3x3 dilation steps (thinner by up to half)",
+        lo=0.0,
+        hi=2.0,
+    )
+    aug_elastic: float = _f(
+        0.0, "augmentation: elastic distortion strength alpha, px (Simard: 34)", lo=0.0, hi=60.0
+    )
     train_subset: int | None = _f(None, "train on only this many images", lo=10, hi=55_000)
     val_size: int = _f(5000, "images held out of training for validation", lo=0, hi=20_000)
     seed: int = _f(0, "random seed (split, init, shuffling, augmentation)", lo=0, hi=2**31 - 1)
@@ -149,6 +158,10 @@ class TrainConfig:
 
     @property
     def augments(self) -> bool:
+        return bool(self.affine_augments or self.aug_stroke or self.aug_elastic)
+
+    @property
+    def affine_augments(self) -> bool:
         return bool(self.aug_rotation or self.aug_translate or self.aug_scale)
 
     # ---- construction helpers ---------------------------------------------------------------

@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from mnist_core.augment import random_affine
+from mnist_core.augment import random_affine, random_elastic, random_stroke_width
 from mnist_core.config import TrainConfig
 from mnist_core.control import TrainControl
 from mnist_core.data import MnistRaw, MnistSplits, make_splits
@@ -325,7 +325,11 @@ def _forward(run: _Run, idx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, 
     config, splits = run.config, run.splits
     x = splits.train_x[idx].unsqueeze(1).float().div_(255)  # (B,1,28,28) in [0,1]
     y = splits.train_y[idx]  # (B,)
-    if config.augments:
+    if config.aug_stroke:  # before the geometry, so a stroke keeps its width when zoomed
+        x = random_stroke_width(x, amount=config.aug_stroke, generator=run.gen)
+    if config.aug_elastic:
+        x = random_elastic(x, alpha=config.aug_elastic, generator=run.gen)
+    if config.affine_augments:
         x = random_affine(
             x,
             rotation=config.aug_rotation,

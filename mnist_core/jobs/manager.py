@@ -29,6 +29,7 @@ from mnist_core.checkpoints import Checkpoint
 from mnist_core.config import TrainConfig
 from mnist_core.data import MnistRaw, MnistSource
 from mnist_core.errors import ConfigError, MnistError
+from mnist_core.finetune import FineTuneData
 from mnist_core.jobs.housekeeping import Job, expire_leases, trim_history
 from mnist_core.jobs.runner import TrainingRunner
 from mnist_core.jobs.snapshot import ACTIVE_STATUSES, DONE_STATUSES, JobSnapshot
@@ -140,6 +141,7 @@ class JobManager:
         name: str | None = None,
         *,
         tags: Mapping[str, Any] | None = None,
+        finetune: FineTuneData | None = None,
     ) -> str:
         """Start `config` now if a slot is free, else queue it; returns the job id.
 
@@ -148,7 +150,8 @@ class JobManager:
         restart gets "lenet5 #2", not a second "lenet5 #1"). A name the owner already uses
         gets a number, "mine (2)", as the store would give its checkpoint, so that Train shows
         the name the model is saved under from the start. `tags`: plain values stored in the
-        checkpoint's metrics (e.g. the sweep it belongs to).
+        checkpoint's metrics (e.g. the sweep it belongs to). `finetune`: fine-tune those
+        weights on that data instead of training from scratch (`mnist_core.finetune.prepare`).
         """
         if not isinstance(config, TrainConfig):
             raise ConfigError(f"submit() needs a TrainConfig, got {type(config).__name__}.")
@@ -175,6 +178,7 @@ class JobManager:
                 threads=self.threads_per_job,
                 on_end=self._on_job_end,
                 tags=tags,
+                finetune=finetune,
             )
             self._jobs[job_id] = Job(runner, owner, next(self._seq), time.monotonic())
             self._owner_seen[owner] = time.monotonic()

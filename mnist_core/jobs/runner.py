@@ -26,6 +26,7 @@ from mnist_core.control import TrainControl
 from mnist_core.data import MnistRaw
 from mnist_core.errors import MnistError
 from mnist_core.events import Event, RunEnded
+from mnist_core.finetune import FineTuneData
 from mnist_core.jobs.snapshot import JobSnapshot, JobState, JobStatus
 from mnist_core.jobs.weights import RunWeights
 from mnist_core.memory import trim_heap
@@ -81,14 +82,18 @@ class TrainingRunner:
         threads: int | None = None,
         on_end: Callable[[TrainingRunner], None] | None = None,
         tags: Mapping[str, Any] | None = None,
+        finetune: FineTuneData | None = None,
     ) -> None:
         """`data` is called in the worker thread (loading MNIST can take seconds). `threads`
         limits torch's intra-op threads in that thread (None: leave torch's default).
         `on_end` is called in the worker thread once the run is done (the job manager uses
         it to start the next job); it must not raise and must not block. `tags`: plain values
-        added to the checkpoint's metrics (the sweep a run belongs to)."""
+        added to the checkpoint's metrics (the sweep a run belongs to). `finetune`: start from
+        those weights on that mixed data, and measure the held-back handwriting before and
+        after (tags "personal_accuracy_before" / "personal_accuracy_after")."""
         self.config, self.job_id, self.owner, self.name = config, job_id, owner, name
         self._data, self._threads, self._on_end = data, threads, on_end
+        self._finetune = finetune
         self._control = TrainControl()
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
@@ -172,11 +177,17 @@ class TrainingRunner:
                 self._state.note("Loading data")
                 data = self._data
             raw = data()
-            model = build_model(self.config)
+            ft = self._finetune
+            model = build_model(self.config) if ft is None else ft.start_model(self.config)
+            if ft is not None:
+                before = ft.held_accuracy(model)
+                with self._lock:
+                    self._state.tags["personal_accuracy_before"] = before
             with self._lock:
                 self.weights.attach(model, (raw.test_images, raw.test_labels))
                 self._state.note("Preparing")
-            for event in fit(self.config, raw, model=model, control=self._control):
+            fit_data = raw if ft is None else ft.splits(raw, self.config)
+            for event in fit(self.config, fit_data, model=model, control=self._control):
                 self._on_event(event)
         except Exception as e:
             error, message = failure_message(e)
@@ -190,6 +201,11 @@ class TrainingRunner:
     def _on_event(self, event: Event) -> None:
         if isinstance(event, RunEnded):
             self.weights.to_cpu()
+            ft, model = self._finetune, self.weights.model
+            if ft is not None and model is not None and event.status == "finished":
+                after = ft.held_accuracy(model)  # before the checkpoint takes the tags
+                with self._lock:
+                    self._state.tags["personal_accuracy_after"] = after
         with self._lock:
             self._state.apply(event, time.perf_counter())
             if self._state.done:  # stopped or diverged

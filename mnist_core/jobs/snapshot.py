@@ -8,7 +8,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal, get_args
 
 from mnist_core.checkpoints import checkpoint_metrics
@@ -86,6 +86,9 @@ class JobSnapshot:
     checkpoint_id: str | None  # id in the ModelStore once saved
     save_error: str | None  # why the automatic save failed (the model is still in memory)
     created: float  # time.time() when the job was created (submitted)
+    # Plain values the job was submitted with and its checkpoint's metrics get (the sweep it
+    # belongs to; a fine-tune's accuracy on the held-back handwriting, before and after).
+    tags: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def done(self) -> bool:
@@ -418,4 +421,5 @@ class JobState:
             checkpoint_id=self.checkpoint_id,
             save_error=self.save_error,
             created=self.created,
+            tags=dict(self.tags),
         )

@@ -20,6 +20,8 @@ LABELS: dict[str, str] = {
     "aug_rotation": "Random rotation (degrees)",
     "aug_translate": "Random shift (fraction of size)",
     "aug_scale": "Random zoom (fraction)",
+    "aug_stroke": "Random stroke width (dilation steps)",
+    "aug_elastic": "Elastic distortion (strength, px)",
     "train_subset": "Training images",
     "val_size": "Validation images",
     "seed": "Random seed",
@@ -97,6 +99,17 @@ HELP: dict[str, str] = {
     "aug_scale": (
         "Zooms each training image in or out by up to this fraction. Typical: 0 to 0.1. Too "
         "high: digits become too small or are cut off; 0: every digit keeps its size."
+    ),
+    "aug_stroke": (
+        "Makes each training digit's strokes thicker (up to this many 3x3 dilations, about "
+        "2 px each) or thinner (up to half as many erosions), so the model reads thin and "
+        "thick pens alike. Typical: 0 to 1. Too high: loops fill in (a 0 becomes a blob); "
+        "0: MNIST's own pen widths only."
+    ),
+    "aug_elastic": (
+        "Bends each training digit with a smooth random distortion, like another hand "
+        "writing it. The strength is Simard et al.'s alpha in pixels (their 34 moves strokes "
+        "by about 1.5 px). Typical: 0 to 34. Too high: digits break apart; 0: no bending."
     ),
     "train_subset": (
         "Train on only this many images (empty: all 55,000 that are not held out). Typical: "
@@ -181,7 +194,7 @@ GROUPS: dict[str, tuple[str, ...]] = {
         "loss",
         "label_smoothing",
     ),
-    "Augmentation": ("aug_rotation", "aug_translate", "aug_scale"),
+    "Augmentation": ("aug_rotation", "aug_translate", "aug_scale", "aug_stroke", "aug_elastic"),
     "Data": ("train_subset", "val_size", "seed"),
     "Advanced": (
         "device",
@@ -202,6 +215,8 @@ FLOAT_STEPS: dict[str, float] = {
     "aug_rotation": 1.0,
     "aug_translate": 0.01,
     "aug_scale": 0.01,
+    "aug_stroke": 0.1,
+    "aug_elastic": 1.0,
 }
 INT_STEPS: dict[str, int] = {"batch_size": 32, "train_subset": 1000, "val_size": 1000}
 
