@@ -33,6 +33,10 @@ MIN_TOTAL = 30
 MAX_ZIP_BYTES = 50 * 1024 * 1024
 MAX_IMAGE_BYTES = 10 * 1024 * 1024  # one PNG inside a zip, uncompressed
 LABELS_FILE = "labels.csv"
+HELD_OUT_NOTE = (
+    "A quarter of each digit you labelled is held back from training: accuracy on those "
+    "measures how well it reads your handwriting, not how well it remembers it."
+)
 
 
 class HandwritingError(MnistError):

@@ -13,7 +13,11 @@ from mnist_core.models import get_spec
 from mnist_core.preprocess import PreprocessResult, predict, preprocess
 from mnist_core.store import StoredModel
 from ui import charts, fmt, keys
-from ui.errors import friendly_errors
+from ui.errors import friendly_errors, show_flashes
+from ui.handwriting.collection import collection_tab
+from ui.handwriting.label import label_buttons
+from ui.handwriting.scores import scores_tab
+from ui.handwriting.tuning import tuning_tab
 from ui.inside.link import look_inside_button
 from ui.model_choice import Choice, choose_model, model_for
 from ui.resources import get_model, get_store
@@ -146,6 +150,30 @@ def _pretrained(pre: PreprocessResult) -> None:
             )
 
 
+def _label(pre: PreprocessResult, choice: Choice | None, source: str) -> None:
+    """Which digit it really is: one click adds it to My handwriting."""
+    assert pre.image is not None
+    model = model_for(choice)[0] if choice is not None else None
+    predicted = int(np.argmax(predict(model, pre.image))) if model is not None else None
+    label_buttons(pre.image, predicted, clear_canvas=source == "Draw")
+
+
+def _my_handwriting() -> None:
+    st.subheader("My handwriting", anchor=False)
+    show_flashes(keys.HW_FLASH)
+    st.caption(
+        "The digits you labelled above, kept in this browser session: download them to keep "
+        "them. See how every model reads them, and fine-tune one on them."
+    )
+    collection, scores, tuning = st.tabs(["Your digits", "How the models read them", "Fine-tune"])
+    with collection, friendly_errors("showing your digits"):
+        collection_tab()
+    with scores, friendly_errors("scoring the models on your digits"):
+        scores_tab()
+    with tuning, friendly_errors("showing the fine-tuning"):
+        tuning_tab()
+
+
 def main() -> None:
     st.title("Draw a digit", anchor=False)
     st.caption(
@@ -183,6 +211,9 @@ def main() -> None:
             st.info(pre.message, icon=":material/draw:")
         elif pre is None:
             st.caption("Draw on the black square with the mouse, a finger or a pen.")
+        if pre is not None and not pre.empty:
+            with friendly_errors("labelling your digit"):
+                _label(pre, choice, source)
         look_inside_button(
             "draw_look_inside",
             choice.key if choice else None,
@@ -192,6 +223,7 @@ def main() -> None:
         with friendly_errors("showing the preprocessing steps"):
             _steps(pre)
             _pretrained(pre)
+    _my_handwriting()
 
 
 if page_guard():

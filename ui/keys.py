@@ -73,6 +73,18 @@ DRAW_SOURCE_LAST = "draw_source_last"  # the last of them chosen: a deselection 
 DRAW_STROKE = "draw_stroke"  # widget: pen width
 DRAW_CANVAS_N = "draw_canvas_n"  # bumped by "Clear": a new canvas key empties the canvas
 
+# --- My handwriting (on Draw) -----------------------------------------------------------------
+HW_SET = "hw_set"  # the visitor's labelled digits (mnist_core.handwriting.HandwritingSet)
+HW_FLASH = "hw_flash"
+HW_LABEL_N = "hw_label_n"  # bumped by each label: a new, empty "it is" picker
+HW_LAST = "hw_last"  # (digest, label) of the digit labelled last: no double labelling
+HW_PAGE = "hw_page"  # widget: gallery page
+HW_UPLOAD_N = "hw_upload_n"  # bumped once an uploaded zip is applied: a new, empty uploader
+HW_WRONG_MODEL = "hw_wrong_model"  # widget: checkpoint id whose wrong digits show
+HW_BASE = "hw_base"  # widget: checkpoint id to fine-tune
+HW_STEPS = "hw_steps"  # widget: fine-tuning steps
+HW_JOB = "hw_job"  # the fine-tuning job id, or None
+
 
 # --- Inside ---------------------------------------------------------------------------------
 INSIDE_MODEL = "inside_model"  # widget: "ckpt:<id>" or "job:<id>"

@@ -7,6 +7,8 @@ from typing import Any
 
 import streamlit as st
 
+from mnist_core.finetune import DEFAULT_STEPS
+from mnist_core.handwriting import HandwritingSet
 from ui import keys
 from ui.train_form.fields import default_widget_values
 from ui.visitor import visitor_id
@@ -57,6 +59,16 @@ def _defaults() -> dict[str, Any]:
         keys.DRAW_SOURCE_LAST: keys.DRAW_SOURCES[0],
         keys.DRAW_STROKE: 18,
         keys.DRAW_CANVAS_N: 0,
+        keys.HW_SET: HandwritingSet(),
+        keys.HW_FLASH: [],
+        keys.HW_LABEL_N: 0,
+        keys.HW_LAST: None,
+        keys.HW_PAGE: 1,
+        keys.HW_UPLOAD_N: 0,
+        keys.HW_WRONG_MODEL: None,
+        keys.HW_BASE: None,
+        keys.HW_STEPS: DEFAULT_STEPS,
+        keys.HW_JOB: None,
         keys.INSIDE_MODEL: None,
         keys.INSIDE_SOURCE: keys.INSIDE_SOURCES[0],
         keys.INSIDE_TEST_INDEX: 0,
