@@ -17,7 +17,12 @@ from typing import Any
 import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
-from test_app import (  # noqa: F401  (fixtures)
+
+from mnist_core.checkpoints import load_checkpoint
+from mnist_core.data import MnistRaw
+from mnist_core.explain import describe_layers, embedding_map, sample_indices
+from mnist_core.store import ModelStore
+from tests.test_app import (  # noqa: F401  (fixtures)
     PRETRAINED,
     app_env,
     assert_clean,
@@ -35,11 +40,6 @@ from test_app import (  # noqa: F401  (fixtures)
     texts,
     wait_for,
 )
-
-from mnist_core.checkpoints import load_checkpoint
-from mnist_core.data import MnistRaw
-from mnist_core.explain import describe_layers, embedding_map, sample_indices
-from mnist_core.store import ModelStore
 from ui.inside import images
 from ui.inside.embedding import map_figure, picked_index
 

@@ -7,7 +7,8 @@ import json
 import time
 from pathlib import Path
 
-from test_app import (  # the app's fixtures and helpers
+from mnist_core.config import TrainConfig
+from tests.test_app import (  # the app's fixtures and helpers
     app_env,  # noqa: F401
     assert_clean,
     click_cell,
@@ -18,8 +19,6 @@ from test_app import (  # the app's fixtures and helpers
     stop_jobs,  # noqa: F401
     texts,
 )
-
-from mnist_core.config import TrainConfig
 
 
 def _upload(at, name: str, data: bytes) -> None:
