@@ -1,0 +1,822 @@
+"""Drawn-digit benchmark: digits drawn from strokes as a person draws them on the Draw page.
+
+    python -m bench drawn [--checkpoints P1 P2 ...] [--n 2000] [--seed S] [--json PATH]
+                          [--save-png DIR]
+
+The shipped models read clean drawings well but fail on styles MNIST rarely holds (a 1 with a
+flag and a foot, a European 7 with a crossbar, a 4 with an open top, a 9 with a straight stem,
+a 2 with a loop, ...). This module draws such digits from strokes with the canvas's pen model
+and runs exactly the Draw page's preprocessing on them, so the scores say how the models read
+drawings, not MNIST.
+
+Stroke sources, one *family* per source (`FAMILIES`; each family has every digit 0-9):
+
+    hershey-futural   Hershey "futural" (single-line sans; identical digits in rowmans,
+                      cursive, greek, greeks, mathlow, which are therefore not listed)
+    hershey-futuram   Hershey "futuram" (double-line sans; = rowmand)
+    hershey-timesr    Hershey "timesr" (triple-line serif: 1 with flag and foot, curled 2/3/5)
+    hershey-timesi    Hershey "timesi" (italic serif, flagged 1; = scripts, scriptc)
+    hand-american     templates: oval 0, bar 1, closed 4, plain 7, 9 with a straight stem, ...
+    hand-european     templates: flagged 1 with and without foot, 2 with a loop, flat-top 3,
+                      open 4, crossed 7, hooked 9, ...
+    hand-onestroke    templates: every digit in one pen-down (zig-zag 7, one-stroke open 4,
+                      one-stroke 5, 8 and 9, ...)
+
+The Hershey fonts come from the PyPI package Hershey-Fonts (requirements-dev.txt); the gothic,
+symbol and other fonts were left out because nobody draws digits like them. The multi-line
+fonts (futuram, timesr, timesi) draw thick parts as parallel lines one font unit apart; for
+them the digit is kept small enough that the pen covers that gap (at least one font unit per
+pen width), so the lines merge into one stroke as a thick pen would draw it.
+
+Rendering (`render`): per sample a random affine (height 40-90% of the canvas, aspect
+0.7-1.2, shear -0.3..0.3, rotation +-10 degrees, random placement keeping the ink inside), a
+smooth random warp of the glyph (with the middle moved up or down and the top wider or
+narrower), pen-lift effects (separate pen-downs land a little off, strokes end a little early
+or late), smooth per-point jitter of a few px, a pen width drawn uniformly from `widths`
+(inclusive), and round caps and joins (PIL line segments plus a disk of the pen's diameter at
+every point), white on opaque black: (280, 280, 4) uint8 RGBA with alpha 255 as the canvas
+returns it (without the browser's anti-aliasing, which the 10x downscaling makes irrelevant).
+`preprocessed` then runs `mnist_core.preprocess.preprocess`, the Draw page's preprocessing.
+
+Seeds: the benchmark is `render(BENCH_SIZE, seed=BENCH_SEED)`. Seeds BENCH_SEED ..
+BENCH_SEED + 999 are reserved for benchmarks; anything used for training or fine-tuning must
+use other seeds (e.g. 0..19_999), so that no benchmark digit is ever trained on.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import json
+import math
+import time
+import warnings
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image, ImageDraw
+
+from mnist_core.checkpoints import load_checkpoint
+from mnist_core.errors import ConfigError
+from mnist_core.preprocess import predict, preprocess
+from mnist_core.settings import PACKAGED_PRETRAINED_DIR
+
+__all__ = [
+    "BENCH_SEED",
+    "BENCH_SIZE",
+    "CANVAS_PX",
+    "DESCRIPTION",
+    "FAMILIES",
+    "STYLES",
+    "DrawnSet",
+    "preprocessed",
+    "render",
+    "score",
+]
+
+DESCRIPTION = "Accuracy of checkpoints on digits drawn from strokes in many styles."
+
+CANVAS_PX = 280
+BENCH_SEED = 20_000  # seeds BENCH_SEED .. BENCH_SEED + 999 are reserved for benchmarks
+BENCH_SIZE = 2000
+
+HERSHEY_FONTS = ("futural", "futuram", "timesr", "timesi")
+_MULTILINE_FONTS = ("futuram", "timesr", "timesi")  # parallel lines one font unit apart
+HAND_FAMILIES = ("hand-american", "hand-european", "hand-onestroke")
+FAMILIES: tuple[str, ...] = (*(f"hershey-{f}" for f in HERSHEY_FONTS), *HAND_FAMILIES)
+
+_STEP = 0.012  # resampling step along strokes, in glyph heights
+_DEFAULT_CHECKPOINTS = ("mlp", "lenet5", "resnet")
+
+
+@dataclass(frozen=True)
+class DrawnSet:
+    """Drawn digits: `rgba` (N, 280, 280, 4) uint8 as the canvas returns them, `labels` (N,)
+    int64, and per sample its family (one of FAMILIES) and style (e.g. "7-crossbar")."""
+
+    rgba: np.ndarray
+    labels: np.ndarray
+    families: tuple[str, ...]
+    styles: tuple[str, ...]
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+
+# --------------------------------------------------------------------------------------------
+# Hand-written templates: strokes in a unit box, x right, y down (0 top, 1 bottom)
+# --------------------------------------------------------------------------------------------
+
+Pts = list[tuple[float, float]]
+
+
+def L(*pts: tuple[float, float]) -> Pts:
+    """A polyline through `pts`."""
+    return [tuple(map(float, p)) for p in pts]
+
+
+def S(*pts: tuple[float, float], per: int = 10) -> Pts:
+    """A Catmull-Rom spline through `pts` (`per` samples per segment)."""
+    p = np.asarray(pts, dtype=float)
+    ext = np.vstack([2 * p[0] - p[1], p, 2 * p[-1] - p[-2]])
+    out = []
+    t = np.linspace(0, 1, per, endpoint=False)[:, None]
+    for i in range(1, len(ext) - 2):
+        p0, p1, p2, p3 = ext[i - 1], ext[i], ext[i + 1], ext[i + 2]
+        seg = 0.5 * (
+            2 * p1
+            + (-p0 + p2) * t
+            + (2 * p0 - 5 * p1 + 4 * p2 - p3) * t**2
+            + (-p0 + 3 * p1 - 3 * p2 + p3) * t**3
+        )
+        out.extend(map(tuple, seg))
+    out.append(tuple(p[-1]))
+    return out
+
+
+def A(cx: float, cy: float, rx: float, ry: float, a0: float, a1: float) -> Pts:
+    """An elliptic arc from angle a0 to a1 (degrees; 0 = right, 90 = down: increasing angles
+    go clockwise on screen, decreasing ones counter-clockwise)."""
+    n = max(8, int(abs(a1 - a0) / 8))
+    a = np.radians(np.linspace(a0, a1, n))
+    return list(zip(cx + rx * np.cos(a), cy + ry * np.sin(a), strict=True))
+
+
+def C(*parts: Pts) -> Pts:
+    """One continuous stroke made of `parts` (pen stays down between them)."""
+    out: Pts = []
+    for part in parts:
+        out.extend(part)
+    return out
+
+
+_LOOP9 = A(0.45, 0.26, 0.27, 0.26, -5, -365)  # counter-clockwise from the right, back to it
+_BELLY5 = S((0.22, 0.45), (0.5, 0.36), (0.8, 0.52), (0.82, 0.8), (0.52, 1.0), (0.15, 0.9))
+_TOP2 = S((0.15, 0.25), (0.33, 0.04), (0.62, 0.02), (0.8, 0.22), (0.7, 0.45))
+_LOOP2 = S(
+    (0.7, 0.45),
+    (0.45, 0.68),
+    (0.25, 0.86),
+    (0.13, 0.97),
+    (0.25, 1.03),
+    (0.37, 0.9),
+    (0.29, 0.78),
+    (0.2, 0.86),
+    (0.3, 0.97),
+    (0.6, 0.99),
+    (0.92, 0.96),
+)
+
+# name -> {digit: {style: strokes}}
+HAND_STYLES: dict[str, dict[int, dict[str, list[Pts]]]] = {
+    "hand-american": {
+        0: {
+            "0-oval": [A(0.5, 0.5, 0.3, 0.5, 265, -100)],
+            "0-narrow": [A(0.5, 0.5, 0.2, 0.5, 265, -95)],
+        },
+        1: {
+            "1-bar": [L((0.5, 0), (0.5, 1))],
+            "1-flag-short": [L((0.36, 0.14), (0.52, 0), (0.52, 1))],
+            "1-flag-foot": [L((0.3, 0.16), (0.52, 0), (0.52, 1)), L((0.25, 1), (0.8, 1))],
+        },
+        2: {
+            "2-plain": [C(_TOP2, L((0.7, 0.45), (0.15, 1), (0.9, 1)))],
+            "2-curvy": [
+                C(
+                    _TOP2,
+                    S((0.7, 0.45), (0.4, 0.75), (0.15, 1.0)),
+                    S((0.15, 1.0), (0.5, 0.93), (0.9, 1.0)),
+                )
+            ],
+        },
+        3: {
+            "3-round": [
+                C(
+                    S((0.15, 0.12), (0.45, 0.0), (0.75, 0.1), (0.75, 0.35), (0.42, 0.47)),
+                    S((0.42, 0.47), (0.8, 0.6), (0.8, 0.88), (0.5, 1.0), (0.15, 0.9)),
+                )
+            ]
+        },
+        4: {
+            "4-closed": [L((0.62, 0), (0.08, 0.68), (0.92, 0.68)), L((0.64, 0.02), (0.64, 1))],
+            "4-open-2stroke": [L((0.2, 0), (0.12, 0.6), (0.9, 0.6)), L((0.66, 0.12), (0.66, 1))],
+            "4-cursive": [
+                C(
+                    S((0.22, 0.0), (0.14, 0.35), (0.28, 0.6), (0.55, 0.62)),
+                    L((0.55, 0.62), (0.9, 0.6)),
+                ),
+                L((0.66, 0.1), (0.64, 1)),
+            ],
+        },
+        5: {
+            "5-2stroke": [C(L((0.25, 0.0), (0.22, 0.45)), _BELLY5), L((0.25, 0), (0.8, 0))],
+            "5-detached": [C(L((0.24, 0.06), (0.2, 0.45)), _BELLY5), L((0.34, 0), (0.85, 0))],
+        },
+        6: {
+            "6-round": [
+                S(
+                    (0.72, 0.05),
+                    (0.45, 0.03),
+                    (0.22, 0.35),
+                    (0.17, 0.7),
+                    (0.32, 0.97),
+                    (0.62, 0.98),
+                    (0.8, 0.76),
+                    (0.65, 0.55),
+                    (0.4, 0.55),
+                    (0.2, 0.72),
+                )
+            ],
+            "6-small-loop": [
+                S(
+                    (0.75, 0.0),
+                    (0.45, 0.1),
+                    (0.28, 0.4),
+                    (0.22, 0.75),
+                    (0.35, 0.98),
+                    (0.6, 0.97),
+                    (0.7, 0.82),
+                    (0.58, 0.66),
+                    (0.38, 0.68),
+                    (0.25, 0.8),
+                )
+            ],
+        },
+        7: {
+            "7-plain": [L((0.1, 0), (0.9, 0), (0.4, 1))],
+            "7-curved": [
+                C(L((0.1, 0.02), (0.9, 0)), S((0.9, 0), (0.65, 0.35), (0.5, 0.7), (0.47, 1)))
+            ],
+        },
+        8: {
+            "8-onestroke": [
+                S(
+                    (0.75, 0.14),
+                    (0.5, 0.0),
+                    (0.25, 0.14),
+                    (0.3, 0.36),
+                    (0.7, 0.6),
+                    (0.76, 0.86),
+                    (0.5, 1.0),
+                    (0.24, 0.86),
+                    (0.3, 0.6),
+                    (0.7, 0.36),
+                    (0.75, 0.14),
+                )
+            ],
+            "8-two-circles": [
+                A(0.5, 0.24, 0.22, 0.24, 270, -90),
+                A(0.5, 0.74, 0.28, 0.26, 270, 630),
+            ],
+        },
+        9: {
+            "9-straight": [C(_LOOP9, L((0.72, 0.24), (0.72, 1)))],
+            "9-2stroke": [_LOOP9, L((0.73, 0.02), (0.73, 1))],
+        },
+    },
+    "hand-european": {
+        0: {"0-round": [A(0.5, 0.5, 0.36, 0.5, 280, -80)]},
+        1: {
+            "1-flag": [L((0.15, 0.32), (0.56, 0), (0.56, 1))],
+            "1-flag-long": [L((0.15, 0.4), (0.6, 0), (0.6, 1))],
+            "1-flag-foot": [L((0.22, 0.27), (0.55, 0), (0.55, 1)), L((0.22, 1), (0.88, 1))],
+        },
+        2: {
+            "2-loop": [C(_TOP2, _LOOP2)],
+            "2-plain": [C(_TOP2, L((0.7, 0.45), (0.12, 1), (0.92, 0.98)))],
+            "2-angular": [L((0.15, 0.2), (0.45, 0.0), (0.8, 0.15), (0.15, 1), (0.9, 1))],
+        },
+        3: {
+            "3-flat-top": [
+                C(
+                    L((0.15, 0), (0.82, 0), (0.42, 0.4)),
+                    S((0.42, 0.4), (0.8, 0.52), (0.85, 0.8), (0.55, 1.0), (0.15, 0.9)),
+                )
+            ]
+        },
+        4: {
+            "4-open-2stroke": [L((0.22, 0), (0.1, 0.62), (0.92, 0.62)), L((0.68, 0.2), (0.7, 1))],
+            "4-open-1stroke": [L((0.2, 0), (0.12, 0.6), (0.7, 0.6), (0.7, 0.05), (0.72, 1))],
+        },
+        5: {
+            "5-flag": [C(L((0.28, 0.02), (0.2, 0.47)), _BELLY5), L((0.28, 0.02), (0.85, -0.04))],
+            "5-detached": [C(L((0.24, 0.06), (0.2, 0.45)), _BELLY5), L((0.34, 0), (0.85, 0))],
+        },
+        6: {"6-straight": [C(L((0.68, 0), (0.23, 0.62)), A(0.5, 0.74, 0.28, 0.25, 200, -160))]},
+        7: {
+            "7-crossbar": [L((0.1, 0.04), (0.9, 0), (0.4, 1)), L((0.35, 0.52), (0.88, 0.5))],
+            "7-crossbar-hook": [
+                L((0.06, 0.2), (0.12, 0.03), (0.9, 0.0), (0.42, 1)),
+                L((0.38, 0.5), (0.88, 0.48)),
+            ],
+            "7-crossbar-curved": [
+                C(L((0.1, 0.02), (0.9, 0)), S((0.9, 0), (0.65, 0.35), (0.5, 0.7), (0.47, 1))),
+                L((0.35, 0.45), (0.9, 0.45)),
+            ],
+        },
+        8: {
+            "8-two-circles": [
+                A(0.5, 0.25, 0.24, 0.25, 300, -60),
+                A(0.5, 0.74, 0.3, 0.26, 270, 630),
+            ]
+        },
+        9: {
+            "9-hook": [
+                C(
+                    _LOOP9,
+                    L((0.72, 0.24), (0.72, 0.82)),
+                    S((0.72, 0.82), (0.64, 0.98), (0.45, 1.0), (0.35, 0.92)),
+                )
+            ],
+            "9-curved": [C(_LOOP9, S((0.72, 0.24), (0.7, 0.62), (0.55, 0.92), (0.3, 1.0)))],
+        },
+    },
+    "hand-onestroke": {
+        0: {
+            "0-overlap": [A(0.5, 0.5, 0.3, 0.5, 240, -150)],
+            "0-open": [A(0.5, 0.5, 0.3, 0.5, 250, -60)],
+        },
+        1: {
+            "1-flag": [L((0.2, 0.3), (0.55, 0), (0.55, 1))],
+            "1-curved-flag": [C(S((0.15, 0.3), (0.4, 0.17), (0.56, 0)), L((0.56, 0), (0.54, 1)))],
+        },
+        2: {"2-loop": [C(_TOP2, _LOOP2)]},
+        3: {
+            "3-round": [
+                C(
+                    S((0.15, 0.1), (0.5, 0.0), (0.78, 0.15), (0.68, 0.4), (0.4, 0.48)),
+                    S((0.4, 0.48), (0.82, 0.62), (0.78, 0.9), (0.45, 1.0), (0.12, 0.85)),
+                )
+            ],
+            "3-flat-top": [
+                C(
+                    L((0.15, 0), (0.82, 0), (0.42, 0.4)),
+                    S((0.42, 0.4), (0.8, 0.52), (0.85, 0.8), (0.55, 1.0), (0.15, 0.9)),
+                )
+            ],
+        },
+        4: {
+            "4-open-1stroke": [L((0.2, 0), (0.12, 0.6), (0.7, 0.6), (0.7, 0.05), (0.72, 1))],
+            "4-open-1stroke-long": [
+                L((0.25, 0), (0.1, 0.62), (0.92, 0.6), (0.66, 0.61), (0.66, 0.1), (0.68, 1))
+            ],
+        },
+        5: {"5-1stroke": [C(L((0.82, 0.0), (0.26, 0.0), (0.22, 0.45)), _BELLY5)]},
+        6: {
+            "6-round": [
+                S(
+                    (0.72, 0.05),
+                    (0.45, 0.03),
+                    (0.22, 0.35),
+                    (0.17, 0.7),
+                    (0.32, 0.97),
+                    (0.62, 0.98),
+                    (0.8, 0.76),
+                    (0.65, 0.55),
+                    (0.4, 0.55),
+                    (0.2, 0.72),
+                )
+            ],
+            "6-straight": [C(L((0.68, 0), (0.23, 0.62)), A(0.5, 0.74, 0.28, 0.25, 200, -160))],
+        },
+        7: {
+            "7-zigzag": [L((0.05, 0.2), (0.12, 0.0), (0.9, 0.02), (0.45, 1))],
+            "7-curved": [
+                C(L((0.1, 0.02), (0.9, 0)), S((0.9, 0), (0.65, 0.35), (0.5, 0.7), (0.47, 1)))
+            ],
+        },
+        8: {
+            "8-onestroke": [
+                S(
+                    (0.75, 0.14),
+                    (0.5, 0.0),
+                    (0.25, 0.14),
+                    (0.3, 0.36),
+                    (0.7, 0.6),
+                    (0.76, 0.86),
+                    (0.5, 1.0),
+                    (0.24, 0.86),
+                    (0.3, 0.6),
+                    (0.7, 0.36),
+                    (0.75, 0.14),
+                )
+            ]
+        },
+        9: {
+            "9-straight": [C(_LOOP9, L((0.72, 0.24), (0.72, 1)))],
+            "9-curved": [C(_LOOP9, S((0.72, 0.24), (0.7, 0.62), (0.55, 0.92), (0.3, 1.0)))],
+        },
+    },
+}
+
+
+# --------------------------------------------------------------------------------------------
+# Hershey fonts
+# --------------------------------------------------------------------------------------------
+
+
+@functools.cache
+def _hershey(font: str) -> dict[int, list[Pts]]:
+    """The digits of a Hershey font: digit -> strokes in font units (x right, y down)."""
+    try:
+        from HersheyFonts import HersheyFonts
+    except ImportError as exc:  # a dev dependency, see requirements-dev.txt
+        raise ConfigError(
+            "The drawn-digit benchmark needs Hershey-Fonts (pip install -r requirements-dev.txt)."
+        ) from exc
+    f = HersheyFonts()
+    f.load_default_font(font)
+    out = {}
+    for d in range(10):
+        strokes = [[(float(x), float(y)) for x, y in s] for s in f.strokes_for_text(str(d))]
+        out[d] = [s for s in strokes if len(s) >= 2]
+    return out
+
+
+@functools.cache
+def styles_of(family: str, digit: int) -> dict[str, tuple[np.ndarray, ...]]:
+    """Style name -> strokes ((K, 2) float arrays, y down, height normalised to 1) for one
+    family and digit."""
+    if family in HAND_STYLES:
+        raw = HAND_STYLES[family][digit]
+    elif family.startswith("hershey-") and family[8:] in HERSHEY_FONTS:
+        raw = {f"{digit}-{family[8:]}": _hershey(family[8:])[digit]}
+    else:
+        raise ConfigError(f"Unknown drawn-digit family {family!r}; known: {', '.join(FAMILIES)}.")
+    out = {}
+    for name, strokes in raw.items():
+        arrs = [np.asarray(s, dtype=np.float64) for s in strokes]
+        allp = np.vstack(arrs)
+        lo, hi = allp.min(0), allp.max(0)
+        h = max(hi[1] - lo[1], 1e-6)
+        centre = (lo + hi) / 2
+        out[name] = tuple(_resample((a - centre) / h, _STEP) for a in arrs)
+    return out
+
+
+def _resample(p: np.ndarray, step: float) -> np.ndarray:
+    """Points along polyline `p` every `step` (end points kept)."""
+    seg = np.hypot(*np.diff(p, axis=0).T)
+    s = np.concatenate([[0.0], np.cumsum(seg)])
+    if s[-1] <= 0:
+        return p[:1].copy()
+    t = np.linspace(0, s[-1], max(2, math.ceil(s[-1] / step) + 1))
+    return np.column_stack([np.interp(t, s, p[:, 0]), np.interp(t, s, p[:, 1])])
+
+
+# "family/style" of every hand-made style (each Hershey family has one style per digit)
+STYLES: tuple[str, ...] = tuple(
+    f"{fam}/{s}" for fam in HAND_FAMILIES for d in range(10) for s in HAND_STYLES[fam][d]
+)
+
+
+# --------------------------------------------------------------------------------------------
+# Rendering
+# --------------------------------------------------------------------------------------------
+
+
+def _smooth_noise(rng: np.random.Generator, t: np.ndarray, amp: float) -> np.ndarray:
+    """(len(t), 2) smooth noise along arclength t (px): a few random low-frequency sines."""
+    out = np.zeros((len(t), 2))
+    for _ in range(3):
+        wavelength = rng.uniform(40, 160)
+        phase = rng.uniform(0, 2 * np.pi, 2)
+        out += np.sin(2 * np.pi * t[:, None] / wavelength + phase) * rng.normal(0, amp, 2)
+    return out
+
+
+def _pen_lifts(rng: np.random.Generator, strokes: Sequence[np.ndarray]) -> list[np.ndarray]:
+    """Pen-lift effects (in glyph heights): separate pen-downs land a little off where they
+    should (shift N(0, 0.025) per stroke) and every stroke starts and ends a little early or
+    late (each end trimmed or extended by up to 0.05), so joins gap or overshoot."""
+    out = []
+    for s in strokes:
+        p = s + (rng.normal(0, 0.025, 2) if len(strokes) > 1 else 0.0)
+        for end in (0, 1):
+            e = rng.uniform(-0.05, 0.05)
+            if len(p) < 4:
+                break
+            if e < 0:  # trim, keeping at least 3 points
+                k = min(int(-e / _STEP), len(p) - 3)
+                p = p[k:] if end == 0 else p[: len(p) - k]
+            else:  # extend straight on
+                a, b = (p[1], p[0]) if end == 0 else (p[-2], p[-1])
+                d = b - a
+                n = float(np.hypot(*d))
+                if n > 0:
+                    k = int(e / _STEP)
+                    ext = b + np.outer(np.arange(1, k + 1) * _STEP / n, d)
+                    p = np.vstack([ext[::-1], p]) if end == 0 else np.vstack([p, ext])
+        out.append(p)
+    return out
+
+
+def _draw_one(
+    rng: np.random.Generator, family: str, digit: int, width_range: tuple[int, int]
+) -> tuple[np.ndarray, str]:
+    styles = styles_of(family, digit)
+    names = sorted(styles)
+    name = names[int(rng.integers(len(names)))]
+    strokes = styles[name]
+    w = int(rng.integers(width_range[0], width_range[1] + 1))
+
+    # Smooth warp of the glyph (in glyph heights): style variation within a template.
+    k = rng.normal(0, 1.0, (2, 2, 2))
+    ph = rng.uniform(0, 2 * np.pi, (2, 2))
+    wamp = rng.uniform(0.0, 0.06)
+    # Proportions as people vary them: the middle higher or lower (a 9's loop, an 8's halves,
+    # a 4's crossbar) and the top wider or narrower than the bottom.
+    mid = rng.uniform(-0.3, 0.3)
+    taper = rng.uniform(-0.35, 0.35)
+
+    def warp(p: np.ndarray) -> np.ndarray:
+        d = np.zeros_like(p)
+        for j in range(2):
+            for c in range(2):
+                d[:, c] += wamp / 2 * np.sin(p @ k[j, c] * 3 + ph[j, c])
+        q = p + d
+        x, y = q[:, 0], q[:, 1]  # y in about -0.5..0.5
+        return np.column_stack([x * (1 - taper * y), y + mid * (0.25 - np.minimum(y * y, 0.25))])
+
+    pts = [warp(s) for s in _pen_lifts(rng, strokes)]
+
+    # Affine: size (glyph height as fraction of the canvas), aspect, shear, rotation.
+    lo_size, hi_size = 0.4, 0.9
+    if family[8:] in _MULTILINE_FONTS:  # keep font units <= pen width so the lines merge
+        units_high = _hershey_height(family[8:], digit)
+        hi_size = min(hi_size, max(lo_size, units_high * w / CANVAS_PX))
+    size = rng.uniform(lo_size, hi_size) * CANVAS_PX
+    aspect = rng.uniform(0.7, 1.2)
+    shear = rng.uniform(-0.3, 0.3)
+    rot = math.radians(rng.uniform(-10, 10))
+    cr, sr = math.cos(rot), math.sin(rot)
+    m = np.array([[cr, -sr], [sr, cr]]) @ np.array([[1.0, -shear], [0.0, 1.0]])
+    m = m @ np.diag([aspect * size, size])
+    px = [p @ m.T for p in pts]
+
+    # Per-point jitter: smooth along each stroke, a few px.
+    jamp = rng.uniform(0.3, 1.5)
+    for i, p in enumerate(px):
+        t = np.concatenate([[0.0], np.cumsum(np.hypot(*np.diff(p, axis=0).T))])
+        px[i] = p + _smooth_noise(rng, t, jamp)
+
+    # Placement: the whole ink, pen radius included, inside the canvas (shrink if needed).
+    allp = np.vstack(px)
+    lo, hi = allp.min(0), allp.max(0)
+    room = CANVAS_PX - w - 3
+    extent = float((hi - lo).max())
+    if extent > room:
+        f = room / extent
+        px = [p * f for p in px]
+        lo, hi = lo * f, hi * f
+    low, high = w / 2 + 1 - lo, CANVAS_PX - w / 2 - 1 - hi
+    offset = low + rng.uniform(0, 1, 2) * np.maximum(high - low, 0)
+    img = Image.new("L", (CANVAS_PX, CANVAS_PX), 0)
+    pen = ImageDraw.Draw(img)
+    r = w / 2
+    for p in px:
+        q = p + offset
+        flat = [tuple(v) for v in q.tolist()]
+        if len(flat) >= 2:
+            # Segments of width w plus a disk at every point is a round-capped, round-joined
+            # pen exactly (the union of capsules); PIL's joint="curve" would add nothing but
+            # time.
+            pen.line(flat, fill=255, width=w)
+        for x, y in flat:
+            pen.ellipse((x - r, y - r, x + r, y + r), fill=255)
+    g = np.asarray(img)
+    rgba = np.empty((CANVAS_PX, CANVAS_PX, 4), dtype=np.uint8)
+    rgba[..., :3] = g[..., None]
+    rgba[..., 3] = 255
+    return rgba, name
+
+
+@functools.cache
+def _hershey_height(font: str, digit: int) -> float:
+    allp = np.vstack([np.asarray(s) for s in _hershey(font)[digit]])
+    return float(allp[:, 1].max() - allp[:, 1].min())
+
+
+def render(
+    n: int,
+    *,
+    seed: int,
+    families: Sequence[str] | None = None,
+    widths: tuple[int, int] = (6, 40),
+) -> DrawnSet:
+    """Draw `n` digits, balanced over 0-9 (n // 10 each, the first n % 10 digits one more), in
+    shuffled order. Each sample's family is drawn uniformly from `families` (default: all of
+    FAMILIES) and its style uniformly among that family's styles of the digit; the pen width
+    uniformly from `widths` = (lowest, highest) px, inclusive (the canvas allows 6..40).
+    Deterministic for a seed. See the module docstring for the seeds reserved for benchmarks.
+    """
+    fams = tuple(FAMILIES if families is None else families)
+    if n < 0:
+        raise ConfigError(f"n must be >= 0, got {n}.")
+    if not fams:
+        raise ConfigError("families must not be empty.")
+    for fam in fams:
+        if fam not in FAMILIES:
+            raise ConfigError(f"Unknown drawn-digit family {fam!r}; known: {', '.join(FAMILIES)}.")
+    lo, hi = int(widths[0]), int(widths[1])
+    if not 1 <= lo <= hi <= CANVAS_PX // 4:
+        raise ConfigError(f"widths must be (lo, hi) with 1 <= lo <= hi <= 70, got {widths}.")
+    rng = np.random.default_rng(seed)
+    labels = np.repeat(np.arange(10, dtype=np.int64), n // 10)
+    labels = np.concatenate([labels, np.arange(n % 10, dtype=np.int64)])
+    labels = labels[rng.permutation(n)]
+    rgba = np.empty((n, CANVAS_PX, CANVAS_PX, 4), dtype=np.uint8)
+    fam_of, style_of = [], []
+    for i, d in enumerate(labels.tolist()):
+        fam = fams[int(rng.integers(len(fams)))]
+        rgba[i], style = _draw_one(rng, fam, d, (lo, hi))
+        fam_of.append(fam)
+        style_of.append(style)
+    return DrawnSet(rgba=rgba, labels=labels, families=tuple(fam_of), styles=tuple(style_of))
+
+
+def preprocessed(ds: DrawnSet) -> np.ndarray:
+    """(N, 28, 28) float32 in [0, 1]: every drawing through the Draw page's `preprocess`. A
+    drawing that came out empty (never expected) is left all zeros, with a warning."""
+    out = np.zeros((len(ds), 28, 28), dtype=np.float32)
+    empty = 0
+    for i in range(len(ds)):
+        r = preprocess(ds.rgba[i])
+        if r.empty or r.image is None:
+            empty += 1
+        else:
+            out[i] = r.image
+    if empty:
+        warnings.warn(f"{empty} drawn digits came out empty after preprocessing", stacklevel=2)
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# Scoring
+# --------------------------------------------------------------------------------------------
+
+
+def _accuracy_by(keys: Sequence[str] | np.ndarray, correct: np.ndarray) -> dict:
+    arr = np.asarray(keys)
+    return {
+        (k.item() if isinstance(k, np.generic) else k): float(correct[arr == k].mean())
+        for k in sorted(set(arr.tolist()))
+    }
+
+
+def score(
+    models: Mapping[str, torch.nn.Module],
+    images: np.ndarray,
+    labels: np.ndarray,
+    *,
+    families: Sequence[str] | None = None,
+    styles: Sequence[str] | None = None,
+    batch_size: int = 500,
+) -> dict:
+    """Accuracy of each model on (N, 28, 28) float images in [0, 1] (as from `preprocessed`)
+    with (N,) labels.
+
+    Returns {model name: {"n", "accuracy", "per_digit": {digit: acc}, and when given,
+    "per_family": {family: acc}, "per_style": {"family/style" or style: acc}}}. Digits,
+    families or styles absent from the set are absent from the dicts.
+    """
+    x = np.asarray(images, dtype=np.float32)
+    y = np.asarray(labels, dtype=np.int64)
+    if x.ndim != 3 or x.shape[1:] != (28, 28) or len(x) != len(y):
+        raise ValueError(f"images must be (N, 28, 28) with N = len(labels); got {x.shape}")
+    result = {}
+    for name, model in models.items():
+        preds = [
+            predict(model, x[i : i + batch_size]).argmax(1) for i in range(0, len(x), batch_size)
+        ]
+        pred = np.concatenate(preds) if preds else np.zeros(0, dtype=np.int64)
+        correct = pred == y
+        row: dict = {
+            "n": len(y),
+            "accuracy": float(correct.mean()) if len(y) else float("nan"),
+            "per_digit": _accuracy_by(y, correct),
+        }
+        if families is not None:
+            row["per_family"] = _accuracy_by(list(families), correct)
+            if styles is not None:
+                keys = [f"{f}/{s}" for f, s in zip(families, styles, strict=True)]
+                row["per_style"] = _accuracy_by(keys, correct)
+        elif styles is not None:
+            row["per_style"] = _accuracy_by(list(styles), correct)
+        result[name] = row
+    return result
+
+
+def save_grid(
+    ds: DrawnSet,
+    path: str | Path,
+    images: np.ndarray | None = None,
+    cols: int = 10,
+    count: int = 100,
+) -> Path:
+    """Write a PNG grid of the first `count` drawings (shrunk to 112 px), each with its
+    preprocessed 28x28 (enlarged x2) below when `images` is given, and label/style text."""
+    from PIL import ImageFont
+
+    k = min(count, len(ds))
+    tile, small = 112, 56
+    th = tile + (small if images is not None else 0) + 12
+    rows = max(1, math.ceil(k / cols))
+    sheet = Image.new("L", (cols * tile, rows * th), 40)
+    pen = ImageDraw.Draw(sheet)
+    font = ImageFont.load_default()
+    for i in range(k):
+        x0, y0 = (i % cols) * tile, (i // cols) * th
+        sheet.paste(Image.fromarray(ds.rgba[i][..., 0]).resize((tile - 2, tile - 2)), (x0, y0))
+        if images is not None:
+            im = Image.fromarray((images[i] * 255).astype(np.uint8)).resize((small, small))
+            sheet.paste(im, (x0, y0 + tile))
+        fam = ds.families[i].replace("hershey-", "h-").replace("hand-", "")
+        pen.text((x0 + 1, y0 + th - 12), f"{ds.styles[i]} {fam}"[:20], fill=255, font=font)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sheet.save(path)
+    return path
+
+
+# --------------------------------------------------------------------------------------------
+# Command line: python -m bench drawn
+# --------------------------------------------------------------------------------------------
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    """The options of `python -m bench drawn`."""
+    p.add_argument(
+        "--checkpoints",
+        nargs="+",
+        type=Path,
+        metavar="PATH",
+        help="checkpoint files (default: the shipped mlp, lenet5 and resnet)",
+    )
+    p.add_argument("--n", type=int, default=BENCH_SIZE, help=f"digits (default {BENCH_SIZE})")
+    p.add_argument("--seed", type=int, default=BENCH_SEED, help=f"seed (default {BENCH_SEED})")
+    p.add_argument("--families", nargs="+", metavar="F", help="families (default: all)")
+    p.add_argument("--json", type=Path, metavar="PATH", help="also write the scores as JSON")
+    p.add_argument("--save-png", type=Path, metavar="DIR", help="write a grid of 100 samples")
+
+
+def _table(title: str, keys: Sequence, scores: dict, field: str) -> list[str]:
+    names = list(scores)
+    lines = [f"{title:<34}" + "".join(f"{n[-12:]:>13}" for n in names)]
+    for key in keys:
+        cells = []
+        for n in names:
+            v = scores[n].get(field, {}).get(key) if field else scores[n]["accuracy"]
+            cells.append(f"{100 * v:12.1f}%" if v is not None else f"{'-':>13}")
+        lines.append(f"{key!s:<34}" + "".join(cells))
+    return lines
+
+
+def run(args: argparse.Namespace) -> int:
+    """Render, preprocess, score every checkpoint; print tables (and write JSON / PNG)."""
+    if args.n < 1:
+        raise ConfigError(f"--n must be at least 1, got {args.n}.")
+    paths = args.checkpoints or [PACKAGED_PRETRAINED_DIR / f"{m}.pt" for m in _DEFAULT_CHECKPOINTS]
+    models = {}
+    for path in paths:
+        label = path.stem if path.stem not in models else str(path)
+        models[label] = load_checkpoint(path).build_model()
+    torch.set_num_threads(max(1, min(torch.get_num_threads(), 2)))
+    t0 = time.perf_counter()
+    ds = render(args.n, seed=args.seed, families=args.families)
+    t1 = time.perf_counter()
+    x = preprocessed(ds)
+    t2 = time.perf_counter()
+    scores = score(models, x, ds.labels, families=ds.families, styles=ds.styles)
+    t3 = time.perf_counter()
+    print(
+        f"{len(ds)} drawn digits, seed {args.seed}: render {t1 - t0:.1f} s "
+        f"({1e3 * (t1 - t0) / len(ds):.1f} ms each), preprocess {t2 - t1:.1f} s "
+        f"({1e3 * (t2 - t1) / len(ds):.1f} ms each), score {t3 - t2:.1f} s"
+    )
+    fams = [f for f in FAMILIES if f in set(ds.families)]
+    lines = _table("overall", ["all"], scores, "")
+    lines += ["", *_table("digit", list(range(10)), scores, "per_digit")]
+    lines += ["", *_table("family", fams, scores, "per_family")]
+    first = next(iter(scores))
+    worst = sorted(scores[first]["per_style"].items(), key=lambda kv: kv[1])[:15]
+    hardest = _table(f"15 hardest styles (for {first})", [k for k, _ in worst], scores, "per_style")
+    lines += ["", *hardest]
+    print("\n".join(lines))
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        payload = {
+            "n": len(ds),
+            "seed": args.seed,
+            "render_s": round(t1 - t0, 2),
+            "preprocess_s": round(t2 - t1, 2),
+            "scores": scores,
+        }
+        args.json.write_text(json.dumps(payload, indent=1) + "\n")
+    if args.save_png:
+        out = save_grid(ds, args.save_png / "drawn_samples.png", x)
+        print(f"wrote {out}")
+    return 0
