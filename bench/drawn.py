@@ -63,6 +63,15 @@ from mnist_core.checkpoints import load_checkpoint
 from mnist_core.errors import ConfigError
 from mnist_core.preprocess import predict, preprocess
 from mnist_core.settings import PACKAGED_PRETRAINED_DIR
+from mnist_core.strokes import (
+    BENCH_SEEDS,
+    CANVAS_PX,
+    HAND_FAMILIES,
+    HAND_STYLES,
+    Pts,
+    draw,
+    normalise,
+)
 
 __all__ = [
     "BENCH_SEED",
@@ -79,16 +88,13 @@ __all__ = [
 
 DESCRIPTION = "Accuracy of checkpoints on digits drawn from strokes in many styles."
 
-CANVAS_PX = 280
-BENCH_SEED = 20_000  # seeds BENCH_SEED .. BENCH_SEED + 999 are reserved for benchmarks
+BENCH_SEED = BENCH_SEEDS.start  # seeds 20_000 .. 20_999 are reserved (mnist_core.strokes)
 BENCH_SIZE = 2000
 
 HERSHEY_FONTS = ("futural", "futuram", "timesr", "timesi")
 _MULTILINE_FONTS = ("futuram", "timesr", "timesi")  # parallel lines one font unit apart
-HAND_FAMILIES = ("hand-american", "hand-european", "hand-onestroke")
 FAMILIES: tuple[str, ...] = (*(f"hershey-{f}" for f in HERSHEY_FONTS), *HAND_FAMILIES)
 
-_STEP = 0.012  # resampling step along strokes, in glyph heights
 _DEFAULT_CHECKPOINTS = ("mlp", "lenet5", "resnet")
 
 
@@ -104,313 +110,6 @@ class DrawnSet:
 
     def __len__(self) -> int:
         return len(self.labels)
-
-
-# --------------------------------------------------------------------------------------------
-# Hand-written templates: strokes in a unit box, x right, y down (0 top, 1 bottom)
-# --------------------------------------------------------------------------------------------
-
-Pts = list[tuple[float, float]]
-
-
-def L(*pts: tuple[float, float]) -> Pts:
-    """A polyline through `pts`."""
-    return [tuple(map(float, p)) for p in pts]
-
-
-def S(*pts: tuple[float, float], per: int = 10) -> Pts:
-    """A Catmull-Rom spline through `pts` (`per` samples per segment)."""
-    p = np.asarray(pts, dtype=float)
-    ext = np.vstack([2 * p[0] - p[1], p, 2 * p[-1] - p[-2]])
-    out = []
-    t = np.linspace(0, 1, per, endpoint=False)[:, None]
-    for i in range(1, len(ext) - 2):
-        p0, p1, p2, p3 = ext[i - 1], ext[i], ext[i + 1], ext[i + 2]
-        seg = 0.5 * (
-            2 * p1
-            + (-p0 + p2) * t
-            + (2 * p0 - 5 * p1 + 4 * p2 - p3) * t**2
-            + (-p0 + 3 * p1 - 3 * p2 + p3) * t**3
-        )
-        out.extend(map(tuple, seg))
-    out.append(tuple(p[-1]))
-    return out
-
-
-def A(cx: float, cy: float, rx: float, ry: float, a0: float, a1: float) -> Pts:
-    """An elliptic arc from angle a0 to a1 (degrees; 0 = right, 90 = down: increasing angles
-    go clockwise on screen, decreasing ones counter-clockwise)."""
-    n = max(8, int(abs(a1 - a0) / 8))
-    a = np.radians(np.linspace(a0, a1, n))
-    return list(zip(cx + rx * np.cos(a), cy + ry * np.sin(a), strict=True))
-
-
-def C(*parts: Pts) -> Pts:
-    """One continuous stroke made of `parts` (pen stays down between them)."""
-    out: Pts = []
-    for part in parts:
-        out.extend(part)
-    return out
-
-
-_LOOP9 = A(0.45, 0.26, 0.27, 0.26, -5, -365)  # counter-clockwise from the right, back to it
-_BELLY5 = S((0.22, 0.45), (0.5, 0.36), (0.8, 0.52), (0.82, 0.8), (0.52, 1.0), (0.15, 0.9))
-_TOP2 = S((0.15, 0.25), (0.33, 0.04), (0.62, 0.02), (0.8, 0.22), (0.7, 0.45))
-_LOOP2 = S(
-    (0.7, 0.45),
-    (0.45, 0.68),
-    (0.25, 0.86),
-    (0.13, 0.97),
-    (0.25, 1.03),
-    (0.37, 0.9),
-    (0.29, 0.78),
-    (0.2, 0.86),
-    (0.3, 0.97),
-    (0.6, 0.99),
-    (0.92, 0.96),
-)
-
-# name -> {digit: {style: strokes}}
-HAND_STYLES: dict[str, dict[int, dict[str, list[Pts]]]] = {
-    "hand-american": {
-        0: {
-            "0-oval": [A(0.5, 0.5, 0.3, 0.5, 265, -100)],
-            "0-narrow": [A(0.5, 0.5, 0.2, 0.5, 265, -95)],
-        },
-        1: {
-            "1-bar": [L((0.5, 0), (0.5, 1))],
-            "1-flag-short": [L((0.36, 0.14), (0.52, 0), (0.52, 1))],
-            "1-flag-foot": [L((0.3, 0.16), (0.52, 0), (0.52, 1)), L((0.25, 1), (0.8, 1))],
-        },
-        2: {
-            "2-plain": [C(_TOP2, L((0.7, 0.45), (0.15, 1), (0.9, 1)))],
-            "2-curvy": [
-                C(
-                    _TOP2,
-                    S((0.7, 0.45), (0.4, 0.75), (0.15, 1.0)),
-                    S((0.15, 1.0), (0.5, 0.93), (0.9, 1.0)),
-                )
-            ],
-        },
-        3: {
-            "3-round": [
-                C(
-                    S((0.15, 0.12), (0.45, 0.0), (0.75, 0.1), (0.75, 0.35), (0.42, 0.47)),
-                    S((0.42, 0.47), (0.8, 0.6), (0.8, 0.88), (0.5, 1.0), (0.15, 0.9)),
-                )
-            ]
-        },
-        4: {
-            "4-closed": [L((0.62, 0), (0.08, 0.68), (0.92, 0.68)), L((0.64, 0.02), (0.64, 1))],
-            "4-open-2stroke": [L((0.2, 0), (0.12, 0.6), (0.9, 0.6)), L((0.66, 0.12), (0.66, 1))],
-            "4-cursive": [
-                C(
-                    S((0.22, 0.0), (0.14, 0.35), (0.28, 0.6), (0.55, 0.62)),
-                    L((0.55, 0.62), (0.9, 0.6)),
-                ),
-                L((0.66, 0.1), (0.64, 1)),
-            ],
-        },
-        5: {
-            "5-2stroke": [C(L((0.25, 0.0), (0.22, 0.45)), _BELLY5), L((0.25, 0), (0.8, 0))],
-            "5-detached": [C(L((0.24, 0.06), (0.2, 0.45)), _BELLY5), L((0.34, 0), (0.85, 0))],
-        },
-        6: {
-            "6-round": [
-                S(
-                    (0.72, 0.05),
-                    (0.45, 0.03),
-                    (0.22, 0.35),
-                    (0.17, 0.7),
-                    (0.32, 0.97),
-                    (0.62, 0.98),
-                    (0.8, 0.76),
-                    (0.65, 0.55),
-                    (0.4, 0.55),
-                    (0.2, 0.72),
-                )
-            ],
-            "6-small-loop": [
-                S(
-                    (0.75, 0.0),
-                    (0.45, 0.1),
-                    (0.28, 0.4),
-                    (0.22, 0.75),
-                    (0.35, 0.98),
-                    (0.6, 0.97),
-                    (0.7, 0.82),
-                    (0.58, 0.66),
-                    (0.38, 0.68),
-                    (0.25, 0.8),
-                )
-            ],
-        },
-        7: {
-            "7-plain": [L((0.1, 0), (0.9, 0), (0.4, 1))],
-            "7-curved": [
-                C(L((0.1, 0.02), (0.9, 0)), S((0.9, 0), (0.65, 0.35), (0.5, 0.7), (0.47, 1)))
-            ],
-        },
-        8: {
-            "8-onestroke": [
-                S(
-                    (0.75, 0.14),
-                    (0.5, 0.0),
-                    (0.25, 0.14),
-                    (0.3, 0.36),
-                    (0.7, 0.6),
-                    (0.76, 0.86),
-                    (0.5, 1.0),
-                    (0.24, 0.86),
-                    (0.3, 0.6),
-                    (0.7, 0.36),
-                    (0.75, 0.14),
-                )
-            ],
-            "8-two-circles": [
-                A(0.5, 0.24, 0.22, 0.24, 270, -90),
-                A(0.5, 0.74, 0.28, 0.26, 270, 630),
-            ],
-        },
-        9: {
-            "9-straight": [C(_LOOP9, L((0.72, 0.24), (0.72, 1)))],
-            "9-2stroke": [_LOOP9, L((0.73, 0.02), (0.73, 1))],
-        },
-    },
-    "hand-european": {
-        0: {"0-round": [A(0.5, 0.5, 0.36, 0.5, 280, -80)]},
-        1: {
-            "1-flag": [L((0.15, 0.32), (0.56, 0), (0.56, 1))],
-            "1-flag-long": [L((0.15, 0.4), (0.6, 0), (0.6, 1))],
-            "1-flag-foot": [L((0.22, 0.27), (0.55, 0), (0.55, 1)), L((0.22, 1), (0.88, 1))],
-        },
-        2: {
-            "2-loop": [C(_TOP2, _LOOP2)],
-            "2-plain": [C(_TOP2, L((0.7, 0.45), (0.12, 1), (0.92, 0.98)))],
-            "2-angular": [L((0.15, 0.2), (0.45, 0.0), (0.8, 0.15), (0.15, 1), (0.9, 1))],
-        },
-        3: {
-            "3-flat-top": [
-                C(
-                    L((0.15, 0), (0.82, 0), (0.42, 0.4)),
-                    S((0.42, 0.4), (0.8, 0.52), (0.85, 0.8), (0.55, 1.0), (0.15, 0.9)),
-                )
-            ]
-        },
-        4: {
-            "4-open-2stroke": [L((0.22, 0), (0.1, 0.62), (0.92, 0.62)), L((0.68, 0.2), (0.7, 1))],
-            "4-open-1stroke": [L((0.2, 0), (0.12, 0.6), (0.7, 0.6), (0.7, 0.05), (0.72, 1))],
-        },
-        5: {
-            "5-flag": [C(L((0.28, 0.02), (0.2, 0.47)), _BELLY5), L((0.28, 0.02), (0.85, -0.04))],
-            "5-detached": [C(L((0.24, 0.06), (0.2, 0.45)), _BELLY5), L((0.34, 0), (0.85, 0))],
-        },
-        6: {"6-straight": [C(L((0.68, 0), (0.23, 0.62)), A(0.5, 0.74, 0.28, 0.25, 200, -160))]},
-        7: {
-            "7-crossbar": [L((0.1, 0.04), (0.9, 0), (0.4, 1)), L((0.35, 0.52), (0.88, 0.5))],
-            "7-crossbar-hook": [
-                L((0.06, 0.2), (0.12, 0.03), (0.9, 0.0), (0.42, 1)),
-                L((0.38, 0.5), (0.88, 0.48)),
-            ],
-            "7-crossbar-curved": [
-                C(L((0.1, 0.02), (0.9, 0)), S((0.9, 0), (0.65, 0.35), (0.5, 0.7), (0.47, 1))),
-                L((0.35, 0.45), (0.9, 0.45)),
-            ],
-        },
-        8: {
-            "8-two-circles": [
-                A(0.5, 0.25, 0.24, 0.25, 300, -60),
-                A(0.5, 0.74, 0.3, 0.26, 270, 630),
-            ]
-        },
-        9: {
-            "9-hook": [
-                C(
-                    _LOOP9,
-                    L((0.72, 0.24), (0.72, 0.82)),
-                    S((0.72, 0.82), (0.64, 0.98), (0.45, 1.0), (0.35, 0.92)),
-                )
-            ],
-            "9-curved": [C(_LOOP9, S((0.72, 0.24), (0.7, 0.62), (0.55, 0.92), (0.3, 1.0)))],
-        },
-    },
-    "hand-onestroke": {
-        0: {
-            "0-overlap": [A(0.5, 0.5, 0.3, 0.5, 240, -150)],
-            "0-open": [A(0.5, 0.5, 0.3, 0.5, 250, -60)],
-        },
-        1: {
-            "1-flag": [L((0.2, 0.3), (0.55, 0), (0.55, 1))],
-            "1-curved-flag": [C(S((0.15, 0.3), (0.4, 0.17), (0.56, 0)), L((0.56, 0), (0.54, 1)))],
-        },
-        2: {"2-loop": [C(_TOP2, _LOOP2)]},
-        3: {
-            "3-round": [
-                C(
-                    S((0.15, 0.1), (0.5, 0.0), (0.78, 0.15), (0.68, 0.4), (0.4, 0.48)),
-                    S((0.4, 0.48), (0.82, 0.62), (0.78, 0.9), (0.45, 1.0), (0.12, 0.85)),
-                )
-            ],
-            "3-flat-top": [
-                C(
-                    L((0.15, 0), (0.82, 0), (0.42, 0.4)),
-                    S((0.42, 0.4), (0.8, 0.52), (0.85, 0.8), (0.55, 1.0), (0.15, 0.9)),
-                )
-            ],
-        },
-        4: {
-            "4-open-1stroke": [L((0.2, 0), (0.12, 0.6), (0.7, 0.6), (0.7, 0.05), (0.72, 1))],
-            "4-open-1stroke-long": [
-                L((0.25, 0), (0.1, 0.62), (0.92, 0.6), (0.66, 0.61), (0.66, 0.1), (0.68, 1))
-            ],
-        },
-        5: {"5-1stroke": [C(L((0.82, 0.0), (0.26, 0.0), (0.22, 0.45)), _BELLY5)]},
-        6: {
-            "6-round": [
-                S(
-                    (0.72, 0.05),
-                    (0.45, 0.03),
-                    (0.22, 0.35),
-                    (0.17, 0.7),
-                    (0.32, 0.97),
-                    (0.62, 0.98),
-                    (0.8, 0.76),
-                    (0.65, 0.55),
-                    (0.4, 0.55),
-                    (0.2, 0.72),
-                )
-            ],
-            "6-straight": [C(L((0.68, 0), (0.23, 0.62)), A(0.5, 0.74, 0.28, 0.25, 200, -160))],
-        },
-        7: {
-            "7-zigzag": [L((0.05, 0.2), (0.12, 0.0), (0.9, 0.02), (0.45, 1))],
-            "7-curved": [
-                C(L((0.1, 0.02), (0.9, 0)), S((0.9, 0), (0.65, 0.35), (0.5, 0.7), (0.47, 1)))
-            ],
-        },
-        8: {
-            "8-onestroke": [
-                S(
-                    (0.75, 0.14),
-                    (0.5, 0.0),
-                    (0.25, 0.14),
-                    (0.3, 0.36),
-                    (0.7, 0.6),
-                    (0.76, 0.86),
-                    (0.5, 1.0),
-                    (0.24, 0.86),
-                    (0.3, 0.6),
-                    (0.7, 0.36),
-                    (0.75, 0.14),
-                )
-            ]
-        },
-        9: {
-            "9-straight": [C(_LOOP9, L((0.72, 0.24), (0.72, 1)))],
-            "9-curved": [C(_LOOP9, S((0.72, 0.24), (0.7, 0.62), (0.55, 0.92), (0.3, 1.0)))],
-        },
-    },
-}
 
 
 # --------------------------------------------------------------------------------------------
@@ -446,25 +145,7 @@ def styles_of(family: str, digit: int) -> dict[str, tuple[np.ndarray, ...]]:
         raw = {f"{digit}-{family[8:]}": _hershey(family[8:])[digit]}
     else:
         raise ConfigError(f"Unknown drawn-digit family {family!r}; known: {', '.join(FAMILIES)}.")
-    out = {}
-    for name, strokes in raw.items():
-        arrs = [np.asarray(s, dtype=np.float64) for s in strokes]
-        allp = np.vstack(arrs)
-        lo, hi = allp.min(0), allp.max(0)
-        h = max(hi[1] - lo[1], 1e-6)
-        centre = (lo + hi) / 2
-        out[name] = tuple(_resample((a - centre) / h, _STEP) for a in arrs)
-    return out
-
-
-def _resample(p: np.ndarray, step: float) -> np.ndarray:
-    """Points along polyline `p` every `step` (end points kept)."""
-    seg = np.hypot(*np.diff(p, axis=0).T)
-    s = np.concatenate([[0.0], np.cumsum(seg)])
-    if s[-1] <= 0:
-        return p[:1].copy()
-    t = np.linspace(0, s[-1], max(2, math.ceil(s[-1] / step) + 1))
-    return np.column_stack([np.interp(t, s, p[:, 0]), np.interp(t, s, p[:, 1])])
+    return normalise(raw)
 
 
 # "family/style" of every hand-made style (each Hershey family has one style per digit)
@@ -478,120 +159,12 @@ STYLES: tuple[str, ...] = tuple(
 # --------------------------------------------------------------------------------------------
 
 
-def _smooth_noise(rng: np.random.Generator, t: np.ndarray, amp: float) -> np.ndarray:
-    """(len(t), 2) smooth noise along arclength t (px): a few random low-frequency sines."""
-    out = np.zeros((len(t), 2))
-    for _ in range(3):
-        wavelength = rng.uniform(40, 160)
-        phase = rng.uniform(0, 2 * np.pi, 2)
-        out += np.sin(2 * np.pi * t[:, None] / wavelength + phase) * rng.normal(0, amp, 2)
-    return out
-
-
-def _pen_lifts(rng: np.random.Generator, strokes: Sequence[np.ndarray]) -> list[np.ndarray]:
-    """Pen-lift effects (in glyph heights): separate pen-downs land a little off where they
-    should (shift N(0, 0.025) per stroke) and every stroke starts and ends a little early or
-    late (each end trimmed or extended by up to 0.05), so joins gap or overshoot."""
-    out = []
-    for s in strokes:
-        p = s + (rng.normal(0, 0.025, 2) if len(strokes) > 1 else 0.0)
-        for end in (0, 1):
-            e = rng.uniform(-0.05, 0.05)
-            if len(p) < 4:
-                break
-            if e < 0:  # trim, keeping at least 3 points
-                k = min(int(-e / _STEP), len(p) - 3)
-                p = p[k:] if end == 0 else p[: len(p) - k]
-            else:  # extend straight on
-                a, b = (p[1], p[0]) if end == 0 else (p[-2], p[-1])
-                d = b - a
-                n = float(np.hypot(*d))
-                if n > 0:
-                    k = int(e / _STEP)
-                    ext = b + np.outer(np.arange(1, k + 1) * _STEP / n, d)
-                    p = np.vstack([ext[::-1], p]) if end == 0 else np.vstack([p, ext])
-        out.append(p)
-    return out
-
-
 def _draw_one(
     rng: np.random.Generator, family: str, digit: int, width_range: tuple[int, int]
 ) -> tuple[np.ndarray, str]:
-    styles = styles_of(family, digit)
-    names = sorted(styles)
-    name = names[int(rng.integers(len(names)))]
-    strokes = styles[name]
-    w = int(rng.integers(width_range[0], width_range[1] + 1))
-
-    # Smooth warp of the glyph (in glyph heights): style variation within a template.
-    k = rng.normal(0, 1.0, (2, 2, 2))
-    ph = rng.uniform(0, 2 * np.pi, (2, 2))
-    wamp = rng.uniform(0.0, 0.06)
-    # Proportions as people vary them: the middle higher or lower (a 9's loop, an 8's halves,
-    # a 4's crossbar) and the top wider or narrower than the bottom.
-    mid = rng.uniform(-0.3, 0.3)
-    taper = rng.uniform(-0.35, 0.35)
-
-    def warp(p: np.ndarray) -> np.ndarray:
-        d = np.zeros_like(p)
-        for j in range(2):
-            for c in range(2):
-                d[:, c] += wamp / 2 * np.sin(p @ k[j, c] * 3 + ph[j, c])
-        q = p + d
-        x, y = q[:, 0], q[:, 1]  # y in about -0.5..0.5
-        return np.column_stack([x * (1 - taper * y), y + mid * (0.25 - np.minimum(y * y, 0.25))])
-
-    pts = [warp(s) for s in _pen_lifts(rng, strokes)]
-
-    # Affine: size (glyph height as fraction of the canvas), aspect, shear, rotation.
-    lo_size, hi_size = 0.4, 0.9
-    if family[8:] in _MULTILINE_FONTS:  # keep font units <= pen width so the lines merge
-        units_high = _hershey_height(family[8:], digit)
-        hi_size = min(hi_size, max(lo_size, units_high * w / CANVAS_PX))
-    size = rng.uniform(lo_size, hi_size) * CANVAS_PX
-    aspect = rng.uniform(0.7, 1.2)
-    shear = rng.uniform(-0.3, 0.3)
-    rot = math.radians(rng.uniform(-10, 10))
-    cr, sr = math.cos(rot), math.sin(rot)
-    m = np.array([[cr, -sr], [sr, cr]]) @ np.array([[1.0, -shear], [0.0, 1.0]])
-    m = m @ np.diag([aspect * size, size])
-    px = [p @ m.T for p in pts]
-
-    # Per-point jitter: smooth along each stroke, a few px.
-    jamp = rng.uniform(0.3, 1.5)
-    for i, p in enumerate(px):
-        t = np.concatenate([[0.0], np.cumsum(np.hypot(*np.diff(p, axis=0).T))])
-        px[i] = p + _smooth_noise(rng, t, jamp)
-
-    # Placement: the whole ink, pen radius included, inside the canvas (shrink if needed).
-    allp = np.vstack(px)
-    lo, hi = allp.min(0), allp.max(0)
-    room = CANVAS_PX - w - 3
-    extent = float((hi - lo).max())
-    if extent > room:
-        f = room / extent
-        px = [p * f for p in px]
-        lo, hi = lo * f, hi * f
-    low, high = w / 2 + 1 - lo, CANVAS_PX - w / 2 - 1 - hi
-    offset = low + rng.uniform(0, 1, 2) * np.maximum(high - low, 0)
-    img = Image.new("L", (CANVAS_PX, CANVAS_PX), 0)
-    pen = ImageDraw.Draw(img)
-    r = w / 2
-    for p in px:
-        q = p + offset
-        flat = [tuple(v) for v in q.tolist()]
-        if len(flat) >= 2:
-            # Segments of width w plus a disk at every point is a round-capped, round-joined
-            # pen exactly (the union of capsules); PIL's joint="curve" would add nothing but
-            # time.
-            pen.line(flat, fill=255, width=w)
-        for x, y in flat:
-            pen.ellipse((x - r, y - r, x + r, y + r), fill=255)
-    g = np.asarray(img)
-    rgba = np.empty((CANVAS_PX, CANVAS_PX, 4), dtype=np.uint8)
-    rgba[..., :3] = g[..., None]
-    rgba[..., 3] = 255
-    return rgba, name
+    font = family[8:] if family.startswith("hershey-") else ""
+    units = _hershey_height(font, digit) if font in _MULTILINE_FONTS else None
+    return draw(rng, styles_of(family, digit), width_range, units)
 
 
 @functools.cache

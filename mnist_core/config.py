@@ -67,6 +67,12 @@ class TrainConfig:
     aug_elastic: float = _f(
         0.0, "augmentation: elastic distortion strength alpha, px (Simard: 34)", lo=0.0, hi=60.0
     )
+    synthetic: int = _f(
+        0,
+        "stroke-drawn digits (hand-made templates, the canvas's pen) added to the training set",
+        lo=0,
+        hi=20_000,
+    )
     train_subset: int | None = _f(None, "train on only this many images", lo=10, hi=55_000)
     val_size: int = _f(5000, "images held out of training for validation", lo=0, hi=20_000)
     seed: int = _f(0, "random seed (split, init, shuffling, augmentation)", lo=0, hi=2**31 - 1)
@@ -133,8 +139,9 @@ class TrainConfig:
     # ---- derived values -------------------------------------------------------------------
     @property
     def train_size(self) -> int:
-        """Images the model trains on per epoch."""
-        return self.train_subset if self.train_subset else MNIST_TRAIN_SIZE - self.val_size
+        """Images the model trains on per epoch (MNIST's and the synthetic ones)."""
+        mnist = self.train_subset if self.train_subset else MNIST_TRAIN_SIZE - self.val_size
+        return mnist + self.synthetic
 
     @property
     def steps_per_epoch(self) -> int:

@@ -130,6 +130,7 @@ def finetune_config(base: TrainConfig, steps: int = DEFAULT_STEPS, seed: int = 0
         aug_stroke=max(base.aug_stroke, MIN_STROKE_AUG),
         eval_every=0,
         eval_test=True,
+        synthetic=0,  # the person's digits are the drawn ones here
         seed=seed,
     )
 

@@ -8,6 +8,7 @@ loop never waits for a `.item()` on every step.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from collections.abc import Generator, Iterator
@@ -200,6 +201,8 @@ def _prepare(
             data, val_size=config.val_size, train_subset=config.train_subset, seed=config.seed
         )
     )
+    if config.synthetic and not isinstance(data, MnistSplits):
+        splits = with_synthetic(splits, config.synthetic, config.seed)
     splits = splits.to(device)
     if model is None:
         model = build_model(config)
@@ -229,6 +232,19 @@ def _prepare(
     )
     torch.manual_seed(config.seed)  # dropout
     return run
+
+
+def with_synthetic(splits: MnistSplits, n: int, seed: int) -> MnistSplits:
+    """`splits` with `n` stroke-drawn digits (`mnist_core.strokes.synthetic_digits`) appended
+    to the training set; validation and test stay MNIST's, so every accuracy is MNIST's."""
+    from mnist_core.strokes import synthetic_digits
+
+    images, labels = synthetic_digits(n, seed)
+    return dataclasses.replace(
+        splits,
+        train_x=torch.cat([splits.train_x, torch.from_numpy(images).to(splits.train_x.device)]),
+        train_y=torch.cat([splits.train_y, torch.from_numpy(labels).to(splits.train_y.device)]),
+    )
 
 
 def _started(run: _Run) -> RunStarted:
