@@ -14,10 +14,12 @@ from types import ModuleType
 from typing import NoReturn
 
 from bench import (
+    drawn,
     dynamics_cost,
     estimate_error,
     explain_speed,
     first_render,
+    photos,
     race,
     startup,
     stop_latency,
@@ -41,6 +43,8 @@ TOOLS: dict[str, ModuleType] = {
     "dynamics": dynamics_cost,
     "time-left": time_left,
     "startup": startup,
+    "drawn": drawn,
+    "photos": photos,
 }
 
 

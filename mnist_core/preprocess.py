@@ -8,7 +8,11 @@ any input, so that a model trained on MNIST sees what it was trained on:
 
 1. `to_grayscale`: any PIL mode or array layout -> float32 (H, W) in [0, 1]; transparent pixels are
    background (see `to_grayscale` for how their colour is chosen).
+   An optional `crop` (fractions of the image) is applied next.
 2. Polarity: if the border is mostly bright, the image is dark ink on light paper -> invert.
+   Photos (`mnist_core.photo`): the polarity comes from the whole image, and the paper level is
+   estimated locally (shadows, gradients, vignetting) and divided out; clean inputs (the canvas,
+   synthetic images, evenly lit scans) keep the border rule, bit for bit.
 3. Background removal and contrast stretch: the border median is the paper level; differences up
    to `threshold` above it are noise, and so are isolated specks; the rest is stretched so that
    the ink reaches 1.0 (faint pencil on grey paper works).
@@ -33,8 +37,17 @@ from PIL import Image
 
 from mnist_core.errors import ImageError
 from mnist_core.evaluation import eval_mode
+from mnist_core.photo import (
+    apply_crop,
+    crop_box,
+    decide_polarity,
+    looks_clean,
+    noise_level,
+    remove_background,
+)
 
 __all__ = [
+    "BACKGROUNDS",
     "BOX_SIZE",
     "EMPTY_MESSAGE",
     "IMAGE_SIZE",
@@ -54,6 +67,10 @@ CENTRE = 14.0  # target centre of mass (row and column, pixel indices), as in MN
 # median are widened by at most ~0.3 px, which keeps them close to the originals.
 MIN_STROKE_PX = 2.3
 EMPTY_MESSAGE = "Nothing drawn yet."
+# How `preprocess` finds the paper: "auto" (local for photos with uneven light, else the
+# border), "border" (the border median, as before photos were handled: kept for comparison) or
+# "local" (always the local estimate of `mnist_core.photo`).
+BACKGROUNDS = ("auto", "border", "local")
 # Images above this many pixels are box-averaged down first: it bounds memory and time (a 25 MP
 # photo would otherwise need several 100 MB float arrays) and loses nothing at 20x20.
 _WORK_MAX_PIXELS = 4_000_000
@@ -74,7 +91,8 @@ class PreprocessResult:
     Attributes:
         image: (28, 28) float32 in [0, 1], ink bright on black, MNIST-style; None when empty.
         steps: ordered (caption, uint8 grayscale (H, W)) pairs for display, e.g. "grayscale",
-            "inverted" (only when inverted), "cropped to ink", "strokes thickened" (only when
+            "cropped" (only with a crop), "inverted" (only when inverted), "background removed"
+            (only for photos with uneven light), "cropped to ink", "strokes thickened" (only when
             thickened), "scaled to 20x20", "centred by mass 28x28". Large steps are shrunk to at
             most 560 px per side.
         empty: True when no ink was found (blank canvas, all-white or all-black upload, specks).
@@ -331,7 +349,13 @@ def _empty(
     return PreprocessResult(None, tuple(steps), empty=True, inverted=inverted, message=message)
 
 
-def preprocess(image: Image.Image | np.ndarray, *, threshold: float = 0.1) -> PreprocessResult:
+def preprocess(
+    image: Image.Image | np.ndarray,
+    *,
+    threshold: float = 0.1,
+    crop: tuple[float, float, float, float] | None = None,
+    background: str = "auto",
+) -> PreprocessResult:
     """Turn a drawing, upload or photo into an MNIST-style (28, 28) float32 digit.
 
     Args:
@@ -339,6 +363,12 @@ def preprocess(image: Image.Image | np.ndarray, *, threshold: float = 0.1) -> Pr
             uint8 RGBA, white strokes on black or on transparent).
         threshold: differences from the background level up to this (0..1 of full scale) are
             noise and dropped; raise it for noisy photos, lower it for very faint pencil.
+        crop: (left, top, right, bottom) as fractions 0..1 of the image, applied first (shown
+            as the step "cropped"); None keeps the whole image.
+        background: one of BACKGROUNDS. "auto": photos whose paper is unevenly lit (shadows,
+            gradients, vignetting) get the local paper estimate of `mnist_core.photo` (step
+            "background removed"); clean and evenly lit inputs the border median, exactly as
+            before. "border" forces the border median, "local" the local estimate.
 
     Returns:
         A `PreprocessResult`. Blank inputs (all one colour, fully transparent, only noise or a
@@ -352,10 +382,15 @@ def preprocess(image: Image.Image | np.ndarray, *, threshold: float = 0.1) -> Pr
 
     Raises:
         ImageError: the image cannot be converted (see `to_grayscale`).
-        ValueError: `threshold` is outside [0, 1).
+        CropError (an ImageError and a ValueError): `crop` is not a box inside the image.
+        ValueError: `threshold` is outside [0, 1), or `background` is not one of BACKGROUNDS.
     """
     if not 0.0 <= threshold < 1.0:
         raise ValueError(f"threshold must be in [0, 1), got {threshold}")
+    if background not in BACKGROUNDS:
+        raise ValueError(f"background must be one of {', '.join(BACKGROUNDS)}; got {background!r}")
+    if crop is not None:
+        crop_box(crop, (1, 1))  # a bad crop fails before any work
     if isinstance(image, Image.Image) and image.width * image.height > _WORK_MAX_PIXELS:
         # Shrink big PIL images before the float conversion (area average, in C, low memory).
         factor = math.ceil(math.sqrt(image.width * image.height / _WORK_MAX_PIXELS))
@@ -364,17 +399,39 @@ def preprocess(image: Image.Image | np.ndarray, *, threshold: float = 0.1) -> Pr
     if gray.size > _WORK_MAX_PIXELS:  # big arrays
         gray = _block_reduce(gray, math.ceil(math.sqrt(gray.size / _WORK_MAX_PIXELS)), "mean")
     steps: list[tuple[str, np.ndarray]] = [("grayscale", _to_uint8(gray))]
+    if crop is not None:
+        gray = apply_crop(gray, crop)  # (h, w)
+        steps.append(("cropped", _to_uint8(gray)))
 
-    # Polarity: the border is (almost always) paper. Bright paper -> dark ink -> invert.
-    inverted = float(np.median(_border(gray))) > 0.5
-    if inverted:
-        gray = 1.0 - gray
-        steps.append(("inverted", _to_uint8(gray)))
+    # Photos: the paper's brightness estimated locally (mnist_core.photo). Clean inputs (the
+    # canvas: exactly black) and evenly lit paper skip it and take the border route below.
+    local = None
+    if background == "local" or (background == "auto" and not looks_clean(gray, _border(gray))):
+        polarity = decide_polarity(gray)
+        if polarity is None:  # no ink to tell by: the border decides, as below
+            polarity = float(np.median(_border(gray))) > 0.5
+        local = remove_background(gray, polarity)
+        # Even light and little noise: the border median is as good, and keeps old results.
+        if background == "auto" and local.flat and noise_level(gray) < threshold / 4:
+            local = None
 
-    # Background removal. `diff` is how much brighter than the paper each pixel is; up to
-    # `threshold` is noise (paper texture, JPEG artefacts, uneven scan).
-    background = float(np.median(_border(gray)))
-    diff = gray - np.float32(background)  # (H, W)
+    if local is not None:
+        inverted = local.inverted
+        if inverted:
+            steps.append(("inverted", _to_uint8(1.0 - gray)))
+        # `diff`: how much darker than its local paper each pixel is, relative to that paper.
+        diff = local.ink  # (H, W)
+        steps.append(("background removed", _to_uint8(diff)))
+    else:
+        # Polarity: the border is (almost always) paper. Bright paper -> dark ink -> invert.
+        inverted = float(np.median(_border(gray))) > 0.5
+        if inverted:
+            gray = 1.0 - gray
+            steps.append(("inverted", _to_uint8(gray)))
+        # Background removal. `diff` is how much brighter than the paper each pixel is; up to
+        # `threshold` is noise (paper texture, JPEG artefacts, uneven scan).
+        paper = float(np.median(_border(gray)))
+        diff = gray - np.float32(paper)  # (H, W)
     above = diff > threshold  # (H, W) bool
     if not above.any():
         return _empty(steps, inverted)

@@ -13,6 +13,7 @@ from mnist_core.models import get_spec
 from mnist_core.preprocess import PreprocessResult, predict, preprocess
 from mnist_core.store import StoredModel
 from ui import charts, fmt, keys
+from ui.crop import crop_controls
 from ui.errors import friendly_errors, show_flashes
 from ui.handwriting.collection import collection_tab
 from ui.handwriting.label import label_buttons
@@ -61,8 +62,9 @@ def _canvas_image() -> np.ndarray | None:
     return np.asarray(image)
 
 
-def _uploaded_image() -> object | None:
-    """The uploaded image (PIL), None when there is none; bad files get a message."""
+def _uploaded_image() -> tuple[object | None, tuple[float, float, float, float] | None]:
+    """The uploaded image (PIL) and its crop box (`ui.crop`; None: the whole image); (None,
+    None) when there is none; bad files get a message."""
     upload = st.file_uploader(
         "Upload a photo or scan of one handwritten digit",
         type=UPLOAD_TYPES,
@@ -70,12 +72,13 @@ def _uploaded_image() -> object | None:
         help="Dark ink on light paper or light on dark, up to 10 MB. Crop it to one digit.",
     )
     if upload is None:
-        return None
+        return None, None
     try:
-        return load_image_bytes(upload.getvalue(), name=upload.name)
+        image = load_image_bytes(upload.getvalue(), name=upload.name)
     except MnistError as e:
         st.error(str(e), icon=":material/broken_image:")
-        return None
+        return None, None
+    return image, crop_controls(image, upload.file_id)
 
 
 def _prediction(pre: PreprocessResult | None, choice: Choice | None) -> None:
@@ -200,9 +203,9 @@ def main() -> None:
         )
         ss[keys.DRAW_SOURCE_LAST] = source
         with friendly_errors("reading your digit"):
-            image = _uploaded_image() if source == "Upload" else _canvas_image()
+            image, crop = _uploaded_image() if source == "Upload" else (_canvas_image(), None)
             if image is not None:
-                pre = preprocess(image)
+                pre = preprocess(image, crop=crop)
                 ss[keys.INSIDE_DRAWING] = pre.image if not pre.empty else ss[keys.INSIDE_DRAWING]
     with right:
         live = choice is not None and choice.job_id is not None

@@ -50,9 +50,8 @@ def label_buttons(image: np.ndarray, predicted: int | None, *, clear_canvas: boo
         st.caption(f"This digit is in your handwriting set as a {last[1]}.")
         return
     st.markdown("**Which digit is it?** Each answer adds it to *My handwriting* below.")
-    cols = st.columns([1, 2], vertical_alignment="center")
     if predicted is not None:
-        cols[0].button(
+        st.button(
             f"Yes, a {predicted}",
             key="hw_right",
             icon=":material/check:",
@@ -60,7 +59,7 @@ def label_buttons(image: np.ndarray, predicted: int | None, *, clear_canvas: boo
             args=(image, predicted, clear_canvas),
             help="The prediction is right: keep the digit with this label.",
         )
-    cols[1].pills(
+    st.pills(
         "No, it is",
         DIGITS,
         key=f"hw_pick_{ss[keys.HW_LABEL_N]}",
