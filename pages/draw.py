@@ -168,7 +168,13 @@ def _my_handwriting() -> None:
         "The digits you labelled above, kept in this browser session: download them to keep "
         "them. See how every model reads them, and fine-tune one on them."
     )
-    collection, scores, tuning = st.tabs(["Your digits", "How the models read them", "Fine-tune"])
+    # A key keeps the chosen tab across reruns (a message above it would otherwise move it to
+    # a new place on the page, and Streamlit would show the first tab again).
+    collection, scores, tuning = st.tabs(
+        ["Your digits", "How the models read them", "Fine-tune"],
+        key=keys.HW_TAB,
+        on_change="rerun",
+    )
     with collection, friendly_errors("showing your digits"):
         collection_tab()
     with scores, friendly_errors("scoring the models on your digits"):

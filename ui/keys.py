@@ -84,6 +84,7 @@ HW_WRONG_MODEL = "hw_wrong_model"  # widget: checkpoint id whose wrong digits sh
 HW_BASE = "hw_base"  # widget: checkpoint id to fine-tune
 HW_STEPS = "hw_steps"  # widget: fine-tuning steps
 HW_JOB = "hw_job"  # the fine-tuning job id, or None
+HW_TAB = "hw_tab"  # widget: the My handwriting tab shown
 
 
 # --- Inside ---------------------------------------------------------------------------------
