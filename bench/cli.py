@@ -18,6 +18,7 @@ from bench import (
     dynamics_cost,
     estimate_error,
     explain_speed,
+    finetune,
     first_render,
     photos,
     race,
@@ -45,6 +46,7 @@ TOOLS: dict[str, ModuleType] = {
     "startup": startup,
     "drawn": drawn,
     "photos": photos,
+    "finetune": finetune,
 }
 
 
