@@ -68,7 +68,7 @@ def test_the_input_toggle_keeps_a_choice(st) -> None:
     st.open("draw")
     st.canvas.wait_for()
     toggle = st.main.get_by_test_id("stButtonGroup")
-    uploader = st.main.get_by_test_id("stFileUploader")
+    uploader = st.main.get_by_test_id("stFileUploader").filter(has_text="Upload a photo")
     st.after_rerun(lambda: toggle.locator("button", has_text="Upload").click())
     expect(uploader).to_have_count(1)
     toggle.locator("button", has_text="Upload").click()  # the active one: nothing changes

@@ -115,8 +115,9 @@ HELP: dict[str, str] = {
     "synthetic": (
         "Adds this many digits drawn from hand-made stroke templates with the Draw page's "
         "pen (flagged 1s, crossed 7s, open 4s, one-stroke digits...) to the training set, so "
-        "the model reads drawings better. Typical: 0 or 5,000; rendering takes about 10 ms "
-        "each before training starts. Validation and test stay MNIST's."
+        "the model reads drawings better. Typical: 0 or 5,000. Too many: they crowd out "
+        "MNIST's own digits and rendering them (about 10 ms each) delays the start; 0: MNIST "
+        "only. Validation and test stay MNIST's."
     ),
     "train_subset": (
         "Train on only this many images (empty: all 55,000 that are not held out). Typical: "
