@@ -14,6 +14,10 @@ from ui.resources import get_store
 from ui.shell import page_guard
 
 PLOT_CONFIG = {"displaylogo": False}
+ONLY_PRETRAINED_NOTE = (
+    "Only the pretrained models so far: tick two to overlay their curves. Train two runs (or a "
+    "sweep on Train) and they appear here beside them."
+)
 EMPTY_NOTE = (
     "Nothing with curves to compare yet. Train two runs (or a sweep on Train) and they appear "
     "here, with their loss and accuracy curves overlaid. The models below have no saved "
@@ -237,8 +241,13 @@ def main() -> None:
         "to overlay their curves, look at a sweep as a whole, and train a run again."
     )
     runs = _runs()
-    if not any(r.history is not None for r in runs):
-        st.info(EMPTY_NOTE, icon=":material/compare_arrows:")
+    note = None
+    if runs and all(r.read_only for r in runs):
+        note = ONLY_PRETRAINED_NOTE
+    elif not any(r.history is not None for r in runs):
+        note = EMPTY_NOTE
+    if note:
+        st.info(note, icon=":material/compare_arrows:")
         st.page_link("pages/train.py", label="Train a model", icon=":material/model_training:")
     if not runs:
         return

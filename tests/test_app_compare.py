@@ -21,6 +21,7 @@ from mnist_core.data import MnistRaw
 from mnist_core.jobs import JobManager
 from mnist_core.store import ModelStore
 from mnist_core.sweep import SweepParam, SweepSpec
+from tests.older import write_older_checkpoint
 from tests.test_app import (  # noqa: F401  (fixtures)
     app_env,
     assert_clean,
@@ -114,7 +115,7 @@ def test_runs_are_compared_by_table_curves_and_sweep(
     assert list(mine["Sweep"]) == ["", SWEEP, SWEEP]
     assert list(mine["Status"]) == ["finished"] * 3
     assert mine["Best epoch"].isin([1, 2]).all() and mine["Best validation"].notna().all()
-    assert frame.iloc[:3]["Best epoch"].isna().all()  # pretrained: no curves
+    assert frame.iloc[:3]["Best epoch"].notna().all()  # the pretrained ones have curves too
     assert "Train two runs" not in texts(at.info)  # there are curves to compare
 
     # The sweep: a parallel-coordinates chart of the learning rate against test accuracy.
@@ -156,11 +157,16 @@ def test_a_model_without_curves_says_so_and_a_run_opens_train_again(
     trained_runs: Path,
 ) -> None:
     at = _app(app_env, trained_runs)
-    pretrained = next(n for n in _frame(at)["Name"] if "(pretrained)" in n)
+    # A run saved by an older version of the app, before checkpoints held their curves.
+    pretrained = "old run"
+    write_older_checkpoint(
+        trained_runs / f"{SOLO}.pt", app_env / "runs" / OWNER / "old.pt", pretrained
+    )
+    at.run()
     _select(at, [pretrained, SOLO])
     assert f"No saved curves for **{pretrained}**" in texts(at.caption)
     assert _trace_names(at, "compare_loss_chart") == [SOLO]  # the one with curves
-    # The pretrained model: no history to download.
+    # The older run: no history to download.
     download = at.get("download_button")
     [history] = [d for d in download if "compare_history_download" in d.proto.id]
     assert history.proto.disabled
@@ -197,5 +203,6 @@ def test_with_only_the_pretrained_models_it_says_how_to_get_runs(
     assert [t.value for t in at.title] == ["Compare"]
     assert "Device:" in texts(at.sidebar.markdown)  # the shared sidebar, as on every page
     assert not [c for c in at.get("plotly_chart") if "compare_" in c.proto.id]
-    _select(at, [_frame(at)["Name"][0]])
-    assert "No saved curves for" in texts(at.caption)
+    first = _frame(at)["Name"][0]
+    _select(at, [first])
+    assert _trace_names(at, "compare_loss_chart") == [first]  # their curves, as shipped

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from mnist_core.checkpoints import load_checkpoint
+from tests.older import write_older_checkpoint
 from ui.model_info import history, outcome, settings_rows
 
 PRETRAINED = Path(__file__).resolve().parents[1] / "mnist_core" / "pretrained"
@@ -32,9 +33,10 @@ def test_a_stopped_run_says_where_it_stopped_and_what_changed() -> None:
     assert rows["Epochs"] == "20 planned; stopped at 7.79"
 
 
-def test_older_checkpoints_say_what_they_know() -> None:
-    """The shipped checkpoints predate the run history: they still load and read well."""
-    ckpt = load_checkpoint(PRETRAINED / "lenet5.pt")
+def test_older_checkpoints_say_what_they_know(tmp_path: Path) -> None:
+    """Checkpoints from before the run history still load and read well."""
+    older = write_older_checkpoint(PRETRAINED / "lenet5.pt", tmp_path / "lenet5.pt")
+    ckpt = load_checkpoint(older)
     assert "status" not in ckpt.metrics and "lr_changes" not in ckpt.metrics
     assert outcome(ckpt.metrics) == f"Trained {ckpt.metrics['epochs']} epochs."
     assert history(ckpt.metrics) == []
