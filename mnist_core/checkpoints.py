@@ -347,11 +347,21 @@ def _validate(payload: Any, label: str) -> Checkpoint:
     )
 
 
+def uninitialised_model(name: str, **kwargs: Any) -> nn.Module:
+    """The architecture on the CPU with its memory allocated but not initialised, for weights
+    that are loaded next. Initialising would draw from torch's global RNG, which a training
+    thread's dropout draws from too: a model copy taken while a job trains in this process
+    would change that job's results."""
+    with torch.device("meta"):
+        model = create_model(name, **kwargs)
+    return model.to_empty(device="cpu")
+
+
 def _build(
     name: str, kwargs: Mapping[str, Any], state: Mapping[str, torch.Tensor], label: str = ""
 ) -> nn.Module:
     try:
-        model = create_model(name, **dict(kwargs))
+        model = uninitialised_model(name, **dict(kwargs))
     except MnistError as e:
         raise CheckpointError(f"{label or 'Checkpoint'}: {e}") from None
     try:

@@ -12,7 +12,14 @@ This is the only module that reads ``MNIST_*`` variables; everything else asks `
     MNIST_CHECKPOINTS_DIR  folder of the pretrained checkpoints (read-only) that the app lists.
                            Default: the ones installed with the package, mnist_core/pretrained.
     MNIST_MAX_JOBS         training jobs run at once by a job manager; the others queue.
-                           Default: not set (2 with a CUDA GPU, 1 on a CPU).
+                           Default: not set (2 with a CUDA GPU, 1 on a CPU; on Ray, one
+                           per CPU of the cluster).
+    MNIST_EXECUTOR         where the app's jobs train: process (warm child processes of this
+                           machine), thread (threads of the app's process) or ray.
+                           Default: process; ray when MNIST_RAY_ADDRESS is set.
+    MNIST_RAY_ADDRESS      the Ray cluster for the ray executor: auto (one running on this
+                           machine), ray://host:10001 (a remote one), or local (start one in
+                           the app). Default: not set (local, when MNIST_EXECUTOR=ray).
 
 `settings()` parses the environment once and returns the same frozen `Settings` for as long as
 these variables keep their values; when one changes (a test's monkeypatch, a launcher setting
@@ -34,8 +41,11 @@ __all__ = [
     "DATA_DIR_ENV",
     "DEFAULT_DATA_DIR",
     "DEFAULT_RUNS_DIR",
+    "EXECUTOR_ENV",
+    "EXECUTOR_KINDS",
     "MAX_JOBS_ENV",
     "PACKAGED_PRETRAINED_DIR",
+    "RAY_ADDRESS_ENV",
     "RUNS_DIR_ENV",
     "VARIABLES",
     "Settings",
@@ -47,6 +57,9 @@ DATA_DIR_ENV = "MNIST_DATA_DIR"
 RUNS_DIR_ENV = "MNIST_RUNS_DIR"
 CHECKPOINTS_DIR_ENV = "MNIST_CHECKPOINTS_DIR"
 MAX_JOBS_ENV = "MNIST_MAX_JOBS"
+EXECUTOR_ENV = "MNIST_EXECUTOR"
+RAY_ADDRESS_ENV = "MNIST_RAY_ADDRESS"
+EXECUTOR_KINDS = ("process", "thread", "ray")
 
 # Relative paths are relative to the current folder when used, like the app's own downloads.
 DEFAULT_DATA_DIR = Path("data/MNIST/raw")
@@ -74,7 +87,18 @@ VARIABLES: dict[str, tuple[str, str]] = {
     MAX_JOBS_ENV: (
         "not set",
         "training jobs run at once, a whole number of at least 1; the others queue "
-        "(not set: 2 with a CUDA GPU, 1 on a CPU)",
+        "(not set: 2 with a CUDA GPU, 1 on a CPU; on Ray, one per CPU of the cluster)",
+    ),
+    EXECUTOR_ENV: (
+        "process",
+        "where the app's jobs train: process (warm child processes of this machine), thread "
+        "(threads of the app's own process) or ray (a Ray cluster); ray when "
+        "MNIST_RAY_ADDRESS is set",
+    ),
+    RAY_ADDRESS_ENV: (
+        "not set",
+        "the Ray cluster: auto (running on this machine), ray://host:10001 (remote) or local "
+        "(started inside the app)",
     ),
 }
 
@@ -87,8 +111,15 @@ class Settings:
     runs_dir: Path = DEFAULT_RUNS_DIR  # $MNIST_RUNS_DIR
     pretrained_dir: Path = PACKAGED_PRETRAINED_DIR  # $MNIST_CHECKPOINTS_DIR
     max_jobs: int | None = None  # $MNIST_MAX_JOBS; None: the job manager picks (GPU 2, CPU 1)
+    executor: str = "process"  # $MNIST_EXECUTOR
+    ray_address: str | None = None  # $MNIST_RAY_ADDRESS
 
     def __post_init__(self) -> None:
+        if self.executor not in EXECUTOR_KINDS:
+            raise ConfigError(
+                f"{EXECUTOR_ENV} must be one of {', '.join(EXECUTOR_KINDS)}, got "
+                f"{self.executor!r}. Unset it to train in this machine's processes."
+            )
         if self.max_jobs is not None and (
             isinstance(self.max_jobs, bool) or not isinstance(self.max_jobs, int)
         ):
@@ -123,6 +154,20 @@ def _max_jobs(environ: Mapping[str, str]) -> int | None:
     return number
 
 
+def _executor(environ: Mapping[str, str]) -> tuple[str, str | None]:
+    address = _text(environ, RAY_ADDRESS_ENV)
+    kind = (_text(environ, EXECUTOR_ENV) or ("ray" if address else "process")).lower()
+    if kind == "ray" and address is None:
+        address = "local"
+    if address is not None and not (
+        address in ("auto", "local") or address.startswith("ray://") or ":" in address
+    ):
+        raise ConfigError(
+            f"{RAY_ADDRESS_ENV} must be auto, local, ray://host:port or host:port, got {address!r}."
+        )
+    return kind, address
+
+
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     """Parse the ``MNIST_*`` variables of `environ` (default: ``os.environ``) into `Settings`.
 
@@ -131,7 +176,10 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     that uses a folder says what is wrong with it.
     """
     env = os.environ if environ is None else environ
+    executor, ray_address = _executor(env)
     return Settings(
+        executor=executor,
+        ray_address=ray_address,
         data_dir=_path(env, DATA_DIR_ENV),
         runs_dir=_path(env, RUNS_DIR_ENV) or DEFAULT_RUNS_DIR,
         pretrained_dir=_path(env, CHECKPOINTS_DIR_ENV) or PACKAGED_PRETRAINED_DIR,

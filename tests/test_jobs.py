@@ -1,14 +1,18 @@
 """Background training: the runner and the job manager, on small subsets of the real MNIST.
 
-Every job here trains for well under a few seconds; the whole file runs in about half a
-minute on 2 CPU cores.
+The executor contract: every test that makes a manager runs once per executor (`thread`,
+`process`: warm child processes, `ray`: actors on a local Ray cluster started here), since
+the job manager must behave the same whichever runs the training loop. Every job trains for
+well under a few seconds.
 """
 
 from __future__ import annotations
 
+import os
+import signal
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -18,6 +22,7 @@ from mnist_core.config import TrainConfig
 from mnist_core.data import MnistRaw, load_mnist
 from mnist_core.errors import DataMissingError
 from mnist_core.evaluation import evaluate
+from mnist_core.events import RunEnded, StepMetrics
 from mnist_core.jobs import (
     JobError,
     JobManager,
@@ -26,7 +31,12 @@ from mnist_core.jobs import (
     default_max_running,
     set_thread_count,
 )
+from mnist_core.jobs.choose import create_executor
+from mnist_core.jobs.executor import Executor, RemoteExecutor
 from mnist_core.store import ModelStore
+from mnist_core.training import build_model, fit
+
+EXECUTORS = ["thread", "process", "ray"]
 
 
 @pytest.fixture(scope="module")
@@ -39,14 +49,35 @@ def store(tmp_path: Path) -> ModelStore:
     return ModelStore(pretrained_dir=tmp_path / "pretrained", runs_dir=tmp_path / "runs")
 
 
+@pytest.fixture(scope="module", params=EXECUTORS)
+def executor(request: pytest.FixtureRequest) -> Iterator[Executor]:
+    """One executor of each kind, shared by the tests of that kind: its workers stay warm
+    between tests, as in the app. The ray one runs on a local cluster started here."""
+    kind = request.param
+    if kind == "ray":
+        import ray
+
+        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    made = create_executor(kind, warm=1)
+    try:
+        assert made.kind == kind and not made.note, made.note  # no fallback here
+        yield made
+    finally:
+        made.shutdown()
+        if kind == "ray":
+            ray.shutdown()
+
+
 @pytest.fixture
-def make_manager(raw, store):
-    """JobManager factory whose managers are shut down after the test (threads stopped)."""
+def make_manager(raw, store, executor):
+    """JobManager factory on the executor of this round, whose managers are shut down after
+    the test (jobs stopped; the shared executor keeps its workers)."""
     made: list[JobManager] = []
 
     def make(max_running: int = 1, **kw) -> JobManager:
         kw.setdefault("data", lambda: raw)
         kw.setdefault("store", store)
+        kw.setdefault("executor", executor)
         # One intra-op thread per job: on a 2-core machine that other processes keep busy, two
         # OpenMP threads wait on each other at every parallel region and a step can take ten
         # times longer (measured: resnet 0.07 s per step idle, up to 1 s under a load average
@@ -557,3 +588,86 @@ def test_thread_count_is_per_thread():
     restore = threading.Thread(target=set_thread_count, args=(before,))
     restore.start()
     restore.join(10)
+
+
+# ---- the executors -------------------------------------------------------------------------
+
+
+def test_the_same_run_gives_the_same_model_on_every_executor(make_manager, raw, executor):
+    """Same config, same seed: the figures of fit run right here, whichever trained it, even
+    with the weights copied while it trains (a copy must not draw from the job's RNG)."""
+    config = tiny(train_subset=800, batch_size=50, log_every=1, eval_test=True)
+    events: list = []
+
+    def reference() -> None:  # with the jobs' one intra-op thread: the same sums, bit for bit
+        set_thread_count(1)
+        events.extend(fit(config, raw, model=build_model(config)))
+
+    worker = threading.Thread(target=reference)
+    worker.start()
+    worker.join()
+    [ended] = [e for e in events if isinstance(e, RunEnded)]
+    losses = [e.loss for e in events if isinstance(e, StepMetrics)]
+    manager = make_manager(1)
+    job = manager.submit(config, owner="ann")
+    while not manager.snapshot(job).done:
+        manager.model_copy(job)
+        time.sleep(0.01)
+    s = manager.snapshot(job)
+    assert s.status == "finished", s.message
+    assert s.test_accuracy == ended.test_accuracy
+    assert [m.loss for m in s.steps] == losses and len(losses) == config.steps_per_epoch
+
+
+@pytest.mark.parametrize("executor", ["process", "ray"], indirect=True)
+def test_a_killed_worker_fails_its_job_and_the_next_job_runs(make_manager, executor):
+    assert isinstance(executor, RemoteExecutor)
+    manager = make_manager(1)
+    doomed = manager.submit(long(), owner="ann")
+    waiting = manager.submit(tiny(), owner="bob")
+    wait_for(lambda: manager.snapshot(doomed), lambda s: s.step >= 2)
+    worker = executor.worker_of(doomed)
+    assert worker is not None
+    if executor.kind == "process":
+        os.kill(worker.pid, signal.SIGKILL)  # as the out-of-memory killer would
+    else:
+        import ray
+
+        ray.kill(worker.actor, no_restart=True)
+    s = wait_done(manager, doomed)
+    assert s.status == "failed"
+    assert s.message.startswith("The worker running this job was lost: "), s.message
+    if executor.kind == "process":
+        assert "SIGKILL" in s.message
+    assert manager.model_copy(doomed) is None and manager.checkpoint(doomed) is None
+    # its slot is free: the queued job runs, on a live worker
+    assert wait_done(manager, waiting).status == "finished"
+
+
+def test_where_jobs_run_is_described(make_manager, executor):
+    manager = make_manager(1)
+    job = manager.submit(long(), owner="ann")
+    wait_for(lambda: manager.snapshot(job), lambda s: s.step >= 1)
+    where = manager.placement()
+    assert where.kind == executor.kind and not where.note
+    summary = {
+        "thread": "threads of the app's own process",
+        "process": "this machine's processes: 1 training",
+        "ray": "Ray cluster: 1 node, 2 CPUs, 0 GPUs, 1 job running",
+    }[executor.kind]
+    assert where.summary.startswith(summary), where.summary
+    manager.stop(job)
+    assert wait_done(manager, job).status == "stopped"
+
+
+def test_an_unreachable_cluster_falls_back_to_processes_and_says_so():
+    t0 = time.monotonic()
+    fallback = create_executor("ray", "ray://127.0.0.1:9", warm=0)  # nothing listens on 9
+    try:
+        assert time.monotonic() - t0 < 30  # refused at once, not after ray.init's minutes
+        assert fallback.kind == "process"
+        assert "Could not reach the Ray cluster at 'ray://127.0.0.1:9'" in fallback.note
+        where = fallback.placement()
+        assert where.kind == "process" and "Jobs train in this machine's processes" in where.note
+    finally:
+        fallback.shutdown()

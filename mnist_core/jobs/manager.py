@@ -30,6 +30,7 @@ from mnist_core.config import TrainConfig
 from mnist_core.data import MnistRaw, MnistSource
 from mnist_core.errors import ConfigError, MnistError
 from mnist_core.finetune import FineTuneData
+from mnist_core.jobs.executor import Executor, Placement, ThreadExecutor, WorkerLost
 from mnist_core.jobs.housekeeping import Job, expire_leases, trim_history
 from mnist_core.jobs.runner import TrainingRunner
 from mnist_core.jobs.snapshot import ACTIVE_STATUSES, DONE_STATUSES, JobSnapshot
@@ -56,13 +57,17 @@ class JobNotFound(JobError, KeyError):
         return str(self.args[0]) if self.args else ""
 
 
-def default_max_running() -> int:
-    """$MNIST_MAX_JOBS when set (see `mnist_core.settings`); otherwise 2 with a CUDA GPU (small
+def default_max_running(executor: Executor | None = None) -> int:
+    """$MNIST_MAX_JOBS when set (see `mnist_core.settings`); otherwise what the executor can
+    train at once (a Ray cluster: one job per CPU it reserves), else 2 with a CUDA GPU (small
     models leave it mostly idle) and 1 on a CPU, where a second job only halves the speed of
     the first."""
     configured = settings().max_jobs
     if configured is not None:
         return configured
+    slots = executor.default_slots() if executor is not None else None
+    if slots is not None:
+        return slots
     return 2 if torch.cuda.is_available() else 1
 
 
@@ -85,6 +90,8 @@ class JobManager:
             runs of the owners seen least recently lose theirs first. Saved runs hold none.
         threads_per_job: torch intra-op threads per job (default: the cores torch sees less
             one, divided by max_running, so concurrent jobs share the cores instead of fighting).
+        executor: where each job's training loop runs (`executor.py`; default: a thread of
+            this process). One that is passed in is shared: `shutdown` leaves it running.
     """
 
     def __init__(
@@ -98,8 +105,13 @@ class JobManager:
         threads_per_job: int | None = None,
         done_ttl_s: float = 1800.0,
         keep_weights: int = 32,
+        executor: Executor | None = None,
     ) -> None:
-        self.max_running = default_max_running() if max_running is None else int(max_running)
+        self._owns_executor = executor is None
+        self.executor = executor if executor is not None else ThreadExecutor()
+        self.max_running = (
+            default_max_running(self.executor) if max_running is None else int(max_running)
+        )
         if self.max_running < 1:
             raise ConfigError(f"max_running must be at least 1, got {max_running!r}.")
         if not lease_s > 0:
@@ -179,6 +191,7 @@ class JobManager:
                 on_end=self._on_job_end,
                 tags=tags,
                 finetune=finetune,
+                executor=self.executor,
             )
             self._jobs[job_id] = Job(runner, owner, next(self._seq), time.monotonic())
             self._owner_seen[owner] = time.monotonic()
@@ -319,6 +332,12 @@ class JobManager:
         for runner in runners:
             runner.join(max(0.0, deadline - time.monotonic()))
         self._scheduler.join(max(0.0, deadline - time.monotonic()))
+        if self._owns_executor:
+            self.executor.shutdown()
+
+    def placement(self) -> Placement:
+        """Where jobs train (for the sidebar): the executor's account of its workers."""
+        return self.executor.placement()
 
     # ---- observing ------------------------------------------------------------------------
     def snapshot(self, job_id: str) -> JobSnapshot:
@@ -345,8 +364,13 @@ class JobManager:
             return self._running()
 
     def model_copy(self, job_id: str) -> nn.Module | None:
-        """A CPU eval-mode copy of the job's current weights (None before the model exists)."""
-        return self._get(job_id).runner.weights.model_copy()
+        """A CPU eval-mode copy of the job's current weights (None before the model exists,
+        and when the worker training it was just lost: the job is then marked failed)."""
+        weights = self._get(job_id).runner.weights
+        try:
+            return weights.model_copy()
+        except WorkerLost:
+            return None
 
     def checkpoint(self, job_id: str) -> Checkpoint | None:
         """The in-memory checkpoint of a finished or stopped job (None otherwise)."""

@@ -1,6 +1,7 @@
-"""Run `training.fit` in a background thread and watch it safely from any other thread.
+"""Run `training.fit` in the background and watch it safely from any other thread.
 
-`TrainingRunner` is the thread shell of one run: it drives `fit` in a daemon thread and hands
+`TrainingRunner` is the thread shell of one run: its daemon thread drives `fit` through an
+executor (`executor.py`: in this thread, in a child process, or on a Ray actor) and hands
 each event to its `JobState` (the pure fold in `snapshot.py`), whose `snapshot()` other
 threads read; its `RunWeights` (`weights.py`) hold the model and checkpoint and save them.
 Stop, pause and learning-rate changes go through `TrainControl`, which `fit` reads before
@@ -27,10 +28,11 @@ from mnist_core.data import MnistRaw
 from mnist_core.errors import MnistError
 from mnist_core.events import Event, RunEnded
 from mnist_core.finetune import FineTuneData
+from mnist_core.jobs.executor import Executor, RemoteFailure, RunTask, ThreadExecutor
 from mnist_core.jobs.snapshot import JobSnapshot, JobState, JobStatus
 from mnist_core.jobs.weights import RunWeights
 from mnist_core.memory import trim_heap
-from mnist_core.training import build_model, fit
+from mnist_core.training import build_model
 
 if TYPE_CHECKING:
     from mnist_core.store import ModelStore
@@ -56,6 +58,8 @@ def set_thread_count(n: int) -> None:
 def failure_message(e: Exception) -> tuple[str, str]:
     """(error, message for people) of an exception that ended a run. Our own errors are
     written for people; anything else is a bug, and the message says so."""
+    if isinstance(e, RemoteFailure):  # raised in a worker: its own account
+        return e.error, e.message
     error = str(e).strip() or type(e).__name__
     if isinstance(e, MnistError):
         return error, error
@@ -83,6 +87,7 @@ class TrainingRunner:
         on_end: Callable[[TrainingRunner], None] | None = None,
         tags: Mapping[str, Any] | None = None,
         finetune: FineTuneData | None = None,
+        executor: Executor | None = None,
     ) -> None:
         """`data` is called in the worker thread (loading MNIST can take seconds). `threads`
         limits torch's intra-op threads in that thread (None: leave torch's default).
@@ -90,10 +95,12 @@ class TrainingRunner:
         it to start the next job); it must not raise and must not block. `tags`: plain values
         added to the checkpoint's metrics (the sweep a run belongs to). `finetune`: start from
         those weights on that mixed data, and measure the held-back handwriting before and
-        after (tags "personal_accuracy_before" / "personal_accuracy_after")."""
+        after (tags "personal_accuracy_before" / "personal_accuracy_after"). `executor`:
+        where `fit` itself runs (default: in this runner's thread)."""
         self.config, self.job_id, self.owner, self.name = config, job_id, owner, name
         self._data, self._threads, self._on_end = data, threads, on_end
         self._finetune = finetune
+        self._executor = executor or ThreadExecutor()
         self._control = TrainControl()
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
@@ -186,13 +193,18 @@ class TrainingRunner:
             with self._lock:
                 self.weights.attach(model, (raw.test_images, raw.test_labels))
                 self._state.note("Preparing")
-            fit_data = raw if ft is None else ft.splits(raw, self.config)
-            for event in fit(self.config, fit_data, model=model, control=self._control):
+            task = RunTask(self.job_id, self.config, raw, model, self._control, self._threads, ft)
+            executor = self._executor
+            if not isinstance(executor, ThreadExecutor):  # the live weights are over there
+                self.weights.live_state = lambda: executor.live_state(self.job_id)
+            for event in executor.run(task):
                 self._on_event(event)
         except Exception as e:
             error, message = failure_message(e)
+            trace = e.trace if isinstance(e, RemoteFailure) else traceback.format_exc()
             with self._lock:
-                self._state.fail(error, message, traceback.format_exc(), time.perf_counter())
+                self.weights.live_state = None
+                self._state.fail(error, message, trace, time.perf_counter())
                 self.weights.after_done()
             log.warning("job %s failed: %s", self.job_id, error)
         finally:
@@ -200,6 +212,7 @@ class TrainingRunner:
 
     def _on_event(self, event: Event) -> None:
         if isinstance(event, RunEnded):
+            self.weights.live_state = None  # the model here holds the final weights now
             self.weights.to_cpu()
             ft, model = self._finetune, self.weights.model
             if ft is not None and model is not None and event.status == "finished":

@@ -18,6 +18,7 @@ import dataclasses
 import logging
 import threading
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import torch
@@ -27,13 +28,13 @@ from mnist_core.checkpoints import (
     Checkpoint,
     cpu_state_dict,
     make_checkpoint,
+    uninitialised_model,
     with_cpu_test_accuracy,
 )
 from mnist_core.errors import CheckpointError, MnistError
 from mnist_core.evaluation import evaluate
 from mnist_core.events import RunEnded
 from mnist_core.jobs.snapshot import JobState
-from mnist_core.models import create_model
 
 if TYPE_CHECKING:
     from mnist_core.store import ModelStore
@@ -86,6 +87,9 @@ class RunWeights:
         self.test_set: tuple[torch.Tensor, torch.Tensor] | None = None  # for stopped runs
         self.kept_checkpoint: Checkpoint | None = None
         self.released = False
+        # Set while a job trains in another process: the current weights are fetched from
+        # there (`Executor.live_state`); `model` holds the starting, then the final weights.
+        self.live_state: Callable[[], dict[str, torch.Tensor] | None] | None = None
 
     # ---- called by the runner's worker (lock held) -----------------------------------------
     def attach(self, model: nn.Module, test_set: tuple[torch.Tensor, torch.Tensor]) -> None:
@@ -217,11 +221,14 @@ class RunWeights:
 
     def _cpu_copy(self, model: nn.Module) -> nn.Module:
         """`model` rebuilt on the CPU (train mode) from its weights as of the last full step."""
-        with self._weights_lock:
-            # Copy the tensors only (fast, short hold); the module is rebuilt outside the lock.
-            state = cpu_state_dict(model)
+        live = self.live_state
+        state = live() if live is not None else None
+        if state is None:
+            with self._weights_lock:
+                # Copy the tensors only (fast, short hold); the module is rebuilt outside it.
+                state = cpu_state_dict(model)
         config = self._state.config
-        copy = create_model(config.model, **config.model_kwargs)
+        copy = uninitialised_model(config.model, **config.model_kwargs)
         copy.load_state_dict(state)
         return copy
 
