@@ -20,8 +20,10 @@ from bench import (
     explain_speed,
     finetune,
     first_render,
+    panel,
     photos,
     race,
+    scaling,
     startup,
     stop_latency,
     sweep,
@@ -47,6 +49,8 @@ TOOLS: dict[str, ModuleType] = {
     "drawn": drawn,
     "photos": photos,
     "finetune": finetune,
+    "scaling": scaling,
+    "panel": panel,
 }
 
 

@@ -19,10 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from mnist_core.errors import ConfigError
+from mnist_core.settings import EXECUTOR_KINDS
 
-# The executors a sweep can run on. Only threads in this process for now; a process pool and
-# a Ray cluster are the next step (the job manager's executor interface).
-EXECUTORS = ("thread",)
 _OWNER = "cli"  # checkpoints go to <runs dir>/cli/, beside `train`'s default
 
 
@@ -49,7 +47,19 @@ def add_parser(sub: argparse._SubParsersAction, config_flags: list, flag: Any) -
     s.add_argument("--random", type=int, default=0, metavar="N", help="random samples to draw")
     s.add_argument("--sweep-seed", type=int, default=0, help="seed of the random samples")
     s.add_argument("--name", default="", help="the sweep's name (default: sweep #n)")
-    s.add_argument("--executor", choices=EXECUTORS, default="thread", help="where runs train")
+    s.add_argument(
+        "--executor",
+        choices=EXECUTOR_KINDS,
+        default=None,
+        help="where runs train (default: $MNIST_EXECUTOR, else process)",
+    )
+    s.add_argument(
+        "--ray-address",
+        default=None,
+        metavar="ADDR",
+        help="the Ray cluster for --executor ray: auto, local or ray://host:10001 "
+        "(default: $MNIST_RAY_ADDRESS, else local)",
+    )
     s.add_argument("--parallel", type=int, default=None, metavar="N", help="runs trained at once")
     s.add_argument("--runs-dir", help="where checkpoints go (default: $MNIST_RUNS_DIR or runs)")
     s.add_argument("--json", metavar="PATH", help="write the report here ('-': stdout)")
@@ -84,6 +94,7 @@ def run(args: argparse.Namespace) -> int:
     from mnist_core.cli import _train_config
     from mnist_core.data import load_mnist
     from mnist_core.jobs import DONE_STATUSES, JobManager, default_max_running
+    from mnist_core.jobs.choose import create_executor
     from mnist_core.settings import settings
     from mnist_core.store import ModelStore
 
@@ -97,15 +108,24 @@ def run(args: argparse.Namespace) -> int:
     store = ModelStore(runs_dir=runs_dir)
     # No browser renews leases here: a lease longer than any sweep. And no web server to
     # keep a core free for (the app's manager does): the runs share all of them.
-    slots = args.parallel or default_max_running()
+    kind = args.executor or settings().executor
+    address = args.ray_address or settings().ray_address
+    executor = create_executor(kind, address, warm=args.parallel or 1)
+    if executor.note:
+        print(executor.note, file=sys.stderr)
+    slots = args.parallel or default_max_running(executor)
     manager = JobManager(
         slots,
         data=lambda: raw,
         store=store,
         lease_s=1e9,
         threads_per_job=max(1, torch.get_num_threads() // slots),
+        executor=executor,
     )
-    print(f"{spec.n_runs} runs of {base.model}, {manager.max_running} at a time", file=log)
+    where = manager.placement().summary
+    print(
+        f"{spec.n_runs} runs of {base.model}, {manager.max_running} at a time in {where}", file=log
+    )
     t0 = time.perf_counter()
     try:
         name = args.name or f"{base.model} sweep {time.strftime('%Y-%m-%d %H:%M')}"
@@ -127,10 +147,14 @@ def run(args: argparse.Namespace) -> int:
             time.sleep(0.2)
     except KeyboardInterrupt:
         manager.shutdown()
+        executor.shutdown()
         raise
     wall = time.perf_counter() - t0
     manager.shutdown()
+    executor.shutdown()
     report = _report(snap, store, wall)
+    report["executor"] = executor.kind
+    report["parallel"] = slots
     best = snap.best
     if best is not None:
         print(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import streamlit as st
 
 from mnist_core.config import TrainConfig
@@ -289,11 +291,38 @@ def _log_scale(run: charts.Curve, others: list[charts.Curve]) -> bool:
     return choice == "Log"
 
 
-def _charts(snap: JobSnapshot, compare: list[str]) -> None:
+def _figures(snap: JobSnapshot, compare: list[str]) -> dict[str, Any]:
+    """The live charts' figures, rebuilt only when what they show changed: the panel refreshes
+    every second, new points arrive less often, and building the figures was most of what a
+    refresh cost the server (`python -m bench panel`)."""
+    others_snaps = [o for o in (_snapshot(j) for j in compare) if o is not None]
+    version = (
+        snap.job_id,
+        len(snap.steps),  # the logged steps: `step` itself moves between them
+        len(snap.epochs),
+        len(snap.checks),
+        len(snap.lr_changes),
+        st.session_state[keys.TRAIN_LOSS_SCALE],
+        tuple((o.job_id, len(o.steps), len(o.epochs), len(o.checks)) for o in others_snaps),
+    )
+    cached = st.session_state[keys.TRAIN_CHARTS]
+    if cached is not None and cached[0] == version:
+        return cached[1]
     run = charts.curve_from_snapshot(snap)
-    others = [
-        charts.curve_from_snapshot(o) for o in (_snapshot(j) for j in compare) if o is not None
-    ]
+    others = [charts.curve_from_snapshot(o) for o in others_snaps]
+    figures: dict[str, Any] = {}
+    if run.steps or any(o.steps for o in others):
+        figures["loss"] = charts.loss_figure(run, others, log_y=_log_scale(run, others))
+    if run.steps:
+        figures["lr"] = charts.lr_figure(run)
+    if run.epochs or run.test_points or any(o.epochs for o in others):
+        figures["accuracy"] = charts.accuracy_figure(run, others)
+    st.session_state[keys.TRAIN_CHARTS] = (version, figures)
+    return figures
+
+
+def _charts(snap: JobSnapshot, compare: list[str]) -> None:
+    figures = _figures(snap, compare)
     left, right = st.columns(2)
     with left:
         title, scale = st.columns([1, 1], vertical_alignment="bottom")
@@ -307,23 +336,18 @@ def _charts(snap: JobSnapshot, compare: list[str]) -> None:
             help="Auto uses a log scale once the loss spans more than two decades (a factor "
             "of 100), where a linear one would flatten everything after the first steps.",
         )
-        if run.steps or any(o.steps for o in others):
-            figure = charts.loss_figure(run, others, log_y=_log_scale(run, others))
-            st.plotly_chart(figure, key="train_loss_chart", config={"displaylogo": False})
+        if "loss" in figures:
+            st.plotly_chart(figures["loss"], key="train_loss_chart", config={"displaylogo": False})
         else:
             st.caption("The loss curve appears after the first steps.")
-        if run.steps:
+        if "lr" in figures:
             st.markdown("**Learning rate** per step")
-            st.plotly_chart(
-                charts.lr_figure(run), key="train_lr_chart", config={"displaylogo": False}
-            )
+            st.plotly_chart(figures["lr"], key="train_lr_chart", config={"displaylogo": False})
     with right:
         st.markdown("**Accuracy** per epoch")
-        if run.epochs or run.test_points or any(o.epochs for o in others):
+        if "accuracy" in figures:
             st.plotly_chart(
-                charts.accuracy_figure(run, others),
-                key="train_accuracy_chart",
-                config={"displaylogo": False},
+                figures["accuracy"], key="train_accuracy_chart", config={"displaylogo": False}
             )
             st.caption(TRAIN_ACCURACY_NOTE)
         else:

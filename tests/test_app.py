@@ -91,6 +91,10 @@ def app_env(
     monkeypatch.setenv("MNIST_CHECKPOINTS_DIR", str(pretrained_dir))
     monkeypatch.setenv("MNIST_RUNS_DIR", str(tmp_path / "runs"))
     monkeypatch.setenv("MNIST_DATA_DIR", str(mnist_dir))
+    # AppTest runs the app's script in this process, a new job manager per test: its jobs
+    # train in threads here. The process and Ray executors have their own contract tests
+    # (test_jobs.py), one app test below, and the browser tests serve the default.
+    monkeypatch.setenv("MNIST_EXECUTOR", "thread")
     monkeypatch.chdir(REPO)
     return tmp_path
 

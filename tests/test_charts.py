@@ -123,3 +123,20 @@ def test_curve_from_a_snapshot_carries_validation_loss_rates_and_lr_changes() ->
     curve = charts.curve_from_snapshot(state.snapshot(2.0))
     assert curve.val_loss == [0.45] and curve.epoch_steps == [10] and curve.lrs == [0.01]
     assert curve.lr_marks == [LrMark(10, config.lr, 0.001)] and curve.steps_per_epoch == 10
+
+
+def test_long_runs_are_drawn_with_at_most_max_chart_points() -> None:
+    xs = list(range(1, 13_001))
+    x, y = charts.thin(xs, [v * 2 for v in xs])
+    assert len(x) <= charts.MAX_CHART_POINTS and x[0] == 1 and x[-1] == 13_000
+    assert y == [v * 2 for v in x]  # the pairs stay together
+    gaps = {b - a for a, b in zip(x[:-1], x[1:], strict=True)}
+    assert max(gaps) - min(gaps) <= 14  # evenly spaced (the last step kept)
+    assert charts.thin(xs[:500], xs[:500]) == (xs[:500], xs[:500])  # short: every point
+    curve = charts.Curve(
+        name="long", steps=xs, losses=[1.0 / v for v in xs], epochs=[], train_acc=[],
+        val_acc=[], test_acc=[], lrs=[1e-3] * len(xs),
+    )  # fmt: skip
+    for figure in (charts.loss_figure(curve), charts.lr_figure(curve)):
+        assert all(len(t.x) <= charts.MAX_CHART_POINTS for t in figure.data)
+        assert all(t.x[-1] == 13_000 for t in figure.data)

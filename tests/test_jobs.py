@@ -652,8 +652,8 @@ def test_where_jobs_run_is_described(make_manager, executor):
     assert where.kind == executor.kind and not where.note
     summary = {
         "thread": "threads of the app's own process",
-        "process": "this machine's processes: 1 training",
-        "ray": "Ray cluster: 1 node, 2 CPUs, 0 GPUs, 1 job running",
+        "process": "this machine's processes (1 training",
+        "ray": "the Ray cluster: 1 node, 2 CPUs, 0 GPUs, 1 job running",
     }[executor.kind]
     assert where.summary.startswith(summary), where.summary
     manager.stop(job)

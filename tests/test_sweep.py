@@ -176,10 +176,13 @@ def test_the_sweep_command_writes_a_json_report(mnist_dir, tmp_path, capsys):
             "--data-dir", str(mnist_dir),
             "--runs-dir", str(tmp_path / "runs"),
             "--json", str(out),
+            "--executor", "process",
+            "--parallel", "2",
         ]
     )  # fmt: skip
     assert rc == 0, capsys.readouterr()
     report = json.loads(out.read_text())
+    assert report["executor"] == "process" and report["parallel"] == 2  # 2 child processes
     assert report["n_runs"] == 4 and len(report["runs"]) == 4
     assert report["params"] == ["lr", "batch_size"]
     for run in report["runs"]:
@@ -191,6 +194,7 @@ def test_the_sweep_command_writes_a_json_report(mnist_dir, tmp_path, capsys):
     assert report["best"]["test_accuracy"] == best["test_accuracy"]
     printed = capsys.readouterr().out
     assert "[4/4]" in printed and "best:" in printed
+    assert "2 at a time in this machine's processes" in printed
 
 
 @pytest.mark.parametrize(

@@ -9,6 +9,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from types import SimpleNamespace
+from typing import Any
 
 import numpy as np
 import plotly.graph_objects as go
@@ -29,6 +30,10 @@ LR_CHANGE_COLOR = "#7F8C8D"
 FONT = dict(family="Inter, system-ui, sans-serif", size=13)
 # A log scale for the loss by default when its values span more than this ratio (two decades).
 LOG_SCALE_SPAN = 100.0
+# Per-step curves are drawn with at most this many points: a live chart is rebuilt and sent on
+# every refresh: a 13,000-step run with every point cost 0.39 s of the server and 1.0 MB per
+# refresh, thinned 0.09 s and 86 KB (`python -m bench panel`). Evenly spaced, the last kept.
+MAX_CHART_POINTS = 1000
 MAX_EPOCH_TICKS = 10  # at most this many labelled epochs on an epoch axis
 
 
@@ -45,6 +50,20 @@ def _layout(
     )
     fig.update_layout(**{**settings, **kwargs})
     return fig
+
+
+def thin(xs: Sequence[Any], ys: Sequence[Any], limit: int | None = None) -> tuple[list, list]:
+    """At most `limit` (default MAX_CHART_POINTS) evenly spaced (x, y) points of the series,
+    always with the last."""
+    limit = MAX_CHART_POINTS if limit is None else limit
+    n = len(xs)
+    if n <= limit:
+        return list(xs), list(ys)
+    every = -(-n // limit)  # ceil
+    keep = list(range(0, n, every))
+    if keep[-1] != n - 1:
+        keep[-1] = n - 1
+    return [xs[i] for i in keep], [ys[i] for i in keep]
 
 
 def smooth(values: Sequence[float], weight: float = 0.8) -> list[float]:
@@ -190,9 +209,10 @@ def loss_figure(run: Curve, others: Sequence[Curve] = (), *, log_y: bool = False
         current = curve is run
         first = True
         if curve.steps and current:
+            x, y = thin(curve.steps, curve.losses)
             fig.add_scatter(
-                x=curve.steps,
-                y=curve.losses,
+                x=x,
+                y=y,
                 mode="lines",
                 name="loss",
                 line=dict(color=color, width=1),
@@ -202,9 +222,10 @@ def loss_figure(run: Curve, others: Sequence[Curve] = (), *, log_y: bool = False
             )
             first = False
         if curve.steps:
+            x, y = thin(curve.steps, smooth(curve.losses))  # smoothed over every step
             fig.add_scatter(
-                x=curve.steps,
-                y=smooth(curve.losses),
+                x=x,
+                y=y,
                 mode="lines",
                 name="smoothed",
                 line=dict(color=color, width=2.5 if current else 1.75),
@@ -235,10 +256,11 @@ def loss_figure(run: Curve, others: Sequence[Curve] = (), *, log_y: bool = False
 
 def lr_figure(run: Curve) -> go.Figure:
     """The learning rate each step used (the schedule, and any change made during the run)."""
+    x, y = thin(run.steps, run.lrs)
     fig = go.Figure(
         go.Scatter(
-            x=run.steps,
-            y=run.lrs,
+            x=x,
+            y=y,
             mode="lines",
             name="learning rate",
             line=dict(color=ACCENT, width=2, shape="hv"),

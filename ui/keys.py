@@ -16,6 +16,7 @@ TRAIN_QP_LOADED = "train_qp_loaded"  # query parameters already applied in this 
 TRAIN_QP_NOTES = "train_qp_notes"  # messages about refused or clamped link values
 TRAIN_FLASH = "train_flash"  # messages from button callbacks, shown once
 TRAIN_SEEN_STATUS = "train_seen_status"  # (job status, poll interval) at the last full run
+TRAIN_CHARTS = "train_charts"  # (what they show, the live charts' figures): reused until it changes
 TRAIN_COMPARE = "train_compare"  # widget: earlier runs overlaid on the charts
 TRAIN_RUN_NAME = "train_run_name"  # widget: optional name of the next run
 TRAIN_NEW_LR = "train_new_lr"  # widget: learning rate to switch to while running

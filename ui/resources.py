@@ -17,6 +17,8 @@ from mnist_core.data import MnistSource, find_data_dir
 from mnist_core.device import device_name
 from mnist_core.evaluation import EvalResult, evaluate
 from mnist_core.jobs import JobManager
+from mnist_core.jobs.choose import create_executor
+from mnist_core.jobs.executor import Executor
 from mnist_core.settings import settings
 from mnist_core.store import ModelStore, StoredModel
 
@@ -47,13 +49,28 @@ def get_store() -> ModelStore:
 
 
 @st.cache_resource(show_spinner=False)
-def _manager(pretrained: str, runs: str) -> JobManager:
-    return JobManager(data=get_data_source(), store=_store(pretrained, runs))
+def _executor(kind: str, ray_address: str | None) -> Executor:
+    return create_executor(kind, ray_address, warm=1)
+
+
+def get_executor() -> Executor:
+    """Where jobs train ($MNIST_EXECUTOR, $MNIST_RAY_ADDRESS): one per server process, with its
+    warm workers; a cluster that cannot be reached gives the process executor and a note."""
+    s = settings()
+    return _executor(s.executor, s.ray_address)
+
+
+@st.cache_resource(show_spinner=False)
+def _manager(pretrained: str, runs: str, kind: str, ray_address: str | None) -> JobManager:
+    return JobManager(
+        data=get_data_source(), store=_store(pretrained, runs), executor=get_executor()
+    )
 
 
 def get_manager() -> JobManager:
     """The background training job manager (one per server process)."""
-    return _manager(str(pretrained_dir()), str(runs_dir()))
+    s = settings()
+    return _manager(str(pretrained_dir()), str(runs_dir()), s.executor, s.ray_address)
 
 
 @st.cache_resource(show_spinner=False)

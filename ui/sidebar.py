@@ -48,6 +48,14 @@ def _job_panel() -> None:
         st.page_link("pages/train.py", label="Open in Train", icon=":material/monitoring:")
 
 
+def _placement() -> None:
+    """Where jobs train: this machine's processes, the app's threads, or the Ray cluster."""
+    where = get_manager().placement()
+    st.caption(f":material/lan: **Jobs train in** {where.summary}.")
+    if where.note:
+        st.warning(where.note, icon=":material/cloud_off:")
+
+
 def render_sidebar() -> None:
     """Device and running job, at the top of the sidebar, on every page."""
     with st.sidebar, st.container(border=True):
@@ -57,6 +65,8 @@ def render_sidebar() -> None:
             + (f" · :material/sprint: {best}" if best else ""),
             help=race_best.best_help() or None,
         )
+        with friendly_errors("looking up where jobs train"):
+            _placement()
         active = False
         with friendly_errors("looking up your training jobs"):
             active = _pending_job() is not None

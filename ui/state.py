@@ -30,6 +30,7 @@ def _defaults() -> dict[str, Any]:
         keys.TRAIN_QP_NOTES: [],
         keys.TRAIN_FLASH: [],
         keys.TRAIN_SEEN_STATUS: None,
+        keys.TRAIN_CHARTS: None,
         keys.TRAIN_COMPARE: [],
         keys.TRAIN_RUN_NAME: "",
         keys.TRAIN_NEW_LR: None,

@@ -9,6 +9,7 @@ from pathlib import Path
 from bench.load.options import LoadOptions
 from bench.load.run import run_load
 from bench.load.tables import format_report
+from mnist_core.settings import EXECUTOR_KINDS
 
 DESCRIPTION = (
     "Simulate browser sessions against the engine; report errors, prediction latency and memory."
@@ -39,6 +40,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         default=0,
         help="torch threads for predictions in visitor threads (0: torch's default, as the app)",
     )
+    p.add_argument(
+        "--executor",
+        choices=EXECUTOR_KINDS,
+        default=d.executor,
+        help="where jobs train (as MNIST_EXECUTOR; default: process, the app's default)",
+    )
     p.add_argument("--json", metavar="PATH", help="also write the report as JSON here")
 
 
@@ -54,6 +61,7 @@ def run(args: argparse.Namespace) -> int:
         data_dir=args.data_dir,
         pretrained_dir=args.pretrained_dir,
         predict_threads=args.predict_threads,
+        executor=args.executor,
     )
     report = run_load(options)
     print(format_report(report))

@@ -20,3 +20,4 @@ class LoadOptions:
     pretrained_dir: str = str(PACKAGED_PRETRAINED_DIR)
     predict_threads: int = 0  # 0: leave torch's default in visitor threads, as the app does
     progress_every_s: float = 30.0  # a progress line on stderr this often (0: none)
+    executor: str = "process"  # where jobs train, as MNIST_EXECUTOR (the app's default)

@@ -23,6 +23,7 @@ from mnist_core.config import TrainConfig
 from mnist_core.data import MnistRaw, load_mnist
 from mnist_core.errors import MnistError
 from mnist_core.jobs import JobManager
+from mnist_core.jobs.choose import create_executor
 from mnist_core.memory import trim_heap
 from mnist_core.preprocess import predict
 from mnist_core.store import ModelStore
@@ -49,8 +50,13 @@ def run_load(options: LoadOptions, *, say: Callable[[str], None] = log) -> dict[
     with tempfile.TemporaryDirectory(prefix="mnist-load-", ignore_cleanup_errors=True) as runs:
         store = ModelStore(pretrained_dir=Path(options.pretrained_dir), runs_dir=Path(runs))
         models = _pretrained_models(store)
+        executor = create_executor(options.executor, warm=1)
         manager = JobManager(
-            options.max_running, data=lambda: raw, store=store, lease_s=options.lease_s
+            options.max_running,
+            data=lambda: raw,
+            store=store,
+            lease_s=options.lease_s,
+            executor=executor,
         )
         halt = threading.Event()
         say("[load] warming up: one short job per architecture, then the start figure")
@@ -101,6 +107,7 @@ def run_load(options: LoadOptions, *, say: Callable[[str], None] = log) -> dict[
         end_snaps = manager.jobs()
         under_way = sum(1 for s in end_snaps if not s.done)
         manager.shutdown(timeout=30.0)  # stops what is under way and waits for it to end
+        executor.shutdown()
         settled, _ = proc_status_mb()  # finished runs are still held, as for their visitors
         del manager, visitors, threads, sampler, models, store
     gc.collect()

@@ -139,6 +139,7 @@ class JobManager:
         self._seq = itertools.count(1)
         self._numbers: dict[tuple[str, str], itertools.count] = {}  # (owner, model) -> "#n"
         self._sweeps: dict[str, SweepRecord] = {}
+        self._submitting: set[str] = set()  # sweeps whose jobs are being submitted
         self._closed = False
         self._scheduler = threading.Thread(
             target=self._schedule_loop, name="mnist-jobs-scheduler", daemon=True
@@ -224,6 +225,8 @@ class JobManager:
                 sweep_id, name, owner, tuple(spec.param_names), next(self._seq), time.time()
             )
             self._sweeps[sweep_id] = record
+            self._submitting.add(sweep_id)  # no jobs yet: not to be taken for a done sweep
+            self._owner_seen[owner] = time.monotonic()
         tags = {"sweep": name, "sweep_id": sweep_id, "sweep_params": list(spec.param_names)}
         try:
             for overrides in spec.overrides():
@@ -236,6 +239,9 @@ class JobManager:
         except Exception:
             self.stop_sweep(sweep_id)  # all or nothing: no half-submitted sweep keeps running
             raise
+        finally:
+            with self._cond:
+                self._submitting.discard(sweep_id)
         return sweep_id
 
     def sweep(self, sweep_id: str) -> SweepSnapshot:
@@ -444,6 +450,8 @@ class JobManager:
         of an owner who left (no jobs and not seen for done_ttl_s)."""
         by_owner: dict[str, list[SweepRecord]] = {}
         for record in self._sweeps.values():
+            if record.sweep_id in self._submitting:
+                continue
             if not any(j in self._jobs for j in record.pending):  # done
                 by_owner.setdefault(record.owner, []).append(record)
         for owner, done in by_owner.items():

@@ -132,5 +132,5 @@ class ProcessExecutor(RemoteExecutor):
         with self._lock:
             idle, busy = len(self._idle), len(self._busy)
         cpus = float(os.cpu_count() or 1)
-        summary = f"this machine's processes: {busy} training, {idle} warm"
+        summary = f"this machine's processes ({busy} training, {idle} warm)"
         return Placement("process", summary, cpus=cpus, note=self.note)

@@ -43,9 +43,9 @@ def connect(address: str, num_cpus: int | None = None) -> None:
             "Ray is not installed (pip install 'ray==2.60.0'), so jobs cannot train on a "
             "Ray cluster."
         ) from e
+    _check_reachable(address)
     if ray.is_initialized():
         return
-    _check_reachable(address)
     kwargs: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False}
     if address == "local":
         kwargs["num_cpus"] = num_cpus
@@ -175,12 +175,12 @@ class RayExecutor(RemoteExecutor):
             nodes = sum(1 for n in ray.nodes() if n.get("Alive"))
             total = ray.cluster_resources()
         except Exception as e:  # the cluster went away: say so, keep serving
-            return Placement("ray", f"Ray cluster at {self.address}: unreachable ({e})")
+            return Placement("ray", f"the Ray cluster at {self.address}, unreachable now ({e})")
         with self._lock:
             busy = len(self._busy)
         cpus, gpus = float(total.get("CPU", 0)), float(total.get("GPU", 0))
         summary = (
-            f"Ray cluster: {nodes} node{'s' * (nodes != 1)}, {cpus:g} CPUs, {gpus:g} GPUs, "
+            f"the Ray cluster: {nodes} node{'s' * (nodes != 1)}, {cpus:g} CPUs, {gpus:g} GPUs, "
             f"{busy} job{'s' * (busy != 1)} running"
         )
         return Placement("ray", summary, nodes=nodes, cpus=cpus, gpus=gpus, note=self.note)

@@ -1,0 +1,252 @@
+"""Training out of the app's process: what each executor costs and gains (issue 15).
+
+`watch`: one ResNet job started in Chromium on a real `streamlit run app.py`; its real speed
+(steps read off the Train page, against this script's clock) while the Train page is watched
+and while the visitor is on Models, alternating 30-second windows, and the figure the page
+shows; plus the resident memory of the server's whole process tree (the app, its training
+children, a local Ray's services) while the job trains. Per executor: `--executors`.
+
+`sweep`: a 12-run LeNet-5 sweep (4 learning rates x 3 batch sizes, 1 epoch each) through
+`python -m mnist_core sweep`, wall time per executor and parallelism.
+
+    python -m bench scaling watch --executors thread,process
+    python -m bench scaling sweep --train-subset 10000
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from bench.browser import CHROMIUM, CHROMIUM_ARGS, free_port, health_ok
+
+DESCRIPTION = "executors: watched/unwatched training speed, memory, a 12-run sweep's wall time"
+REPO = Path(__file__).resolve().parents[1]
+BATCH = 128
+SWEEP_CONFIGS = [("thread", 1), ("process", 1), ("process", 2), ("ray", 2)]
+
+
+# ---- process-tree memory -----------------------------------------------------------------
+
+
+def _children() -> dict[int, list[int]]:
+    tree: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_text()
+        except OSError:
+            continue
+        ppid = int(stat.rsplit(")", 1)[1].split()[1])
+        tree.setdefault(ppid, []).append(int(entry))
+    return tree
+
+
+def _rss_mb(pid: int) -> float:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
+def tree_rss_mb(root: int) -> tuple[float, float]:
+    """(root's RSS, its descendants' RSS) in MB."""
+    tree, todo, rest = _children(), list(_children().get(root, [])), 0.0
+    while todo:
+        pid = todo.pop()
+        rest += _rss_mb(pid)
+        todo.extend(tree.get(pid, []))
+    return _rss_mb(root), rest
+
+
+# ---- watch -------------------------------------------------------------------------------
+
+
+def _server(kind: str, runs: Path) -> tuple[subprocess.Popen, str]:
+    port = free_port()
+    env = {
+        **os.environ,
+        "MNIST_RUNS_DIR": str(runs),
+        "MNIST_EXECUTOR": kind,
+        "MNIST_MAX_JOBS": "1",
+        "PYTHONUNBUFFERED": "1",
+    }
+    cmd = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
+           "--server.port", str(port), "--server.address", "127.0.0.1",
+           "--server.fileWatcherType", "none", "--browser.gatherUsageStats", "false"]  # fmt: skip
+    proc = subprocess.Popen(
+        cmd, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    url = f"http://127.0.0.1:{port}"
+    t0 = time.monotonic()
+    while not health_ok(url):
+        if proc.poll() is not None or time.monotonic() - t0 > 120:
+            raise SystemExit(f"the {kind} server did not start")
+        time.sleep(0.1)
+    return proc, url
+
+
+_IDLE_JS = """() => {
+    const app = document.querySelector('[data-testid="stApp"]');
+    return !!app && app.getAttribute('data-test-script-state') !== 'running';
+}"""
+
+
+def _metric(page: Any, label: str) -> str:
+    metric = page.get_by_test_id("stMetric").filter(
+        has=page.get_by_test_id("stMetricLabel").filter(has_text=re.compile(rf"^\s*{label}\s*$"))
+    )
+    return metric.get_by_test_id("stMetricValue").inner_text(timeout=30_000)
+
+
+def _step(page: Any) -> int:
+    return int(_metric(page, "Step").split("/")[0].replace(",", "").strip())
+
+
+def _nav(page: Any, title: str) -> None:
+    page.get_by_test_id("stSidebarNav").get_by_role("link", name=title).click()
+    page.wait_for_function(f"() => location.pathname.endsWith('/{title.lower()}')")
+    page.wait_for_function(_IDLE_JS, timeout=60_000)
+
+
+def watch_one(browser: Any, kind: str, window_s: float, rounds: int) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory() as tmp:
+        proc, url = _server(kind, Path(tmp) / "runs")
+        try:
+            page = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
+            page.goto(f"{url}/train?model=resnet&epochs=30&batch_size={BATCH}")
+            page.wait_for_function(_IDLE_JS, timeout=60_000)
+            page.get_by_test_id("stMain").get_by_role("button", name="Start training").click()
+            deadline = time.monotonic() + 120
+            while time.monotonic() < deadline:
+                try:
+                    if _step(page) > 0:
+                        break
+                except Exception:
+                    pass
+                time.sleep(1)
+            time.sleep(10)  # past the first steps' one-off costs
+            watched, away, shown, memory = [], [], [], []
+            for _ in range(rounds):
+                s0, t0 = _step(page), time.monotonic()
+                end = t0 + window_s
+                while time.monotonic() < end:
+                    memory.append(tree_rss_mb(proc.pid))
+                    time.sleep(2)
+                s1, t1 = _step(page), time.monotonic()
+                shown.append(_metric(page, "Images / s"))
+                watched.append((s1 - s0) * BATCH / (t1 - t0))
+                _nav(page, "Models")
+                time.sleep(window_s)
+                _nav(page, "Train")
+                s2, t2 = _step(page), time.monotonic()
+                away.append((s2 - s1) * BATCH / (t2 - t1))
+                print(
+                    f"[{kind}] watched {watched[-1]:,.0f} img/s (page said {shown[-1]}), "
+                    f"away {away[-1]:,.0f} img/s",
+                    flush=True,
+                )
+            page.context.close()
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+    app_mb = max(m[0] for m in memory)
+    total_mb = max(m[0] + m[1] for m in memory)
+    return {
+        "executor": kind,
+        "watched_images_per_s": watched,
+        "away_images_per_s": away,
+        "page_showed": shown,
+        "ratio": sum(watched) / sum(away),
+        "app_process_mb": app_mb,
+        "process_tree_mb": total_mb,
+    }
+
+
+# ---- sweep -------------------------------------------------------------------------------
+
+
+def sweep_one(kind: str, parallel: int, train_subset: int) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "sweep.json"
+        cmd = [sys.executable, "-m", "mnist_core", "sweep", "--model", "lenet5",
+               "--epochs", "1", "--grid", "lr=1e-3,2e-3,3e-3,5e-3",
+               "--grid", "batch_size=64,128,256", "--executor", kind,
+               "--parallel", str(parallel), "--runs-dir", str(Path(tmp) / "runs"),
+               "--json", str(out)]  # fmt: skip
+        if kind == "ray":
+            cmd += ["--ray-address", "local"]
+        if train_subset:
+            cmd += ["--train-subset", str(train_subset)]
+        t0 = time.monotonic()
+        subprocess.run(cmd, cwd=REPO, check=True, stdout=subprocess.DEVNULL)
+        wall = time.monotonic() - t0
+        report = json.loads(out.read_text())
+    accs = [r["test_accuracy"] for r in report["runs"]]
+    row = {
+        "executor": kind,
+        "parallel": parallel,
+        "runs": report["n_runs"],
+        "sweep_wall_s": report["wall_seconds"],
+        "command_wall_s": wall,
+        "best_test_accuracy": max(accs),
+    }
+    print(
+        f"[sweep] {kind} x{parallel}: {row['sweep_wall_s']:.1f} s for {row['runs']} runs "
+        f"({wall:.1f} s with start-up), best {max(accs):.2%}",
+        flush=True,
+    )
+    return row
+
+
+# ---- command line ------------------------------------------------------------------------
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("part", choices=["watch", "sweep"], help="what to measure")
+    p.add_argument("--executors", default="thread,process", help="watch: executors to compare")
+    p.add_argument("--window", type=float, default=30.0, help="watch: seconds per window")
+    p.add_argument("--rounds", type=int, default=2, help="watch: watched/away window pairs")
+    p.add_argument(
+        "--train-subset", type=int, default=0, help="sweep: training images per run (0: all)"
+    )
+    p.add_argument("--json", metavar="PATH", help="also write the figures as JSON here")
+
+
+def run(args: argparse.Namespace) -> int:
+    results: list[dict[str, Any]] = []
+    if args.part == "watch":
+        from playwright.sync_api import sync_playwright
+
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+            for kind in args.executors.split(","):
+                results.append(watch_one(browser, kind.strip(), args.window, args.rounds))
+            browser.close()
+        for r in results:
+            print(
+                f"{r['executor']:8} watched/away {r['ratio']:.2f}; memory: app process "
+                f"{r['app_process_mb']:,.0f} MB, with its children {r['process_tree_mb']:,.0f} MB"
+            )
+    else:
+        for kind, parallel in SWEEP_CONFIGS:
+            results.append(sweep_one(kind, parallel, args.train_subset))
+    if args.json:
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.json).write_text(json.dumps(results, indent=2) + "\n")
+    return 0

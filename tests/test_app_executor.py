@@ -1,0 +1,55 @@
+"""The app with its default executor (AppTest): a job started on Train trains in a warm child
+process, the sidebar says so, Train shows its progress, and Stop reaches the child."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.test_app import (  # noqa: F401  (fixtures)
+    app_env,
+    assert_clean,
+    manager_snapshot,
+    mnist_raw,
+    new_app,
+    pretrained_dir,
+    start_a_run_that_lasts,
+    texts,
+    wait_for,
+)
+
+
+@pytest.fixture
+def process_app(app_env: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:  # noqa: F811
+    monkeypatch.setenv("MNIST_EXECUTOR", "process")
+    yield app_env
+    from ui.resources import get_executor, get_manager
+
+    manager, executor = get_manager(), get_executor()
+    manager.shutdown(timeout=30)
+    executor.shutdown()  # shared by the app's managers: ended here, with its children
+
+
+def test_a_job_trains_in_a_child_process_and_stops_from_the_page(process_app: Path) -> None:
+    at = new_app()
+    at.switch_page("pages/train.py").run()
+    assert_clean(at)
+    job_id = start_a_run_that_lasts(at)
+    from ui.resources import get_executor, get_manager
+
+    executor = get_executor()
+    assert executor.kind == "process"
+    wait_for(lambda: manager_snapshot(at).step >= 2, at, 120, "two steps in the child")
+    worker = executor.worker_of(job_id)
+    assert worker is not None and worker.alive() and worker.pid != os.getpid()
+    assert "**Jobs train in** this machine's processes (1 training" in texts(at.sidebar.caption)
+    model = get_manager().model_copy(job_id)  # the weights of the child, mid-run
+    assert model is not None and not model.training
+    at.button(key="train_stop").click().run()
+    wait_for(lambda: manager_snapshot(at).done, at, 60, "the stop to reach the child")
+    assert manager_snapshot(at).status == "stopped"
+    assert_clean(at)
+    assert worker.alive()  # kept warm for the next job
