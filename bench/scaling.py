@@ -6,7 +6,7 @@ and while the visitor is on Models, alternating 30-second windows, and the figur
 shows; plus the resident memory of the server's whole process tree (the app, its training
 children, a local Ray's services) while the job trains. Per executor: `--executors`.
 
-`sweep`: a 12-run LeNet-5 sweep (4 learning rates x 3 batch sizes, 1 epoch each) through
+`sweep`: the 12-run LeNet-5 sweep of issue 14 (lr 1e-3..1e-2 x batch 32-128, 1 epoch each) through
 `python -m mnist_core sweep`, wall time per executor and parallelism.
 
     python -m bench scaling watch --executors thread,process
@@ -86,9 +86,8 @@ def _server(kind: str, runs: Path) -> tuple[subprocess.Popen, str]:
     cmd = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
            "--server.port", str(port), "--server.address", "127.0.0.1",
            "--server.fileWatcherType", "none", "--browser.gatherUsageStats", "false"]  # fmt: skip
-    proc = subprocess.Popen(
-        cmd, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
+    log = (runs.parent / "server.log").open("w")
+    proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     t0 = time.monotonic()
     while not health_ok(url):
@@ -185,8 +184,8 @@ def sweep_one(kind: str, parallel: int, train_subset: int) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "sweep.json"
         cmd = [sys.executable, "-m", "mnist_core", "sweep", "--model", "lenet5",
-               "--epochs", "1", "--grid", "lr=1e-3,2e-3,3e-3,5e-3",
-               "--grid", "batch_size=64,128,256", "--executor", kind,
+               "--epochs", "1", "--grid", "lr=1e-3,3e-3,6e-3,1e-2",
+               "--grid", "batch_size=32,64,128", "--executor", kind,
                "--parallel", str(parallel), "--runs-dir", str(Path(tmp) / "runs"),
                "--json", str(out)]  # fmt: skip
         if kind == "ray":
@@ -236,8 +235,14 @@ def run(args: argparse.Namespace) -> int:
         with sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
             for kind in args.executors.split(","):
-                results.append(watch_one(browser, kind.strip(), args.window, args.rounds))
+                try:
+                    results.append(watch_one(browser, kind.strip(), args.window, args.rounds))
+                except Exception as e:  # the others' figures still count
+                    print(f"[{kind}] failed: {type(e).__name__}: {e}", flush=True)
+                    results.append({"executor": kind, "error": f"{type(e).__name__}: {e}"})
+                _write(args.json, results)
             browser.close()
+        results = [r for r in results if "error" not in r]
         for r in results:
             print(
                 f"{r['executor']:8} watched/away {r['ratio']:.2f}; memory: app process "
@@ -246,7 +251,11 @@ def run(args: argparse.Namespace) -> int:
     else:
         for kind, parallel in SWEEP_CONFIGS:
             results.append(sweep_one(kind, parallel, args.train_subset))
-    if args.json:
-        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json).write_text(json.dumps(results, indent=2) + "\n")
+    _write(args.json, results)
     return 0
+
+
+def _write(path: str | None, results: list[dict[str, Any]]) -> None:
+    if path:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        Path(path).write_text(json.dumps(results, indent=2) + "\n")

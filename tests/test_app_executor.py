@@ -53,3 +53,54 @@ def test_a_job_trains_in_a_child_process_and_stops_from_the_page(process_app: Pa
     assert manager_snapshot(at).status == "stopped"
     assert_clean(at)
     assert worker.alive()  # kept warm for the next job
+
+
+@pytest.fixture
+def unreachable_cluster_app(app_env: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:  # noqa: F811
+    monkeypatch.setenv("MNIST_EXECUTOR", "ray")
+    monkeypatch.setenv("MNIST_RAY_ADDRESS", "ray://127.0.0.1:9")  # nothing listens on port 9
+    yield app_env
+    from ui.resources import get_executor
+
+    get_executor().shutdown()
+
+
+def test_an_unreachable_cluster_is_said_in_the_sidebar_and_jobs_train_here(
+    unreachable_cluster_app: Path,
+) -> None:
+    at = new_app()
+    at.run()
+    assert_clean(at)
+    [warning] = [w.value for w in at.sidebar.warning]
+    assert "Could not reach the Ray cluster at 'ray://127.0.0.1:9'" in warning
+    assert "Jobs train in this machine's processes instead." in warning
+    assert "**Jobs train in** this machine's processes" in texts(at.sidebar.caption)
+
+
+@pytest.fixture
+def ray_app(app_env: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:  # noqa: F811
+    import ray
+
+    assert not ray.is_initialized()  # the app starts its own, as MNIST_EXECUTOR=ray says
+    monkeypatch.setenv("MNIST_EXECUTOR", "ray")
+    yield app_env
+    from ui.resources import get_executor, get_manager
+
+    get_manager().shutdown(timeout=30)
+    get_executor().shutdown()
+    ray.shutdown()
+
+
+def test_with_ray_a_job_trains_on_an_actor_started_from_a_page_run(ray_app: Path) -> None:
+    """The local cluster is started inside a page run, in a thread that ends with the run:
+    its services must outlive that thread (they are started from one of their own)."""
+    at = new_app()
+    at.switch_page("pages/train.py").run()
+    assert_clean(at)
+    assert "**Jobs train in** the Ray cluster: 1 node" in texts(at.sidebar.caption)
+    at.button(key="train_preset_quick_look").click().run()
+    at.button(key="train_start").click().run()
+    wait_for(lambda: manager_snapshot(at).done, at, 180, "the quick look to finish on Ray")
+    snap = manager_snapshot(at)
+    assert snap.status == "finished" and snap.checkpoint_id, snap.message
+    assert_clean(at)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 
 from ui import charts
@@ -130,7 +132,7 @@ def test_long_runs_are_drawn_with_at_most_max_chart_points() -> None:
     x, y = charts.thin(xs, [v * 2 for v in xs])
     assert len(x) <= charts.MAX_CHART_POINTS and x[0] == 1 and x[-1] == 13_000
     assert y == [v * 2 for v in x]  # the pairs stay together
-    gaps = {b - a for a, b in zip(x[:-1], x[1:], strict=True)}
+    gaps = {b - a for a, b in itertools.pairwise(x)}
     assert max(gaps) - min(gaps) <= 14  # evenly spaced (the last step kept)
     assert charts.thin(xs[:500], xs[:500]) == (xs[:500], xs[:500])  # short: every point
     curve = charts.Curve(

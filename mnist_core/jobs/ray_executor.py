@@ -51,9 +51,26 @@ def connect(address: str, num_cpus: int | None = None) -> None:
         kwargs["num_cpus"] = num_cpus
     else:
         kwargs = {"address": address, "log_to_driver": False}
-    try:
-        ray.init(**kwargs)
-    except Exception as e:
+    # A local cluster's services are started with PR_SET_PDEATHSIG: they die with the *thread*
+    # that started them. Streamlit runs each page in a thread that ends with the run, so the
+    # services are started from a thread of their own that lives as long as the process.
+    done = threading.Event()
+    failure: list[BaseException] = []
+
+    def start() -> None:
+        try:
+            ray.init(**kwargs)
+        except BaseException as e:
+            failure.append(e)
+            done.set()
+            return
+        done.set()
+        threading.Event().wait()  # forever: the services' parent thread
+
+    threading.Thread(target=start, name="mnist-ray-services", daemon=True).start()
+    done.wait()
+    if failure:
+        e = failure[0]
         raise RayUnavailable(
             f"Could not reach the Ray cluster at {address!r}: {type(e).__name__}: {e}"
         ) from e
