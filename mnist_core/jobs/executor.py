@@ -270,7 +270,9 @@ class RemoteExecutor(Executor):
 
     def _release(self, worker: Worker, *, reusable: bool) -> None:
         with self._lock:
-            keep = reusable and not self._closed and worker.alive()
+            # Idle workers beyond `warm` only hold memory (a torch process: ~400 MB here).
+            keep = reusable and not self._closed and len(self._idle) < self.warm
+            keep = keep and worker.alive()
             if keep:
                 self._idle.append(worker)
                 self._cond.notify_all()
@@ -299,7 +301,7 @@ class RemoteExecutor(Executor):
             return
         with self._lock:
             self._starting -= 1
-            if self._closed:
+            if self._closed or len(self._idle) >= self.warm:
                 worker_to_close: Worker | None = worker
             else:
                 self._idle.append(worker)
