@@ -189,15 +189,15 @@ class RemoteExecutor(Executor):
     # ---- the relay -------------------------------------------------------------------------
     def run(self, task: RunTask) -> Iterator[Event]:
         worker = self._acquire(task.config)
-        with self._lock:
-            self._busy[task.job_id] = worker
         done = False
         try:
             key = f"{id(task.raw)}"
             if not worker.call("has_data", key):
                 worker.call("set_data", key, self._data_ref(key, task.raw))
             initial = state_to_bytes(cpu_state_dict(task.model))
-            worker.call("start", task.config, initial, task.threads, task.finetune)
+            worker.call("start", task.job_id, task.config, initial, task.threads, task.finetune)
+            with self._lock:  # only now: before, its weights were another job's
+                self._busy[task.job_id] = worker
             sent: Controls | None = None
             while True:
                 c = task.control
@@ -208,7 +208,8 @@ class RemoteExecutor(Executor):
                 polled = worker.call("poll", POLL_S)
                 for event in polled.events:
                     if isinstance(event, RunEnded):  # the weights are final now
-                        task.model.load_state_dict(state_from_bytes(worker.call("state")))
+                        final = worker.call("state", task.job_id)
+                        task.model.load_state_dict(state_from_bytes(final))
                     yield event
                 if polled.done:
                     done = True
@@ -225,7 +226,7 @@ class RemoteExecutor(Executor):
             worker = self._busy.get(job_id)
         if worker is None:
             return None
-        data = worker.call("state")
+        data = worker.call("state", job_id)
         return state_from_bytes(data) if data is not None else None
 
     def worker_of(self, job_id: str) -> Worker | None:

@@ -67,6 +67,7 @@ class Poll:
 
 @dataclass
 class _Job:
+    job_id: str
     control: TrainControl
     model: torch.nn.Module
     events: list[Event] = field(default_factory=list)
@@ -97,12 +98,14 @@ class RemoteRun:
 
     def start(
         self,
+        job_id: str,
         config: TrainConfig,
         initial_state: bytes,
         threads: int | None,
         finetune: FineTuneData | None = None,
     ) -> None:
-        """Train `config` from `initial_state` on the data sent before, in a thread."""
+        """Train `config` (job `job_id`) from `initial_state` on the data sent before, in a
+        thread."""
         from mnist_core.jobs.runner import set_thread_count
 
         if self._data is None:
@@ -112,7 +115,7 @@ class RemoteRun:
                 raise RuntimeError("This worker is still running a job.")
             model = create_model(config.model, **config.model_kwargs)
             model.load_state_dict(state_from_bytes(initial_state))
-            self._job = job = _Job(TrainControl(), model)
+            self._job = job = _Job(job_id, TrainControl(), model)
         raw = self._data
 
         def work() -> None:
@@ -167,10 +170,11 @@ class RemoteRun:
             error = job.error or (None, None, None)
             return Poll(events, True, *error, where=self.where)
 
-    def state(self) -> bytes | None:
-        """The current weights as of the last full step (None when no job ever started)."""
+    def state(self, job_id: str) -> bytes | None:
+        """The current weights of `job_id` as of its last full step (None unless it is the job
+        this worker runs or ran last)."""
         job = self._job
-        if job is None:
+        if job is None or job.job_id != job_id:
             return None
         with job.control.weights_lock:
             state = cpu_state_dict(job.model)
