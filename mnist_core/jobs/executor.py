@@ -294,7 +294,7 @@ class RemoteExecutor(Executor):
     def _warm_one(self) -> None:
         try:
             worker = self._new_worker(None)
-        except Exception:
+        except (Exception, SystemExit):  # Ray raises SystemExit when it is shut down meanwhile
             log.warning("could not start a warm training worker", exc_info=True)
             with self._lock:
                 self._starting -= 1
