@@ -18,10 +18,7 @@ def test_second_visitor_waits_in_the_queue_then_runs(new_st) -> None:
     first.open("/")
     second.open("/")
 
-    # 15 epochs of the quick look (about 40 s): the 3 of the preset ended in 9 s, sooner than the
-    # second visitor could fill in the form and press Start on a busy machine, and the second
-    # run then never queued.
-    first.start_training("LeNet-5", quick=True, run_name="e2e first in line", epochs=15)
+    first.start_training("LeNet-5", quick=True, run_name="e2e first in line")
     expect(first.job_heading).to_contain_text("Running", timeout=60_000)
 
     second.start_training("MLP", quick=True, run_name="e2e second in line")
