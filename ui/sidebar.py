@@ -20,6 +20,9 @@ def _pending_job() -> object | None:
 
 
 def _job_panel() -> None:
+    # Here, not above the fragment: the count of jobs training changes while this panel polls.
+    with friendly_errors("looking up where jobs train"):
+        _placement()
     with friendly_errors("showing your training job"):
         # Every run of this visitor's sweeps keeps its lease while they are anywhere in the
         # app, not only on Train.
@@ -65,8 +68,6 @@ def render_sidebar() -> None:
             + (f" · :material/sprint: {best}" if best else ""),
             help=race_best.best_help() or None,
         )
-        with friendly_errors("looking up where jobs train"):
-            _placement()
         active = False
         with friendly_errors("looking up your training jobs"):
             active = _pending_job() is not None
