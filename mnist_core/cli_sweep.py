@@ -110,7 +110,9 @@ def run(args: argparse.Namespace) -> int:
     # keep a core free for (the app's manager does): the runs share all of them.
     kind = args.executor or settings().executor
     address = args.ray_address or settings().ray_address
-    executor = create_executor(kind, address, warm=args.parallel or 1)
+    executor = create_executor(
+        kind, address, warm=args.parallel or 1, max_workers=args.parallel or default_max_running()
+    )
     if executor.note:
         print(executor.note, file=sys.stderr)
     slots = args.parallel or default_max_running(executor)

@@ -16,7 +16,7 @@ This is the only module that reads ``MNIST_*`` variables; everything else asks `
                            per CPU of the cluster).
     MNIST_EXECUTOR         where the app's jobs train: process (warm child processes of this
                            machine), thread (threads of the app's process) or ray.
-                           Default: thread; ray when MNIST_RAY_ADDRESS is set.
+                           Default: process; ray when MNIST_RAY_ADDRESS is set.
     MNIST_RAY_ADDRESS      the Ray cluster for the ray executor: auto (one running on this
                            machine), ray://host:10001 (a remote one), or local (start one in
                            the app). Default: not set (local, when MNIST_EXECUTOR=ray).
@@ -90,7 +90,7 @@ VARIABLES: dict[str, tuple[str, str]] = {
         "(not set: 2 with a CUDA GPU, 1 on a CPU; on Ray, one per CPU of the cluster)",
     ),
     EXECUTOR_ENV: (
-        "thread",
+        "process",
         "where the app's jobs train: process (warm child processes of this machine), thread "
         "(threads of the app's own process) or ray (a Ray cluster); ray when "
         "MNIST_RAY_ADDRESS is set",
@@ -111,7 +111,7 @@ class Settings:
     runs_dir: Path = DEFAULT_RUNS_DIR  # $MNIST_RUNS_DIR
     pretrained_dir: Path = PACKAGED_PRETRAINED_DIR  # $MNIST_CHECKPOINTS_DIR
     max_jobs: int | None = None  # $MNIST_MAX_JOBS; None: the job manager picks (GPU 2, CPU 1)
-    executor: str = "thread"  # $MNIST_EXECUTOR
+    executor: str = "process"  # $MNIST_EXECUTOR
     ray_address: str | None = None  # $MNIST_RAY_ADDRESS
 
     def __post_init__(self) -> None:
@@ -156,7 +156,7 @@ def _max_jobs(environ: Mapping[str, str]) -> int | None:
 
 def _executor(environ: Mapping[str, str]) -> tuple[str, str | None]:
     address = _text(environ, RAY_ADDRESS_ENV)
-    kind = (_text(environ, EXECUTOR_ENV) or ("ray" if address else "thread")).lower()
+    kind = (_text(environ, EXECUTOR_ENV) or ("ray" if address else "process")).lower()
     if kind == "ray" and address is None:
         address = "local"
     if address is not None and not (

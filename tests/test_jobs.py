@@ -674,3 +674,32 @@ def test_an_unreachable_cluster_falls_back_to_processes_and_says_so():
         assert where.kind == "process" and "Jobs train in this machine's processes" in where.note
     finally:
         fallback.shutdown()
+
+
+@pytest.mark.parametrize("max_workers, standby_while_training", [(1, 0), (None, 1)])
+def test_no_standby_child_beside_a_machine_s_every_slot(
+    raw, store, max_workers, standby_while_training
+):
+    """With one slot, the app keeps one child (~400 MB): warm while nothing trains, training
+    the job, and no second one beside it, which could not train anyway. Without the limit a
+    standby is started as the job takes the warm child."""
+    executor = create_executor("process", warm=1, max_workers=max_workers)
+    manager = JobManager(1, data=lambda: raw, store=store, executor=executor, threads_per_job=1)
+    try:
+        deadline = time.monotonic() + 120
+        while executor.idle_workers() != 1:  # the warm child has imported torch
+            assert time.monotonic() < deadline, "no warm child after 120 s"
+            time.sleep(0.05)
+        job = manager.submit(long(), owner="ann")
+        wait_for(lambda: manager.snapshot(job), lambda s: s.step >= 1)
+        assert executor.standby_workers() == standby_while_training
+        manager.stop(job)
+        assert wait_done(manager, job).status == "stopped"
+        if max_workers == 1:  # the job's child is the warm one for the next job
+            while executor.idle_workers() != 1:
+                assert time.monotonic() < deadline, "the job's child was not kept warm"
+                time.sleep(0.05)
+            assert executor.standby_workers() == 1
+    finally:
+        manager.shutdown(timeout=10)
+        executor.shutdown()

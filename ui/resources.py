@@ -16,7 +16,7 @@ from torch import nn
 from mnist_core.data import MnistSource, find_data_dir
 from mnist_core.device import device_name
 from mnist_core.evaluation import EvalResult, evaluate
-from mnist_core.jobs import JobManager
+from mnist_core.jobs import JobManager, default_max_running
 from mnist_core.jobs.choose import create_executor
 from mnist_core.jobs.executor import Executor
 from mnist_core.settings import settings
@@ -50,7 +50,9 @@ def get_store() -> ModelStore:
 
 @st.cache_resource(show_spinner=False)
 def _executor(kind: str, ray_address: str | None) -> Executor:
-    return create_executor(kind, ray_address, warm=1)
+    # One child per training slot and no standby beside it: a job ending hands its warm child
+    # to the next one, and a standby would only hold ~400 MB while every slot is busy.
+    return create_executor(kind, ray_address, warm=1, max_workers=default_max_running())
 
 
 def get_executor() -> Executor:

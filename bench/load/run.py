@@ -50,7 +50,8 @@ def run_load(options: LoadOptions, *, say: Callable[[str], None] = log) -> dict[
     with tempfile.TemporaryDirectory(prefix="mnist-load-", ignore_cleanup_errors=True) as runs:
         store = ModelStore(pretrained_dir=Path(options.pretrained_dir), runs_dir=Path(runs))
         models = _pretrained_models(store)
-        executor = create_executor(options.executor, warm=1)
+        # As the app makes it: one child per slot, no standby beside them.
+        executor = create_executor(options.executor, warm=1, max_workers=options.max_running)
         manager = JobManager(
             options.max_running,
             data=lambda: raw,

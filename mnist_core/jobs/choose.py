@@ -16,11 +16,18 @@ log = logging.getLogger(__name__)
 
 
 def create_executor(
-    kind: str, ray_address: str | None = None, *, warm: int = 1, threads: int = 1
+    kind: str,
+    ray_address: str | None = None,
+    *,
+    warm: int = 1,
+    threads: int = 1,
+    max_workers: int | None = None,
 ) -> Executor:
     """An executor of `kind` ("process", "thread" or "ray"); `warm` workers kept started,
-    `threads` the CPUs a Ray actor reserves by default. A ray executor that cannot connect
-    falls back to a process executor whose `note` says why."""
+    `threads` the CPUs a Ray actor reserves by default, `max_workers` the child processes
+    beyond which the process executor starts no standby (the jobs this machine trains at
+    once; None: no limit). A ray executor that cannot connect falls back to a process
+    executor whose `note` says why."""
     if kind not in EXECUTOR_KINDS:
         raise ConfigError(f"Unknown executor {kind!r}: choose {', '.join(EXECUTOR_KINDS)}.")
     if kind == "thread":
@@ -33,13 +40,13 @@ def create_executor(
             return RayExecutor(address, warm=warm, threads=threads)
         except MnistError as e:
             log.warning("falling back to the process executor: %s", e)
-            fallback = _process(warm)
+            fallback = _process(warm, max_workers)
             fallback.note = f"{e} Jobs train in this machine's processes instead."
             return fallback
-    return _process(warm)
+    return _process(warm, max_workers)
 
 
-def _process(warm: int) -> Executor:
+def _process(warm: int, max_workers: int | None) -> Executor:
     from mnist_core.jobs.process import ProcessExecutor
 
-    return ProcessExecutor(warm=warm)
+    return ProcessExecutor(warm=warm, max_workers=max_workers)

@@ -159,12 +159,18 @@ class Worker(ABC):
 class RemoteExecutor(Executor):
     """Warm workers and the relay; subclasses say how a worker is made (`_new_worker`)."""
 
-    def __init__(self, warm: int = 1) -> None:
+    def __init__(self, warm: int = 1, max_workers: int | None = None) -> None:
+        """`warm`: idle workers kept started for the next job. `max_workers`: no such standby
+        is started while this many workers exist, training or idle (a machine that trains
+        at most N jobs at once never uses an N+1th; each holds ~400 MB), though a job that
+        finds none idle still gets one. None: no limit (a cluster's room decides)."""
         self.warm = max(0, int(warm))
+        self.max_workers = None if max_workers is None else max(1, int(max_workers))
         self._lock = threading.RLock()
         self._cond = threading.Condition(self._lock)  # notified when a worker turns idle
         self._idle: list[Worker] = []
         self._busy: dict[str, Worker] = {}  # job id -> its worker
+        self._in_use = 0  # workers taken by a job, from `_acquire` to `_release`
         self._starting = 0
         self._closed = False
         self._refill()
@@ -238,6 +244,11 @@ class RemoteExecutor(Executor):
         with self._lock:
             return len(self._idle)
 
+    def standby_workers(self) -> int:
+        """Workers idle or being started for the next job."""
+        with self._lock:
+            return len(self._idle) + self._starting
+
     def shutdown(self) -> None:
         with self._lock:
             self._closed = True
@@ -260,17 +271,25 @@ class RemoteExecutor(Executor):
                         _close_quietly(worker)
                     elif self._fits(worker, config):
                         self._idle.remove(worker)
+                        self._in_use += 1
                         self._refill()
                         return worker
                 if self._starting <= 0:
                     break
                 self._cond.wait(timeout=1.0)
-        worker = self._new_worker(config)  # none warm: start one now (about 2 s here)
+            self._in_use += 1
+        try:
+            worker = self._new_worker(config)  # none warm: start one now (about 2 s here)
+        except BaseException:
+            with self._lock:
+                self._in_use -= 1
+            raise
         self._refill()
         return worker
 
     def _release(self, worker: Worker, *, reusable: bool) -> None:
         with self._lock:
+            self._in_use -= 1
             # Idle workers beyond `warm` only hold memory (a torch process: ~400 MB here).
             keep = reusable and not self._closed and len(self._idle) < self.warm
             keep = keep and worker.alive()
@@ -285,6 +304,9 @@ class RemoteExecutor(Executor):
         """Start workers in the background until `warm` are idle or starting."""
         with self._lock:
             missing = self.warm - len(self._idle) - self._starting
+            if self.max_workers is not None:
+                started = len(self._idle) + self._in_use + self._starting
+                missing = min(missing, self.max_workers - started)
             if self._closed or missing <= 0 or not self._room_for_warm():
                 return
             self._starting += missing
