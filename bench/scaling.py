@@ -4,7 +4,8 @@
 (steps read off the Train page, against this script's clock) while the Train page is watched
 and while the visitor is on Models, alternating 30-second windows, and the figure the page
 shows; plus the resident memory of the server's whole process tree (the app, its training
-children, a local Ray's services) while the job trains. Per executor: `--executors`.
+children, a local Ray's services) while the job trains, as RSS and as PSS (pages shared
+between the processes, like the MNIST tensors, counted once). Per executor: `--executors`.
 
 `sweep`: the 12-run LeNet-5 sweep of issue 14 (lr 1e-3..1e-2 x batch 32-128, 1 epoch each) through
 `python -m mnist_core sweep`, wall time per executor and parallelism.
@@ -61,14 +62,28 @@ def _rss_mb(pid: int) -> float:
     return 0.0
 
 
-def tree_rss_mb(root: int) -> tuple[float, float]:
-    """(root's RSS, its descendants' RSS) in MB."""
-    tree, todo, rest = _children(), list(_children().get(root, [])), 0.0
+def _pss_mb(pid: int) -> float:
+    """Proportional set size: a page shared by n processes counts 1/n in each, so the sum
+    over a tree counts the MNIST tensors the app shares with its children once (RSS counts
+    them in every process that maps them)."""
+    try:
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+            if line.startswith("Pss:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
+def tree_rss_mb(root: int) -> tuple[float, float, float]:
+    """(root's RSS, its descendants' RSS, the whole tree's PSS) in MB."""
+    tree, todo, rest, pss = _children(), list(_children().get(root, [])), 0.0, _pss_mb(root)
     while todo:
         pid = todo.pop()
         rest += _rss_mb(pid)
+        pss += _pss_mb(pid)
         todo.extend(tree.get(pid, []))
-    return _rss_mb(root), rest
+    return _rss_mb(root), rest, pss
 
 
 # ---- watch -------------------------------------------------------------------------------
@@ -166,6 +181,7 @@ def watch_one(browser: Any, kind: str, window_s: float, rounds: int) -> dict[str
                 proc.kill()
     app_mb = max(m[0] for m in memory)
     total_mb = max(m[0] + m[1] for m in memory)
+    pss_mb = max(m[2] for m in memory)
     return {
         "executor": kind,
         "watched_images_per_s": watched,
@@ -174,6 +190,7 @@ def watch_one(browser: Any, kind: str, window_s: float, rounds: int) -> dict[str
         "ratio": sum(watched) / sum(away),
         "app_process_mb": app_mb,
         "process_tree_mb": total_mb,
+        "process_tree_pss_mb": pss_mb,
     }
 
 
@@ -247,6 +264,7 @@ def run(args: argparse.Namespace) -> int:
             print(
                 f"{r['executor']:8} watched/away {r['ratio']:.2f}; memory: app process "
                 f"{r['app_process_mb']:,.0f} MB, with its children {r['process_tree_mb']:,.0f} MB"
+                f" (RSS; PSS, shared pages once: {r['process_tree_pss_mb']:,.0f} MB)"
             )
     else:
         for kind, parallel in SWEEP_CONFIGS:
