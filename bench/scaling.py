@@ -7,11 +7,14 @@ shows; plus the resident memory of the server's whole process tree (the app, its
 children, a local Ray's services) while the job trains, as RSS and as PSS (pages shared
 between the processes, like the MNIST tensors, counted once). Per executor: `--executors`.
 
+`ray`: the processes a local Ray starts (GCS, raylet, idle workers) and their memory.
+
 `sweep`: the 12-run LeNet-5 sweep of issue 14 (lr 1e-3..1e-2 x batch 32-128, 1 epoch each) through
 `python -m mnist_core sweep`, wall time per executor and parallelism.
 
     python -m bench scaling watch --executors thread,process
     python -m bench scaling sweep --train-subset 10000
+    python -m bench scaling ray          # what a local Ray's services hold before any job
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -52,37 +56,43 @@ def _children() -> dict[int, list[int]]:
     return tree
 
 
-def _rss_mb(pid: int) -> float:
+def _descendants(root: int) -> Iterator[int]:
+    tree = _children()
+    todo = list(tree.get(root, []))
+    while todo:
+        pid = todo.pop()
+        yield pid
+        todo.extend(tree.get(pid, []))
+
+
+def _proc_mb(pid: int, file: str, field: str) -> float:
+    """A figure in kB from /proc/PID/FILE ("VmRSS:" in status), in MB; 0 once it is gone."""
     try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
+        for line in Path(f"/proc/{pid}/{file}").read_text().splitlines():
+            if line.startswith(field):
                 return int(line.split()[1]) / 1024
     except OSError:
         pass
     return 0.0
+
+
+def _rss_mb(pid: int) -> float:
+    return _proc_mb(pid, "status", "VmRSS:")
 
 
 def _pss_mb(pid: int) -> float:
     """Proportional set size: a page shared by n processes counts 1/n in each, so the sum
     over a tree counts the MNIST tensors the app shares with its children once (RSS counts
     them in every process that maps them)."""
-    try:
-        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
-            if line.startswith("Pss:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return 0.0
+    return _proc_mb(pid, "smaps_rollup", "Pss:")
 
 
 def tree_rss_mb(root: int) -> tuple[float, float, float]:
     """(root's RSS, its descendants' RSS, the whole tree's PSS) in MB."""
-    tree, todo, rest, pss = _children(), list(_children().get(root, [])), 0.0, _pss_mb(root)
-    while todo:
-        pid = todo.pop()
+    rest, pss = 0.0, _pss_mb(root)
+    for pid in _descendants(root):
         rest += _rss_mb(pid)
         pss += _pss_mb(pid)
-        todo.extend(tree.get(pid, []))
     return _rss_mb(root), rest, pss
 
 
@@ -230,11 +240,46 @@ def sweep_one(kind: str, parallel: int, train_subset: int) -> dict[str, Any]:
     return row
 
 
+# ---- ray services ---------------------------------------------------------------------------
+
+
+def ray_services(settle_s: float = 10.0) -> dict[str, Any]:
+    """What a local Ray adds to the app's machine before any job: `ray.init` as the app's
+    `MNIST_EXECUTOR=ray` does it (2 CPUs, no dashboard), the processes it starts under this
+    one (GCS, raylet, idle workers) measured once they settle."""
+    import ray
+
+    driver_before = _rss_mb(os.getpid())
+    t0 = time.monotonic()
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    start_s = time.monotonic() - t0
+    try:
+        time.sleep(settle_s)
+        services = list(_descendants(os.getpid()))
+        row = {
+            "ray_init_s": start_s,
+            "processes": len(services),
+            "services_rss_mb": sum(_rss_mb(pid) for pid in services),
+            "services_pss_mb": sum(_pss_mb(pid) for pid in services),
+            "driver_growth_mb": _rss_mb(os.getpid()) - driver_before,
+        }
+    finally:
+        ray.shutdown()
+    print(
+        f"[ray] ray.init {start_s:.1f} s; {row['processes']} processes: "
+        f"{row['services_rss_mb']:,.0f} MB RSS, "
+        f"{row['services_pss_mb']:,.0f} MB PSS; "
+        f"this process grew {row['driver_growth_mb']:,.0f} MB",
+        flush=True,
+    )
+    return row
+
+
 # ---- command line ------------------------------------------------------------------------
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("part", choices=["watch", "sweep"], help="what to measure")
+    p.add_argument("part", choices=["watch", "sweep", "ray"], help="what to measure")
     p.add_argument("--executors", default="thread,process", help="watch: executors to compare")
     p.add_argument("--window", type=float, default=30.0, help="watch: seconds per window")
     p.add_argument("--rounds", type=int, default=2, help="watch: watched/away window pairs")
@@ -266,6 +311,8 @@ def run(args: argparse.Namespace) -> int:
                 f"{r['app_process_mb']:,.0f} MB, with its children {r['process_tree_mb']:,.0f} MB"
                 f" (RSS; PSS, shared pages once: {r['process_tree_pss_mb']:,.0f} MB)"
             )
+    elif args.part == "ray":
+        results.append(ray_services())
     else:
         for kind, parallel in SWEEP_CONFIGS:
             results.append(sweep_one(kind, parallel, args.train_subset))
