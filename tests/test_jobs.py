@@ -680,7 +680,7 @@ def test_an_unreachable_cluster_falls_back_to_processes_and_says_so():
 def test_no_standby_child_beside_a_machine_s_every_slot(
     raw, store, max_workers, standby_while_training
 ):
-    """With one slot, the app keeps one child (~400 MB): warm while nothing trains, training
+    """With one slot, the app keeps one child: warm while nothing trains, training
     the job, and no second one beside it, which could not train anyway. Without the limit a
     standby is started as the job takes the warm child."""
     executor = create_executor("process", warm=1, max_workers=max_workers)

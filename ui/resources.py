@@ -51,7 +51,7 @@ def get_store() -> ModelStore:
 @st.cache_resource(show_spinner=False)
 def _executor(kind: str, ray_address: str | None) -> Executor:
     # One child per training slot and no standby beside it: a job ending hands its warm child
-    # to the next one, and a standby would only hold ~400 MB while every slot is busy.
+    # to the next one, and a standby would only hold ~220 MB while every slot is busy.
     return create_executor(kind, ray_address, warm=1, max_workers=default_max_running())
 
 

@@ -162,7 +162,7 @@ class RemoteExecutor(Executor):
     def __init__(self, warm: int = 1, max_workers: int | None = None) -> None:
         """`warm`: idle workers kept started for the next job. `max_workers`: no such standby
         is started while this many workers exist, training or idle (a machine that trains
-        at most N jobs at once never uses an N+1th; each holds ~400 MB), though a job that
+        at most N jobs at once never uses an N+1th; an idle one holds ~220 MB), though a job that
         finds none idle still gets one. None: no limit (a cluster's room decides)."""
         self.warm = max(0, int(warm))
         self.max_workers = None if max_workers is None else max(1, int(max_workers))
@@ -290,7 +290,7 @@ class RemoteExecutor(Executor):
     def _release(self, worker: Worker, *, reusable: bool) -> None:
         with self._lock:
             self._in_use -= 1
-            # Idle workers beyond `warm` only hold memory (a torch process: ~400 MB here).
+            # Idle workers beyond `warm` only hold memory (torch imported: ~220 MB RSS here).
             keep = reusable and not self._closed and len(self._idle) < self.warm
             keep = keep and worker.alive()
             if keep:
@@ -301,7 +301,8 @@ class RemoteExecutor(Executor):
         self._refill()
 
     def _refill(self) -> None:
-        """Start workers in the background until `warm` are idle or starting."""
+        """Start workers in the background until `warm` are idle or starting, and never
+        past `max_workers` in all."""
         with self._lock:
             missing = self.warm - len(self._idle) - self._starting
             if self.max_workers is not None:
