@@ -2,10 +2,10 @@
 queue, shows its position, stays queued while the first run trains, and runs once the first
 one has ended.
 
-The first run is long (30 quick-look epochs, minutes here) and its visitor stops it: the
-scenario never depends on how fast this machine trains. (With the preset's 3 epochs the
-first run could end before the second visitor had pressed Start, and the second then never
-queued: a race, lost once in CI.)
+The first run is long (200 quick-look epochs: minutes even on a fast day, when 30 took about
+20 s) and its visitor stops it: the scenario never depends on how fast this machine trains.
+(With the preset's 3 epochs the first run could end before the second visitor had pressed
+Start, and the second then never queued: a race, lost once in CI.)
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ def test_second_visitor_waits_in_the_queue_then_runs(new_st) -> None:
     first.open("/")
     second.open("/")
 
-    first.start_training("LeNet-5", quick=True, run_name="e2e first in line", epochs=30)
+    first.start_training("LeNet-5", quick=True, run_name="e2e first in line", epochs=200)
     expect(first.job_heading).to_contain_text("Running", timeout=60_000)
 
     second.start_training("MLP", quick=True, run_name="e2e second in line")
