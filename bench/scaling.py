@@ -87,7 +87,7 @@ def _pss_mb(pid: int) -> float:
     return _proc_mb(pid, "smaps_rollup", "Pss:")
 
 
-def tree_rss_mb(root: int) -> tuple[float, float, float]:
+def tree_memory_mb(root: int) -> tuple[float, float, float]:
     """(root's RSS, its descendants' RSS, the whole tree's PSS) in MB."""
     rest, pss = 0.0, _pss_mb(root)
     for pid in _descendants(root):
@@ -167,7 +167,7 @@ def watch_one(browser: Any, kind: str, window_s: float, rounds: int) -> dict[str
                 s0, t0 = _step(page), time.monotonic()
                 end = t0 + window_s
                 while time.monotonic() < end:
-                    memory.append(tree_rss_mb(proc.pid))
+                    memory.append(tree_memory_mb(proc.pid))
                     time.sleep(2)
                 s1, t1 = _step(page), time.monotonic()
                 shown.append(_metric(page, "Images / s"))
