@@ -16,6 +16,7 @@ from typing import NoReturn
 from bench import (
     drawn,
     dynamics_cost,
+    e2e_loop,
     estimate_error,
     explain_speed,
     finetune,
@@ -51,6 +52,7 @@ TOOLS: dict[str, ModuleType] = {
     "finetune": finetune,
     "scaling": scaling,
     "panel": panel,
+    "e2e-loop": e2e_loop,
 }
 
 

@@ -22,7 +22,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.browser import CHROMIUM, CHROMIUM_ARGS, free_port, health_ok
+from bench.browser import free_port, health_ok, launch_chromium
 
 REPO = Path(__file__).resolve().parents[1]  # where app.py is
 DESCRIPTION = "Time from a fresh server's health check to the first complete page, in Chromium."
@@ -83,7 +83,7 @@ def run(args: argparse.Namespace) -> int:
 
     first, later = [], []
     with sync_playwright() as pw, tempfile.TemporaryDirectory() as tmp:
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        browser = launch_chromium(pw)
         for i in range(args.servers):
             proc, url, start_s = _start_server(Path(tmp) / f"runs{i}")
             try:

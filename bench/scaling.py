@@ -31,7 +31,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from bench.browser import CHROMIUM, CHROMIUM_ARGS, free_port, health_ok
+from bench.browser import free_port, health_ok, launch_chromium
 
 DESCRIPTION = "executors: watched/unwatched training speed, memory, a 12-run sweep's wall time"
 REPO = Path(__file__).resolve().parents[1]
@@ -295,7 +295,7 @@ def run(args: argparse.Namespace) -> int:
         from playwright.sync_api import sync_playwright
 
         with sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+            browser = launch_chromium(pw)
             for kind in args.executors.split(","):
                 try:
                     results.append(watch_one(browser, kind.strip(), args.window, args.rounds))

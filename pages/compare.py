@@ -12,6 +12,7 @@ from ui.compare import Run
 from ui.errors import friendly_errors
 from ui.resources import get_store
 from ui.shell import page_guard
+from ui.widgets import one_of
 
 PLOT_CONFIG = {"displaylogo": False}
 ONLY_PRETRAINED_NOTE = (
@@ -123,17 +124,12 @@ def _curves(chosen: list[Run]) -> None:
         )
     if not with_curves:
         return
-    x_axis = (
-        st.segmented_control(
-            "x axis",
-            compare.X_AXES,
-            default=compare.X_AXES[0],
-            key=keys.COMPARE_X,
-            required=True,
-            help="Images seen: the epochs times the training images per epoch, so runs on "
-            "different numbers of images compare fairly.",
-        )
-        or compare.X_AXES[0]
+    x_axis = one_of(
+        "x axis",
+        compare.X_AXES,
+        keys.COMPARE_X,
+        help="Images seen: the epochs times the training images per epoch, so runs on "
+        "different numbers of images compare fairly.",
     )
     series = [compare.series(r, x_axis) for r in with_curves]
     shown = [s for s in series if s is not None]

@@ -20,10 +20,11 @@ from ui.handwriting.label import label_buttons
 from ui.handwriting.scores import scores_tab
 from ui.handwriting.tuning import tuning_tab
 from ui.inside.link import look_inside_button
+from ui.live import live_panel
 from ui.model_choice import Choice, choose_model, model_for
 from ui.resources import get_model, get_store
 from ui.shell import page_guard
-from ui.widgets import prediction_metric, square_preview
+from ui.widgets import one_of, prediction_metric, square_preview
 
 CANVAS_PX = 280
 LIVE_POLL_S = 1.0  # refresh of the prediction while the chosen model is still training
@@ -195,19 +196,7 @@ def main() -> None:
     left, right = st.columns([1, 1.25], gap="large")
     pre: PreprocessResult | None = None
     with left:
-        # One of the two is always chosen: `required` stops a click on the active segment
-        # from deselecting it, and a None that still arrives (an old browser tab, a script)
-        # falls back to the last choice rather than silently to the canvas.
-        if ss[keys.DRAW_SOURCE] not in keys.DRAW_SOURCES:
-            ss[keys.DRAW_SOURCE] = ss[keys.DRAW_SOURCE_LAST]
-        source = st.segmented_control(
-            "Input",
-            keys.DRAW_SOURCES,
-            key=keys.DRAW_SOURCE,
-            required=True,
-            label_visibility="collapsed",
-        )
-        ss[keys.DRAW_SOURCE_LAST] = source
+        source = one_of("Input", keys.DRAW_SOURCES, keys.DRAW_SOURCE, label_visibility="collapsed")
         with friendly_errors("reading your digit"):
             image, crop = _uploaded_image() if source == "Upload" else (_canvas_image(), None)
             if image is not None:
@@ -215,7 +204,7 @@ def main() -> None:
                 ss[keys.INSIDE_DRAWING] = pre.image if not pre.empty else ss[keys.INSIDE_DRAWING]
     with right:
         live = choice is not None and choice.job_id is not None
-        st.fragment(run_every=LIVE_POLL_S if live else None)(_prediction)(pre, choice)
+        live_panel(_prediction, pre, choice, every=LIVE_POLL_S if live else None)
         if pre is not None and pre.empty:
             st.info(pre.message, icon=":material/draw:")
         elif pre is None:

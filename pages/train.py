@@ -13,16 +13,18 @@ from mnist_core.models import get_spec
 from ui import charts, fmt, keys, race_best, state, sweep_panel
 from ui.data_gate import data_available
 from ui.errors import flash, friendly_errors, guarded_callback, show_flashes
+from ui.live import live_panel
 from ui.model_choice import checkpoint_key
 from ui.resources import get_data_source, get_manager
 from ui.shell import page_guard
 from ui.train_form import estimate, fields, form_state, labels, sidebar
+from ui.widgets import one_of
 
-LIVE_POLL_S = 1.0  # chart refresh while a job of this visitor runs
-# ... and all along a short run: a Quick look run (3,000 images) ends within seconds, and its
-# curves are seen growing only with several refreshes a second.
-FAST_POLL_S = 0.3
-SHORT_RUN_IMAGES = 20_000  # training images of the whole run (epochs x images per epoch)
+# Chart refresh while a job of this visitor is queued or runs. Not faster: one refresh of the
+# live panel takes about 0.4 s of this 2-core machine with the charts, and a refresh every 0.3 s
+# (once used for short runs) kept a timer rerun always waiting, which made the panel's
+# elements leave the page at the run's end (`ui.live`, issue 30).
+LIVE_POLL_S = 1.0
 STOP_WAIT_S = 1.0  # the Stop button waits this long for the run to end before redrawing
 COMPARE_MAX = 5
 
@@ -202,6 +204,7 @@ def _progress_text(snap: JobSnapshot) -> str:
 
 
 def _status(snap: JobSnapshot) -> None:
+    """The run's heading, then its queue note or its progress and figures."""
     epochs = snap.config.epochs
     st.subheader(f"{snap.name} &nbsp; {fmt.status_badge(snap.status)}", anchor=False)
     if snap.status == "queued":
@@ -223,6 +226,9 @@ def _status(snap: JobSnapshot) -> None:
     )
     cols[4].metric("Test accuracy", fmt.percent(snap.test_accuracy))
 
+
+def _outcome(snap: JobSnapshot) -> None:
+    """How the run ended, and where its model can be used: nothing while it is under way."""
     if snap.status == "failed":
         st.error(snap.error or snap.message, icon=":material/error:")
     elif snap.status == "diverged":
@@ -282,16 +288,15 @@ TRAIN_ACCURACY_NOTE = (
 )
 
 
-def _log_scale(run: charts.Curve, others: list[charts.Curve]) -> bool:
+def _log_scale(choice: str, run: charts.Curve, others: list[charts.Curve]) -> bool:
     """The loss chart's scale: the person's choice, else log when the loss spans two decades."""
-    choice = st.session_state[keys.TRAIN_LOSS_SCALE]
     if choice == "Auto":
         values = [*run.losses, *(v for o in others for v in o.losses)]
         return charts.wants_log_scale(values)
     return choice == "Log"
 
 
-def _figures(snap: JobSnapshot, compare: list[str]) -> dict[str, Any]:
+def _figures(snap: JobSnapshot, compare: list[str], scale: str) -> dict[str, Any]:
     """The live charts' figures, rebuilt only when what they show changed: the panel refreshes
     every second, new points arrive less often, and building the figures was most of what a
     refresh cost the server (`python -m bench panel`)."""
@@ -302,7 +307,7 @@ def _figures(snap: JobSnapshot, compare: list[str]) -> dict[str, Any]:
         len(snap.epochs),
         len(snap.checks),
         len(snap.lr_changes),
-        st.session_state[keys.TRAIN_LOSS_SCALE],
+        scale,
         tuple((o.job_id, len(o.steps), len(o.epochs), len(o.checks)) for o in others_snaps),
     )
     cached = st.session_state[keys.TRAIN_CHARTS]
@@ -312,7 +317,7 @@ def _figures(snap: JobSnapshot, compare: list[str]) -> dict[str, Any]:
     others = [charts.curve_from_snapshot(o) for o in others_snaps]
     figures: dict[str, Any] = {}
     if run.steps or any(o.steps for o in others):
-        figures["loss"] = charts.loss_figure(run, others, log_y=_log_scale(run, others))
+        figures["loss"] = charts.loss_figure(run, others, log_y=_log_scale(scale, run, others))
     if run.steps:
         figures["lr"] = charts.lr_figure(run)
     if run.epochs or run.test_points or any(o.epochs for o in others):
@@ -322,20 +327,20 @@ def _figures(snap: JobSnapshot, compare: list[str]) -> dict[str, Any]:
 
 
 def _charts(snap: JobSnapshot, compare: list[str]) -> None:
-    figures = _figures(snap, compare)
     left, right = st.columns(2)
     with left:
-        title, scale = st.columns([1, 1], vertical_alignment="bottom")
+        title, scale_column = st.columns([1, 1], vertical_alignment="bottom")
         title.markdown("**Loss** per step")
-        scale.segmented_control(
-            "Scale",
-            keys.LOSS_SCALES,
-            key=keys.TRAIN_LOSS_SCALE,
-            required=True,
-            label_visibility="collapsed",
-            help="Auto uses a log scale once the loss spans more than two decades (a factor "
-            "of 100), where a linear one would flatten everything after the first steps.",
-        )
+        with scale_column:
+            scale = one_of(
+                "Scale",
+                keys.LOSS_SCALES,
+                keys.TRAIN_LOSS_SCALE,
+                label_visibility="collapsed",
+                help="Auto uses a log scale once the loss spans more than two decades (a factor "
+                "of 100), where a linear one would flatten everything after the first steps.",
+            )
+        figures = _figures(snap, compare, scale)
         if "loss" in figures:
             st.plotly_chart(figures["loss"], key="train_loss_chart", config={"displaylogo": False})
         else:
@@ -365,16 +370,19 @@ def _accuracy_when(config: TrainConfig) -> str:
 
 def _poll_s(snap: JobSnapshot) -> float | None:
     """How often the live part refreshes: None once the job is done."""
-    if snap.done:
-        return None
-    # Fixed for the run's whole life (its size, not its progress): a change of pace costs a
-    # full rerun, which a click (Stop) would wait behind.
-    short = snap.config.train_size * snap.config.epochs <= SHORT_RUN_IMAGES
-    return FAST_POLL_S if short and snap.status == "running" else LIVE_POLL_S
+    return None if snap.done else LIVE_POLL_S
 
 
 def _live(job_id: str, compare: list[str]) -> None:
-    """The live part: status, progress and charts. Polls only while the job is under way."""
+    """The live part: status, outcome and charts. Polls only while the job is under way.
+
+    Each of the three is drawn into a container of its own in every run, whatever the job's
+    status, so that the panel's element tree keeps its shape: when the outcome box and links
+    appeared at a run's end they used to push the charts two places down, and the browser
+    then dropped the charts and the loss-scale control and built them anew (measured in
+    Chromium: both charts gone for about 0.4 s at the end of a Quick look run, and for 0.1 s
+    at some refreshes while it ran; a check of the charts in that moment read 0 points, and
+    the control came back with nothing chosen: issue 30)."""
     with friendly_errors("showing the training progress"):
         snap = _snapshot(job_id)
         if snap is None:
@@ -388,8 +396,13 @@ def _live(job_id: str, compare: list[str]) -> None:
             # or poll at the pace for the job's age).
             st.session_state[keys.TRAIN_SEEN_STATUS] = (snap.status, _poll_s(snap))
             st.rerun(scope="app")
-        _status(snap)
-        _charts(snap, compare)
+        head, outcome, plots = st.container(), st.container(), st.container()
+        with head:
+            _status(snap)
+        with outcome:
+            _outcome(snap)
+        with plots:
+            _charts(snap, compare)
 
 
 def _compare_picker(snap: JobSnapshot) -> list[str]:
@@ -409,6 +422,22 @@ def _compare_picker(snap: JobSnapshot) -> list[str]:
     )
 
 
+def _link_notes() -> None:
+    """What a link's settings could not do, until the visitor says OK."""
+    notes = st.session_state[keys.TRAIN_QP_NOTES]
+    if not notes:
+        return
+    with st.container(border=True):
+        st.warning(
+            "Some settings in the link could not be used as given:\n\n"
+            + "\n".join(f"* {n}" for n in notes),
+            icon=":material/link_off:",
+        )
+        if st.button("OK", key="train_qp_notes_ok"):
+            st.session_state[keys.TRAIN_QP_NOTES] = []
+            st.rerun()
+
+
 def main() -> None:
     form_state.load_query_params()
     snap = _current_job()
@@ -420,18 +449,12 @@ def main() -> None:
         "Choose an architecture and its settings in the sidebar, then train it on MNIST and "
         "watch it learn. Every finished run becomes a model the other pages can use."
     )
-    notes = st.session_state[keys.TRAIN_QP_NOTES]
-    if notes:
-        with st.container(border=True):
-            st.warning(
-                "Some settings in the link could not be used as given:\n\n"
-                + "\n".join(f"* {n}" for n in notes),
-                icon=":material/link_off:",
-            )
-            if st.button("OK", key="train_qp_notes_ok"):
-                st.session_state[keys.TRAIN_QP_NOTES] = []
-                st.rerun()
-    show_flashes(keys.TRAIN_FLASH)
+    # Messages come and go: one container holds them all, so that nothing below them moves
+    # (the live panel's place on the page is part of its identity; see `_live`).
+    messages = st.container()
+    with messages:
+        _link_notes()
+        show_flashes(keys.TRAIN_FLASH)
 
     if not data_available("train", "train a model"):
         return
@@ -441,13 +464,12 @@ def main() -> None:
     try:
         config = form_state.read_config()
     except ConfigError as e:
-        st.error(f"These settings cannot be trained: {e}", icon=":material/tune:")
+        messages.error(f"These settings cannot be trained: {e}", icon=":material/tune:")
 
-    mode = st.segmented_control(
+    mode = one_of(
         "Mode",
         keys.TRAIN_MODES,
-        key=keys.TRAIN_MODE,
-        required=True,
+        keys.TRAIN_MODE,
         label_visibility="collapsed",
         help="Sweep: train several runs that differ in up to three settings, to find the "
         "best; compare them afterwards on the Compare page.",
@@ -463,9 +485,10 @@ def main() -> None:
             icon=":material/rocket_launch:",
         )
         return
-    compare = _compare_picker(snap)
+    with st.container():  # empty until there are earlier runs: the panel below stays put
+        compare = _compare_picker(snap)
     st.session_state[keys.TRAIN_SEEN_STATUS] = (snap.status, _poll_s(snap))
-    st.fragment(run_every=_poll_s(snap))(_live)(snap.job_id, compare)
+    live_panel(_live, snap.job_id, compare, every=_poll_s(snap))
 
 
 if page_guard():

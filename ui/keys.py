@@ -34,6 +34,11 @@ RACE_BEST = "race_best"
 # plus one widget per training setting and architecture option: setting_key, option_key
 
 
+def last_choice(key: str) -> str:
+    """Where `ui.widgets.one_of` keeps the last valid choice of the control `key`."""
+    return f"{key}__last"
+
+
 def setting_key(name: str) -> str:
     """The widget of the training setting `name` (a TrainConfig field)."""
     return f"train_cfg_{name}"
@@ -70,7 +75,6 @@ MISTAKES_NOTE = "mistakes_note"  # message about the last chart click
 # --- Draw ---------------------------------------------------------------------------------------
 DRAW_MODEL = "draw_model"  # widget: "ckpt:<id>" or "job:<id>" (ui.model_choice)
 DRAW_SOURCE = "draw_source"  # widget: "Draw" or "Upload"
-DRAW_SOURCE_LAST = "draw_source_last"  # the last of them chosen: a deselection keeps it
 DRAW_STROKE = "draw_stroke"  # widget: pen width
 DRAW_CANVAS_N = "draw_canvas_n"  # bumped by "Clear": a new canvas key empties the canvas
 

@@ -6,6 +6,7 @@ import streamlit as st
 
 from ui import fmt, keys, race_best, state
 from ui.errors import friendly_errors
+from ui.live import live_panel
 from ui.resources import get_device_name, get_manager
 
 POLL_S = 2.0  # how often the sidebar refreshes while a job of this visitor is under way
@@ -72,4 +73,4 @@ def render_sidebar() -> None:
         with friendly_errors("looking up your training jobs"):
             active = _pending_job() is not None
         st.session_state[keys.SIDEBAR_SEEN_ACTIVE] = active
-        st.fragment(run_every=POLL_S if active else None)(_job_panel)()
+        live_panel(_job_panel, every=POLL_S if active else None)

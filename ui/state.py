@@ -24,6 +24,9 @@ def _cookie_owner() -> str | None:
 
 
 def _defaults() -> dict[str, Any]:
+    # The segmented controls (`ui.widgets.one_of`) start from their last choice: a default set
+    # on the widget's own key would come back each time Streamlit drops the key (the control
+    # left the page: Train's Sweep mode) and replace the visitor's choice.
     return {
         keys.TRAIN_JOB: None,
         keys.TRAIN_QP_LOADED: False,
@@ -34,9 +37,9 @@ def _defaults() -> dict[str, Any]:
         keys.TRAIN_COMPARE: [],
         keys.TRAIN_RUN_NAME: "",
         keys.TRAIN_NEW_LR: None,
-        keys.TRAIN_LOSS_SCALE: keys.LOSS_SCALES[0],
+        keys.last_choice(keys.TRAIN_LOSS_SCALE): keys.LOSS_SCALES[0],
         keys.RACE_BEST: {},
-        keys.TRAIN_MODE: keys.TRAIN_MODES[0],
+        keys.last_choice(keys.TRAIN_MODE): keys.TRAIN_MODES[0],
         keys.TRAIN_SWEEP: None,
         keys.TRAIN_SWEEP_SAMPLES: 8,
         keys.TRAIN_SWEEP_NAME: "",
@@ -56,8 +59,7 @@ def _defaults() -> dict[str, Any]:
         keys.MISTAKES_LAST_SELECTION: None,
         keys.MISTAKES_NOTE: None,
         keys.DRAW_MODEL: None,
-        keys.DRAW_SOURCE: keys.DRAW_SOURCES[0],
-        keys.DRAW_SOURCE_LAST: keys.DRAW_SOURCES[0],
+        keys.last_choice(keys.DRAW_SOURCE): keys.DRAW_SOURCES[0],
         keys.DRAW_STROKE: 18,
         keys.DRAW_CANVAS_N: 0,
         keys.HW_SET: HandwritingSet(),
@@ -71,11 +73,11 @@ def _defaults() -> dict[str, Any]:
         keys.HW_STEPS: DEFAULT_STEPS,
         keys.HW_JOB: None,
         keys.INSIDE_MODEL: None,
-        keys.INSIDE_SOURCE: keys.INSIDE_SOURCES[0],
+        keys.last_choice(keys.INSIDE_SOURCE): keys.INSIDE_SOURCES[0],
         keys.INSIDE_TEST_INDEX: 0,
         keys.INSIDE_DRAWING: None,
         keys.INSIDE_METHOD: "saliency",
-        keys.INSIDE_PROJECTION: "pca",
+        keys.last_choice(keys.INSIDE_PROJECTION): "pca",
         keys.MODELS_CHOICE: None,
         keys.MODELS_UPLOAD_NAME: "",
         keys.MODELS_UPLOAD_N: 0,

@@ -18,6 +18,7 @@ from mnist_core.models import get_spec
 from mnist_core.sweep import MAX_PARAMS, MAX_RUNS, SweepParam, SweepSpec, sweepable_fields
 from ui import charts, fmt, keys, state
 from ui.errors import flash, friendly_errors, guarded_callback
+from ui.live import live_panel
 from ui.resources import get_manager
 from ui.train_form import labels
 from ui.train_form.estimate import sweep_estimate
@@ -282,4 +283,4 @@ def render(base: TrainConfig | None) -> None:
     if snap is None:
         return
     st.session_state[keys.TRAIN_SWEEP_SEEN_DONE] = snap.finished
-    st.fragment(run_every=None if snap.finished else SWEEP_POLL_S)(_live)(snap.sweep_id)
+    live_panel(_live, snap.sweep_id, every=None if snap.finished else SWEEP_POLL_S)

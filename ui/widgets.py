@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
 
 import numpy as np
 import streamlit as st
@@ -10,7 +11,9 @@ from PIL import Image
 
 from mnist_core.models import get_spec
 from mnist_core.store import StoredModel
-from ui import fmt
+from ui import fmt, keys
+
+T = TypeVar("T")
 
 
 def model_label(m: StoredModel) -> str:
@@ -42,6 +45,41 @@ def choose_stored_model(
         help="Pretrained models, and the models you trained or uploaded in this browser.",
     )
     return by_id[chosen]
+
+
+def one_of(
+    label: str,
+    options: Sequence[T],
+    key: str,
+    *,
+    format_func: Callable[[Any], str] | None = None,
+    **kwargs: Any,
+) -> T:
+    """A segmented control with exactly one of `options` chosen, and the same one in the browser
+    as on the server. Returns it.
+
+    The choice lives in session state under `key` and is handed to the browser with every run
+    (assigned before the widget is made, which is what makes Streamlit send it). Without that,
+    a control that left the page and came back mounted in the browser with nothing chosen:
+    its value was set in an earlier run, and the browser had dropped its own copy when the
+    control left (Train's Sweep mode and back; the live panel's elements cleared at a run's
+    end, `ui.live`). The next rerun then sent that empty choice back as None, and the loss
+    chart fell back to a linear scale (issue 30: reproduced every time by Single run -> Sweep
+    -> Single run after a run). A value that is not an option (None, an option that went away,
+    none at all: the control was off the page and Streamlit dropped its key) becomes the last
+    valid choice again (the default, set by `ui.state`, until the visitor chooses), else the
+    first option. A click is not lost: `key` reads the browser's new value before it is
+    assigned back. `kwargs` go to `st.segmented_control` (help, label_visibility...)."""
+    ss = st.session_state
+    last = keys.last_choice(key)
+    value = ss.get(key)
+    if value not in options:
+        value = ss.get(last) if ss.get(last) in options else options[0]
+    ss[key] = value  # set this run, so it wins over what the browser sent, which is `value`
+    ss[last] = value
+    return st.segmented_control(
+        label, options, key=key, required=True, format_func=format_func or str, **kwargs
+    )
 
 
 def prediction_metric(probabilities: np.ndarray, note: str = "") -> int:

@@ -3,7 +3,7 @@
     streamlit_server  one `streamlit run app.py` for the whole e2e run (session scope), with
                       MNIST_DATA_DIR (real data), MNIST_RUNS_DIR (a temp dir) and MNIST_MAX_JOBS=1
     start_server      factory for an extra server (e.g. a fresh one); stopped at session end
-    browser           Chromium (/usr/bin/chromium) launched by Playwright, session scope
+    browser           headless Chromium launched by Playwright (bench/browser.py), session scope
     st                a new browser context (= a new Streamlit session) wrapped in `StApp`
     new_st            factory for more contexts (several visitors at once)
 
@@ -27,8 +27,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from e2e_browser import CHROMIUM, CHROMIUM_ARGS, free_port, health_ok
+from e2e_browser import BrowserNotFound, free_port, health_ok, launch_chromium
 from playwright.sync_api import expect
+from streamlit.proto.BackMsg_pb2 import BackMsg
+from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 
 REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO / "artifacts" / "e2e"
@@ -51,18 +53,47 @@ _IDLE_JS = """(ms) => {
 }"""
 
 
-# Counts the script runs that start from now on (any state other than notRunning), so a test
-# can wait for the rerun an action causes even when it starts late or ends between two polls.
-_COUNT_RUNS_JS = """() => {
-    const app = document.querySelector('[data-testid="stApp"]');
-    window.__e2eRunObserver?.disconnect();
-    window.__e2eRuns = 0;
-    window.__e2eRunObserver = new MutationObserver(() => {
-        if (app.getAttribute('data-test-script-state') !== 'notRunning') window.__e2eRuns++;
-    });
-    window.__e2eRunObserver.observe(
-        app, {attributes: true, attributeFilter: ['data-test-script-state']});
-}"""
+# What one browser tab and its Streamlit server say to each other, read from the websocket:
+# the browser's rerun requests (BackMsg.rerun_script, with is_auto_rerun for a live panel's
+# timer) and the server's script runs (ForwardMsg.new_session starts one, script_finished ends
+# it). Waiting on these, a test knows whether a click reached the server at all, and which run
+# answered it, where the page's "running" attribute misses a run that starts while another one
+# is still running (the attribute never leaves "running").
+@dataclass
+class RunLog:
+    events: list[tuple[str, bool]] = field(default_factory=list)  # (kind, auto) in order
+
+    def on_sent(self, payload: bytes | str) -> None:
+        if isinstance(payload, str):
+            return
+        msg = BackMsg()
+        msg.ParseFromString(payload)
+        if msg.WhichOneof("type") == "rerun_script":
+            self.events.append(("request", msg.rerun_script.is_auto_rerun))
+
+    def on_received(self, payload: bytes | str) -> None:
+        if isinstance(payload, str):
+            return
+        msg = ForwardMsg()
+        msg.ParseFromString(payload)
+        kind = msg.WhichOneof("type")
+        if kind == "new_session":
+            self.events.append(("start", False))
+        elif kind == "script_finished":
+            self.events.append(("end", False))
+
+    def answered(self, since: int) -> str:
+        """After event `since`: "none" before the browser asked for a rerun, "asked" once it
+        has, "answered" once a run that started after the request has ended."""
+        later = self.events[since:]
+        asked = next((i for i, (k, auto) in enumerate(later) if k == "request" and not auto), None)
+        if asked is None:
+            return "none"
+        started = next((i for i, (k, _) in enumerate(later) if i > asked and k == "start"), None)
+        if started is None:
+            return "asked"
+        ended = any(k == "end" for i, (k, _) in enumerate(later) if i > started)
+        return "answered" if ended else "asked"
 
 
 # A status badge ends the heading of a run on the Train page.
@@ -211,17 +242,15 @@ def server_errors(log: str) -> list[str]:
 
 @pytest.fixture(scope="session")
 def browser() -> Iterator[object]:
-    if not CHROMIUM.exists():
-        pytest.fail(
-            f"Chromium not found at {CHROMIUM}. Install Debian's build: "
-            "`apt-get install -y chromium` (Playwright cannot download its own browser here), "
-            "or point E2E_CHROMIUM at a Chromium binary.",
-            pytrace=False,
-        )
+    """Headless Chromium: $E2E_CHROMIUM, else /usr/bin/chromium, else Playwright's own build
+    (`bench.browser.launch_chromium`). None of them: the tests fail with the install advice."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            b = launch_chromium(p)
+        except BrowserNotFound as e:
+            pytest.fail(str(e), pytrace=False)
         try:
             yield b
         finally:
@@ -240,6 +269,13 @@ class StApp:
         self.name = name
         self.page_errors: list[str] = []
         page.on("pageerror", lambda e: self.page_errors.append(str(e)))
+        self.runs = RunLog()
+        page.on("websocket", self._watch)
+
+    def _watch(self, ws) -> None:
+        if "/_stcore/stream" in ws.url:
+            ws.on("framesent", self.runs.on_sent)
+            ws.on("framereceived", self.runs.on_received)
 
     def new_tab(self, name: str) -> StApp:
         """Another tab of the same browser (same context, so the same cookies): a new
@@ -260,14 +296,32 @@ class StApp:
         self.page.wait_for_function(_IDLE_JS, arg=settle_ms, timeout=timeout, polling=100)
 
     def after_rerun(self, action: Callable[[], object]) -> None:
-        """Do `action`, which makes the app rerun, then wait for that rerun to start and end.
-        `wait_idle` alone can return before the rerun begins: a slider sends its value only
-        after a debounce, and on a busy machine the run can start more than `settle_ms` later."""
-        self.page.evaluate(_COUNT_RUNS_JS)
+        """Do `action`, which makes the app rerun, then wait for the run that answers it to end
+        and the page to settle. `wait_idle` alone can return before the rerun begins: a slider
+        sends its value only after a debounce, and on a busy machine the run can start more
+        than `settle_ms` later. Fails saying which side lost it: the browser never asked for a
+        rerun (the action did not reach the widget), or the server never answered."""
+        since = len(self.runs.events)
         action()
-        self.page.wait_for_function(
-            "() => window.__e2eRuns > 0", timeout=DEFAULT_TIMEOUT_MS, polling=50
-        )
+        deadline = time.monotonic() + DEFAULT_TIMEOUT_MS / 1000
+        state = self.runs.answered(since)
+        while state != "answered" and time.monotonic() < deadline:
+            self.page.wait_for_timeout(50)  # lets Playwright deliver the websocket events
+            state = self.runs.answered(since)
+        if state == "none":
+            pytest.fail(
+                f"{self.name}: the browser sent no rerun request within "
+                f"{DEFAULT_TIMEOUT_MS / 1000:.0f} s of the action: it did not reach the widget. "
+                f"Websocket events since: {self.runs.events[since:]}",
+                pytrace=True,
+            )
+        if state == "asked":
+            pytest.fail(
+                f"{self.name}: the browser asked for a rerun but no run answered it within "
+                f"{DEFAULT_TIMEOUT_MS / 1000:.0f} s. Websocket events since: "
+                f"{self.runs.events[since:]}",
+                pytrace=True,
+            )
         self.wait_idle()
 
     def upload(self, uploader, files) -> None:
@@ -279,15 +333,14 @@ class StApp:
         pass on what the page showed for the previous file. A page-link click sent just before
         that rerun request is then lost: Streamlit folds the two pending rerun requests into
         one and keeps the later one's page (this page), so the navigation never happens."""
-        self.page.evaluate(_COUNT_RUNS_JS)
-        with self.page.expect_response(
-            lambda r: "/_stcore/upload_file/" in r.url and r.request.method == "PUT"
-        ):
-            uploader.get_by_test_id("stFileUploaderDropzoneInput").set_input_files(files)
-        self.page.wait_for_function(
-            "() => window.__e2eRuns > 0", timeout=DEFAULT_TIMEOUT_MS, polling=50
-        )
-        self.wait_idle()
+
+        def put() -> None:
+            with self.page.expect_response(
+                lambda r: "/_stcore/upload_file/" in r.url and r.request.method == "PUT"
+            ):
+                uploader.get_by_test_id("stFileUploaderDropzoneInput").set_input_files(files)
+
+        self.after_rerun(put)
 
     def nav(self, title: str) -> None:
         """Go to another page through the sidebar (keeps the Streamlit session)."""

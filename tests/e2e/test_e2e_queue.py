@@ -1,11 +1,11 @@
 """Scenario 7: with one training slot (MNIST_MAX_JOBS=1) a second visitor's run waits in the
-queue, shows its position, stays queued while the first run trains, and runs once the first
-one has ended.
+queue, shows its position, stays queued while the first run holds the slot, and runs once the
+first one has ended.
 
-The first run is long (200 quick-look epochs: minutes even on a fast day, when 30 took about
-20 s) and its visitor stops it: the scenario never depends on how fast this machine trains.
-(With the preset's 3 epochs the first run could end before the second visitor had pressed
-Start, and the second then never queued: a race, lost once in CI.)
+Deterministic on any machine: the first visitor pauses their run as soon as it trains, and a
+paused run keeps its slot, so the first run is held rather than raced (no run length has to
+outlast the second visitor's clicks). Earlier versions gave the first run 3, 15, 30 and then
+200 epochs to outlast them; the 3-epoch one lost the race once in CI.
 """
 
 from __future__ import annotations
@@ -26,8 +26,12 @@ def test_second_visitor_waits_in_the_queue_then_runs(new_st) -> None:
     first.open("/")
     second.open("/")
 
+    # 200 quick-look epochs: minutes even on a fast day, so the run cannot end before the
+    # visitor pauses it a moment after it starts.
     first.start_training("LeNet-5", quick=True, run_name="e2e first in line", epochs=200)
     expect(first.job_heading).to_contain_text("Running", timeout=60_000)
+    first.button("Pause", within=first.main).click()
+    expect(first.job_heading).to_contain_text("Paused")
 
     second.start_training("MLP", quick=True, run_name="e2e second in line")
     expect(second.job_heading).to_contain_text("Queued")
@@ -37,9 +41,9 @@ def test_second_visitor_waits_in_the_queue_then_runs(new_st) -> None:
     expect(queue_note).to_contain_text("position 1")
     expect(second.sidebar).to_contain_text("position 1")
     second.shot("queued")
-    first.shot("running")
+    first.shot("paused")
 
-    # While the first run trains, the second stays queued.
+    # While the first run holds the slot (paused), the second stays queued.
     statuses = []  # (first's status, second's status), each change
     deadline = time.monotonic() + WATCH_QUEUED_S
     while time.monotonic() < deadline:
@@ -47,7 +51,7 @@ def test_second_visitor_waits_in_the_queue_then_runs(new_st) -> None:
         if not statuses or statuses[-1] != now:
             statuses.append(now)
         second.page.wait_for_timeout(250)
-    assert all("Running" in f and "Queued" in s for f, s in statuses), statuses
+    assert all("Paused" in f and "Queued" in s for f, s in statuses), statuses
 
     # The first visitor stops their run: the slot is free and the second run starts.
     first.stop_training()

@@ -18,12 +18,57 @@ def _chart_points(st) -> int:
     return sum(st.plotly_points(key) for key in CHARTS)
 
 
+# Records, from now on, each moment a part of the live panel that was on the page is gone from
+# it: the charts' elements (by their keys) and the loss-scale control, or the control is built
+# anew (which dropped its choice). The panel's element tree must keep its shape through a run,
+# its end included (issue 30: when the outcome box appeared at the end, the charts and the
+# control were pushed down and left the page until the rest of the rerun arrived; a check in
+# that moment read 0 points, and the control came back with nothing chosen). A chart whose
+# figure changed is replaced in one step, which is not counted: Streamlit keys a Plotly chart
+# by an id that includes its figure.
+_WATCH_PANEL_JS = """() => {
+    const parts = {
+        loss_chart: () => document.querySelector('.st-key-train_loss_chart'),
+        accuracy_chart: () => document.querySelector('.st-key-train_accuracy_chart'),
+        scale: () => [...document.querySelectorAll('[data-testid="stButtonGroup"]')]
+            .find((g) => g.innerText.includes('Linear')),
+    };
+    const seen = {};
+    window.__e2eGone = [];
+    const check = () => {
+        for (const [name, find] of Object.entries(parts)) {
+            const el = find();
+            if (el && seen[name] && seen[name] !== el && name === 'scale') {
+                window.__e2eGone.push('scale rebuilt');
+            } else if (!el && seen[name]) {
+                window.__e2eGone.push(name + ' removed');
+            }
+            if (el || seen[name]) seen[name] = el;
+        }
+    };
+    new MutationObserver(check).observe(document.body, {childList: true, subtree: true});
+}"""
+
+
+def _selected_segments(st) -> dict[str, list[str]]:
+    """Each segmented control on the page (by its options) -> the options shown chosen."""
+    return st.page.evaluate(
+        """() => Object.fromEntries(
+            [...document.querySelectorAll('[data-testid="stButtonGroup"]')].map((g) => {
+                const names = (sel) => [...g.querySelectorAll(sel)].map((b) => b.innerText.trim());
+                return [names('button[data-variant]').join('/'),
+                        names('button[data-variant][data-selected]')];
+            }))"""
+    )
+
+
 def test_quick_lenet5_run_live_charts_then_model_everywhere(st) -> None:
     run_name = "e2e lenet5 quick"
     st.open("/")
     # The quick look preset, with 10 epochs instead of 3: its 3 epochs end in ~2 s on a quiet
     # machine, about two 1-s chart refreshes, so "points gained twice while running" failed
     # 1 run in 3. 10 epochs (~0.7 s each) leave several refreshes.
+    st.page.evaluate(_WATCH_PANEL_JS)
     st.start_training("LeNet-5", quick=True, run_name=run_name, epochs=10)
 
     # While it runs, the charts gain points (the page polls the job once a second).
@@ -46,9 +91,21 @@ def test_quick_lenet5_run_live_charts_then_model_everywhere(st) -> None:
     success = st.main.get_by_test_id("stAlertContentSuccess")
     expect(success).to_contain_text("Finished with")
     st.wait_idle()
-    assert _chart_points(st) >= seen[-1], "the charts lost points when the run finished"
-    for key in CHARTS:
+    for key in CHARTS:  # Plotly draws after the page's run: wait for the drawing, not a time
         expect(st.keyed(key).locator(".js-plotly-plot")).to_have_count(1)
+    assert _chart_points(st) >= seen[-1], "the charts lost points when the run finished"
+    gone = st.page.evaluate("window.__e2eGone")
+    assert not gone, f"parts of the live panel left the page while it ran or ended: {gone}"
+    # Every segmented control shows one choice, also after a round trip through Sweep mode,
+    # and the loss scale keeps the visitor's choice (it came back with none chosen: issue 30).
+    scale = st.main.get_by_test_id("stButtonGroup").filter(has_text="Linear")
+    st.after_rerun(lambda: scale.locator("button", has_text="Log").click())
+    mode = st.main.get_by_test_id("stButtonGroup").filter(has_text="Sweep")
+    st.after_rerun(lambda: mode.locator("button", has_text="Sweep").click())
+    st.after_rerun(lambda: mode.locator("button", has_text="Single run").click())
+    expect(st.keyed("train_loss_chart").locator(".js-plotly-plot")).to_have_count(1)
+    chosen = _selected_segments(st)
+    assert chosen == {"Single run/Sweep": ["Single run"], "Auto/Linear/Log": ["Log"]}, chosen
     expect(st.metric("Test accuracy")).to_have_text(re.compile(r"^\d+\.\d\d%$"))
     st.assert_no_errors()
     st.shot("finished")

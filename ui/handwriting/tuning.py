@@ -13,6 +13,7 @@ from mnist_core.jobs import JobSnapshot
 from ui import charts, fmt, keys, state
 from ui.data_gate import data_available
 from ui.errors import flash, friendly_errors, guarded_callback
+from ui.live import live_panel
 from ui.resources import get_manager, get_store
 from ui.widgets import choose_stored_model
 
@@ -152,4 +153,4 @@ def tuning_tab() -> None:
     if problem is not None:
         st.caption(problem)
     st.caption(HELD_OUT_NOTE)
-    st.fragment(run_every=LIVE_POLL_S if running else None)(_live)()
+    live_panel(_live, every=LIVE_POLL_S if running else None)

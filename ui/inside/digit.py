@@ -11,7 +11,7 @@ from mnist_core.images import load_image_bytes
 from mnist_core.preprocess import preprocess
 from ui import keys
 from ui.inside.common import Digit
-from ui.widgets import digit_image, prediction_metric
+from ui.widgets import digit_image, one_of, prediction_metric
 
 UPLOAD_TYPES = ["png", "jpg", "jpeg", "gif", "bmp", "webp", "tif", "tiff"]
 PREVIEW_PX = 140
@@ -70,21 +70,13 @@ def _upload() -> tuple[Digit | None, str]:
 def choose_digit(raw: MnistRaw | None) -> Digit | None:
     """The source control and its input; the digit chosen, or None after a prompt saying how
     to choose one."""
-    ss = st.session_state
-    if ss.get(keys.INSIDE_SOURCE) not in keys.INSIDE_SOURCES:
-        ss[keys.INSIDE_SOURCE] = keys.INSIDE_SOURCES[0]
-    source = st.segmented_control(
+    source = one_of(
         "Digit",
         keys.INSIDE_SOURCES,
-        key=keys.INSIDE_SOURCE,
+        keys.INSIDE_SOURCE,
         help="A test image, your last drawing on the Draw page, or a photo.",
     )
-    if source is None:  # the chosen option was clicked again, which unselects it
-        digit, prompt = (
-            None,
-            "Choose where the digit comes from: a test image, your drawing or a photo.",
-        )
-    elif source == "Drawing":
+    if source == "Drawing":
         digit, prompt = _drawing()
     elif source == "Upload":
         digit, prompt = _upload()

@@ -14,6 +14,7 @@ from mnist_core.data import MnistRaw
 from mnist_core.explain import EmbeddingMap, place_digit
 from ui import keys
 from ui.inside.common import Digit, Subject, map_of
+from ui.widgets import one_of
 
 # One colour per true label (Plotly's D3 palette, ten distinct hues).
 LABEL_COLORS = (
@@ -121,20 +122,14 @@ def render(subject: Subject, raw: MnistRaw | None, digit: Digit | None) -> None:
     if raw is None:
         st.info("The map places MNIST test digits: get MNIST on the Train page.")
         return
-    ss = st.session_state
     options = ["pca"] if subject.live else list(PROJECTIONS)
-    if ss.get(keys.INSIDE_PROJECTION) not in options:
-        ss[keys.INSIDE_PROJECTION] = "pca"
-    projection = (
-        st.segmented_control(
-            "Projection",
-            options,
-            format_func=PROJECTIONS.get,
-            key=keys.INSIDE_PROJECTION,
-            help="PCA keeps the two directions of largest spread; t-SNE keeps neighbours together. "
-            "A model still training is mapped with PCA, redone as it learns.",
-        )
-        or "pca"
+    projection = one_of(
+        "Projection",
+        options,
+        keys.INSIDE_PROJECTION,
+        format_func=PROJECTIONS.get,
+        help="PCA keeps the two directions of largest spread; t-SNE keeps neighbours together. "
+        "A model still training is mapped with PCA, redone as it learns.",
     )
     with st.spinner("Mapping the test digits …"):
         emap = map_of(subject, raw, projection)
