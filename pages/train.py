@@ -116,11 +116,12 @@ def _setup_summary(config: TrainConfig) -> str:
 
 
 def _controls(snap: JobSnapshot | None, config: TrainConfig | None) -> None:
+    """The next run: its name, Start, what it will train and how long it should take. (The
+    current run's Pause, Stop and learning rate are in the live panel, `_job_controls`, which
+    redraws them as the run changes without a rerun of the whole page.)"""
     pending = snap is not None and not snap.done
     with st.container(border=True):
-        c_name, c_start, c_pause, c_stop = st.columns(
-            [3, 1.2, 1.2, 1.2], vertical_alignment="bottom"
-        )
+        c_name, c_start = st.columns([3, 1.2], vertical_alignment="bottom")
         c_name.text_input(
             "Run name (optional)",
             key=keys.TRAIN_RUN_NAME,
@@ -138,59 +139,65 @@ def _controls(snap: JobSnapshot | None, config: TrainConfig | None) -> None:
             width="stretch",
             help="Your job is already under way: stop it first." if pending else None,
         )
-        job_id = snap.job_id if snap is not None else ""
-        if snap is not None and snap.status == "paused":
-            c_pause.button(
-                "Resume",
-                key="train_resume",
-                icon=":material/play_circle:",
-                on_click=_resume,
-                args=(job_id,),
-                width="stretch",
-            )
-        else:
-            c_pause.button(
-                "Pause",
-                key="train_pause",
-                icon=":material/pause:",
-                on_click=_pause,
-                args=(job_id,),
-                disabled=snap is None or snap.status != "running",
-                width="stretch",
-            )
-        c_stop.button(
-            "Stop",
-            key="train_stop",
-            icon=":material/stop:",
-            on_click=_stop,
-            args=(job_id,),
-            disabled=snap is None or snap.status not in ("queued", "running", "paused"),
-            width="stretch",
-        )
-        if snap is not None and snap.status in ("running", "paused"):
-            c_lr, c_apply, _ = st.columns([3, 1.2, 2.4], vertical_alignment="bottom")
-            lr = fields.setting("lr")  # the range of TrainConfig.lr's metadata
-            c_lr.number_input(
-                f"Change the peak learning rate (now {snap.lr:g})",
-                key=keys.TRAIN_NEW_LR,
-                min_value=lr.lo,
-                max_value=lr.hi,
-                step=labels.FLOAT_STEPS["lr"],
-                format="%g",
-                placeholder=f"{snap.lr:g}",
-                help="Takes effect at the next step; the schedule keeps its shape.",
-            )
-            c_apply.button(
-                "Apply",
-                key="train_apply_lr",
-                icon=":material/tune:",
-                on_click=_set_lr,
-                args=(job_id,),
-                width="stretch",
-            )
         if config is not None and not pending:
             st.caption(_setup_summary(config))
             estimate.show_run_estimate(config)  # measured once per setup, not waited for
+
+
+def _job_controls(snap: JobSnapshot) -> None:
+    """Pause or Resume and Stop (disabled once the run is done), and the learning rate while
+    it trains."""
+    job_id = snap.job_id
+    c_pause, c_stop, _ = st.columns([1.2, 1.2, 4.2], vertical_alignment="bottom")
+    if snap.status == "paused":
+        c_pause.button(
+            "Resume",
+            key="train_resume",
+            icon=":material/play_circle:",
+            on_click=_resume,
+            args=(job_id,),
+            width="stretch",
+        )
+    else:
+        c_pause.button(
+            "Pause",
+            key="train_pause",
+            icon=":material/pause:",
+            on_click=_pause,
+            args=(job_id,),
+            disabled=snap.status != "running",
+            width="stretch",
+        )
+    c_stop.button(
+        "Stop",
+        key="train_stop",
+        icon=":material/stop:",
+        on_click=_stop,
+        args=(job_id,),
+        disabled=snap.status not in ("queued", "running", "paused"),
+        width="stretch",
+    )
+    if snap.status in ("running", "paused"):
+        c_lr, c_apply, _ = st.columns([3, 1.2, 2.4], vertical_alignment="bottom")
+        lr = fields.setting("lr")  # the range of TrainConfig.lr's metadata
+        c_lr.number_input(
+            f"Change the peak learning rate (now {snap.lr:g})",
+            key=keys.TRAIN_NEW_LR,
+            min_value=lr.lo,
+            max_value=lr.hi,
+            step=labels.FLOAT_STEPS["lr"],
+            format="%g",
+            placeholder=f"{snap.lr:g}",
+            help="Takes effect at the next step; the schedule keeps its shape.",
+        )
+        c_apply.button(
+            "Apply",
+            key="train_apply_lr",
+            icon=":material/tune:",
+            on_click=_set_lr,
+            args=(job_id,),
+            width="stretch",
+        )
 
 
 def _progress_text(snap: JobSnapshot) -> str:
@@ -207,6 +214,7 @@ def _status(snap: JobSnapshot) -> None:
     """The run's heading, then its queue note or its progress and figures."""
     epochs = snap.config.epochs
     st.subheader(f"{snap.name} &nbsp; {fmt.status_badge(snap.status)}", anchor=False)
+    _job_controls(snap)
     if snap.status == "queued":
         where = estimate.queue_wait_text(snap)  # "position 1, about 9 min"
         st.info(
@@ -391,10 +399,11 @@ def _live(job_id: str, compare: list[str]) -> None:
         if not snap.done:
             get_manager().heartbeat(job_id)
         race_best.record(snap)  # before a rerun below, so the sidebar shows a new best
-        if (snap.status, _poll_s(snap)) != st.session_state[keys.TRAIN_SEEN_STATUS]:
-            # Started, ended or stopped in the background: redraw the buttons (and stop polling,
-            # or poll at the pace for the job's age).
-            st.session_state[keys.TRAIN_SEEN_STATUS] = (snap.status, _poll_s(snap))
+        if snap.done != st.session_state[keys.TRAIN_SEEN_DONE]:
+            # It ended in the background: the whole page again, so that Start is enabled and
+            # the panel stops polling (drawn plainly from now on: `ui.live`). A start, a pause
+            # or a resume needs no such rerun: the panel draws its own buttons.
+            st.session_state[keys.TRAIN_SEEN_DONE] = snap.done
             st.rerun(scope="app")
         head, outcome, plots = st.container(), st.container(), st.container()
         with head:
@@ -487,7 +496,7 @@ def main() -> None:
         return
     with st.container():  # empty until there are earlier runs: the panel below stays put
         compare = _compare_picker(snap)
-    st.session_state[keys.TRAIN_SEEN_STATUS] = (snap.status, _poll_s(snap))
+    st.session_state[keys.TRAIN_SEEN_DONE] = snap.done
     live_panel(_live, snap.job_id, compare, every=_poll_s(snap))
 
 

@@ -32,7 +32,7 @@ def _defaults() -> dict[str, Any]:
         keys.TRAIN_QP_LOADED: False,
         keys.TRAIN_QP_NOTES: [],
         keys.TRAIN_FLASH: [],
-        keys.TRAIN_SEEN_STATUS: None,
+        keys.TRAIN_SEEN_DONE: None,
         keys.TRAIN_CHARTS: None,
         keys.TRAIN_COMPARE: [],
         keys.TRAIN_RUN_NAME: "",
