@@ -149,25 +149,16 @@ def _job_controls(snap: JobSnapshot) -> None:
     it trains."""
     job_id = snap.job_id
     c_pause, c_stop, _ = st.columns([1.2, 1.2, 4.2], vertical_alignment="bottom")
-    if snap.status == "paused":
-        c_pause.button(
-            "Resume",
-            key="train_resume",
-            icon=":material/play_circle:",
-            on_click=_resume,
-            args=(job_id,),
-            width="stretch",
-        )
-    else:
-        c_pause.button(
-            "Pause",
-            key="train_pause",
-            icon=":material/pause:",
-            on_click=_pause,
-            args=(job_id,),
-            disabled=snap.status != "running",
-            width="stretch",
-        )
+    paused = snap.status == "paused"
+    c_pause.button(
+        "Resume" if paused else "Pause",
+        key="train_resume" if paused else "train_pause",
+        icon=":material/play_circle:" if paused else ":material/pause:",
+        on_click=_resume if paused else _pause,
+        args=(job_id,),
+        disabled=not paused and snap.status != "running",
+        width="stretch",
+    )
     c_stop.button(
         "Stop",
         key="train_stop",
