@@ -11,6 +11,7 @@ from ui.errors import friendly_errors
 from ui.inside import attributions, dynamics, embedding, filters, layers
 from ui.inside.common import subject_for
 from ui.inside.digit import choose_digit, show_digit
+from ui.live import live_panel
 from ui.model_choice import Choice, choose_model
 from ui.resources import get_data_source, get_manager
 from ui.shell import page_guard
@@ -33,8 +34,8 @@ def _test_data() -> MnistRaw | None:
 
 
 def _body(choice: Choice) -> None:
-    """Everything below the model chooser; a fragment that reruns every second for a live
-    model, so a person watches it learn."""
+    """Everything below the model chooser; a live panel (`ui.live`) that refreshes every
+    second for a model still training, so a person watches it learn."""
     with friendly_errors("looking inside the model"):
         snap = get_manager().snapshot(choice.job_id) if choice.job_id is not None else None
         if snap is not None and snap.done:
@@ -96,7 +97,7 @@ def main() -> None:
         )
         return
     live = choice.job_id is not None
-    st.fragment(run_every=LIVE_POLL_S if live else None)(_body)(choice)
+    live_panel(_body, choice, every=LIVE_POLL_S if live else None)
 
 
 if page_guard():
