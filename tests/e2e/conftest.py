@@ -61,7 +61,9 @@ _IDLE_JS = """(ms) => {
 # is still running (the attribute never leaves "running").
 @dataclass
 class RunLog:
-    events: list[tuple[str, bool]] = field(default_factory=list)  # (kind, auto) in order
+    # In order: ("request", is_auto_rerun), ("start", False), ("end", True if the run ended
+    # on its own: not interrupted by a newer request, st.rerun or st.switch_page).
+    events: list[tuple[str, bool]] = field(default_factory=list)
 
     def on_sent(self, payload: bytes | str) -> None:
         if isinstance(payload, str):
@@ -80,11 +82,13 @@ class RunLog:
         if kind == "new_session":
             self.events.append(("start", False))
         elif kind == "script_finished":
-            self.events.append(("end", False))
+            early = msg.script_finished == ForwardMsg.ScriptFinishedStatus.FINISHED_EARLY_FOR_RERUN
+            self.events.append(("end", not early))
 
     def answered(self, since: int) -> str:
         """After event `since`: "none" before the browser asked for a rerun, "asked" once it
-        has, "answered" once a run that started after the request has ended."""
+        has, "answered" once a run that started after the request has ended on its own (a run
+        cut short, e.g. by `st.switch_page`, is followed by the one that answers)."""
         later = self.events[since:]
         asked = next((i for i, (k, auto) in enumerate(later) if k == "request" and not auto), None)
         if asked is None:
@@ -92,7 +96,7 @@ class RunLog:
         started = next((i for i, (k, _) in enumerate(later) if i > asked and k == "start"), None)
         if started is None:
             return "asked"
-        ended = any(k == "end" for i, (k, _) in enumerate(later) if i > started)
+        ended = any(k == "end" and whole for i, (k, whole) in enumerate(later) if i > started)
         return "answered" if ended else "asked"
 
 
@@ -285,17 +289,21 @@ class StApp:
     # -- navigation and waiting --
 
     def open(self, path: str = "") -> StApp:
-        """Load the app at `path` (a new Streamlit session) and wait until it is idle."""
-        self.page.goto(f"{self.server.url}/{path.lstrip('/')}")
-        self.page.get_by_test_id("stApp").wait_for()
-        self.wait_idle(timeout=60_000)
+        """Load the app at `path` (a new Streamlit session) and wait for its first run to end
+        and the page to settle. (Waiting for the page to look idle alone could return before
+        that run had begun on a busy server, and a test then clicked a half-drawn page.)"""
+        self.after_rerun(
+            lambda: self.page.goto(f"{self.server.url}/{path.lstrip('/')}"), timeout_ms=60_000
+        )
         return self
 
     def wait_idle(self, settle_ms: int = 300, timeout: float = DEFAULT_TIMEOUT_MS) -> None:
         """Wait until no script run is in progress and nothing is loading, for `settle_ms`."""
         self.page.wait_for_function(_IDLE_JS, arg=settle_ms, timeout=timeout, polling=100)
 
-    def after_rerun(self, action: Callable[[], object]) -> None:
+    def after_rerun(
+        self, action: Callable[[], object], timeout_ms: float = DEFAULT_TIMEOUT_MS
+    ) -> None:
         """Do `action`, which makes the app rerun, then wait for the run that answers it to end
         and the page to settle. `wait_idle` alone can return before the rerun begins: a slider
         sends its value only after a debounce, and on a busy machine the run can start more
@@ -303,7 +311,7 @@ class StApp:
         rerun (the action did not reach the widget), or the server never answered."""
         since = len(self.runs.events)
         action()
-        deadline = time.monotonic() + DEFAULT_TIMEOUT_MS / 1000
+        deadline = time.monotonic() + timeout_ms / 1000
         state = self.runs.answered(since)
         while state != "answered" and time.monotonic() < deadline:
             self.page.wait_for_timeout(50)  # lets Playwright deliver the websocket events
@@ -311,18 +319,18 @@ class StApp:
         if state == "none":
             pytest.fail(
                 f"{self.name}: the browser sent no rerun request within "
-                f"{DEFAULT_TIMEOUT_MS / 1000:.0f} s of the action: it did not reach the widget. "
+                f"{timeout_ms / 1000:.0f} s of the action: it did not reach the widget. "
                 f"Websocket events since: {self.runs.events[since:]}",
                 pytrace=True,
             )
         if state == "asked":
             pytest.fail(
                 f"{self.name}: the browser asked for a rerun but no run answered it within "
-                f"{DEFAULT_TIMEOUT_MS / 1000:.0f} s. Websocket events since: "
+                f"{timeout_ms / 1000:.0f} s. Websocket events since: "
                 f"{self.runs.events[since:]}",
                 pytrace=True,
             )
-        self.wait_idle()
+        self.wait_idle(timeout=timeout_ms)
 
     def upload(self, uploader, files) -> None:
         """Give the st.file_uploader `uploader` files (paths or payload dicts) and wait until
@@ -344,11 +352,11 @@ class StApp:
 
     def nav(self, title: str) -> None:
         """Go to another page through the sidebar (keeps the Streamlit session)."""
-        self.page.get_by_test_id("stSidebarNav").get_by_role("link", name=title).click()
+        link = self.page.get_by_test_id("stSidebarNav").get_by_role("link", name=title)
+        self.after_rerun(link.click, timeout_ms=60_000)
         self.page.wait_for_function(
             "(path) => window.location.pathname.endsWith(path)", arg=f"/{title.lower()}"
         )
-        self.wait_idle(timeout=60_000)
 
     # -- finding things --
 
