@@ -334,6 +334,27 @@ def test_settings_survive_a_visit_to_another_page(app_env: Path) -> None:
     assert at.query_params["epochs"] == "3"
 
 
+def test_a_segmented_control_the_browser_sent_back_empty_shows_its_last_choice(
+    app_env: Path,
+) -> None:
+    """Issue 30: a control the browser had remounted with nothing chosen sent [] back, which
+    Streamlit reads as None (the loss chart then fell back to linear). Now its last choice
+    comes back, and is sent to the browser with the run, so that it shows again."""
+    at = new_app().run()
+    at.segmented_control(key="train_mode").set_value("Sweep").run()
+    assert at.session_state["train_mode"] == "Sweep"
+    states: WidgetStates = at._tree.get_widget_states()
+    for widget in states.widgets:
+        if widget.id == at.segmented_control(key="train_mode").proto.id:
+            widget.string_array_value.data[:] = []  # what a control with none chosen sends
+    at._run(states)
+    assert_clean(at)
+    control = at.segmented_control(key="train_mode")
+    assert at.session_state["train_mode"] == "Sweep"
+    assert control.value == "Sweep"
+    assert control.proto.set_value and list(control.proto.raw_values) == ["Sweep"]
+
+
 def test_unreadable_settings_disable_start_with_a_message(app_env: Path) -> None:
     at = new_app().run()
     at.selectbox(key="train_model").select("mlp").run()
