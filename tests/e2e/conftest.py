@@ -309,6 +309,10 @@ class StApp:
         sends its value only after a debounce, and on a busy machine the run can start more
         than `settle_ms` later. Fails saying which side lost it: the browser never asked for a
         rerun (the action did not reach the widget), or the server never answered."""
+        # A round trip first: websocket events that happened before the action but had not yet
+        # reached this process would otherwise count as after it (a rerun asked for earlier,
+        # and the run that answered it, taken for the answer to this action).
+        self.page.evaluate("0")
         since = len(self.runs.events)
         action()
         deadline = time.monotonic() + timeout_ms / 1000
@@ -331,6 +335,14 @@ class StApp:
                 pytrace=True,
             )
         self.wait_idle(timeout=timeout_ms)
+
+    def enter(self, box, text: str) -> None:
+        """Type `text` into a text or number input and press Enter, then wait for the run that
+        answers it (none when the box holds `text` already: Streamlit sends nothing then)."""
+        if box.input_value() == text:
+            return
+        box.fill(text)
+        self.after_rerun(lambda: box.press("Enter"))
 
     def upload(self, uploader, files) -> None:
         """Give the st.file_uploader `uploader` files (paths or payload dicts) and wait until
@@ -394,10 +406,15 @@ class StApp:
         return self.selectbox(label, within).get_by_role("combobox").input_value()
 
     def select_option(self, label: str, option: str | re.Pattern, within=None) -> None:
-        """Open the selectbox labelled `label` and click the option matching `option`."""
+        """Open the selectbox labelled `label`, click the option matching `option` and wait for
+        the run that answers it (none when it was chosen already: the list just closes)."""
         self.selectbox(label, within).get_by_role("combobox").click()
-        self.page.get_by_role("option").filter(has_text=option).first.click()
-        self.wait_idle()
+        choice = self.page.get_by_role("option").filter(has_text=option).first
+        if choice.get_attribute("aria-selected") == "true":
+            self.page.keyboard.press("Escape")
+            self.wait_idle()
+            return
+        self.after_rerun(choice.click)
 
     def options_of(self, label: str, within=None) -> list[str]:
         """The option texts of a selectbox (opens and closes it)."""
@@ -441,19 +458,14 @@ class StApp:
         if self.selected("Architecture", within=self.sidebar) != architecture:
             self.select_option("Architecture", architecture, within=self.sidebar)
         if quick:
-            self.button("Quick look", within=self.sidebar).click()
+            self.after_rerun(self.button("Quick look", within=self.sidebar).click)
             expect(self.sidebar).to_contain_text("Current settings: Quick look")
             self.wait_idle()
         if epochs is not None:
             box = self.sidebar.get_by_label("Epochs", exact=True)
-            box.fill(str(epochs))
-            box.press("Enter")
-            self.wait_idle()
+            self.enter(box, str(epochs))
             expect(box).to_have_value(str(epochs))
-        name_box = self.main.get_by_label("Run name (optional)")
-        name_box.fill(run_name)
-        name_box.press("Enter")
-        self.wait_idle()
+        self.enter(self.main.get_by_label("Run name (optional)"), run_name)
         self.button("Start training", within=self.main).click()
         expect(self.job_heading).to_contain_text(run_name)
 

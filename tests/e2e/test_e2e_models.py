@@ -114,10 +114,7 @@ def test_your_models_survive_a_reload_and_a_second_tab_but_not_another_browser(
     assert cookie["value"] not in st.page.url
     expect(st.main).to_contain_text("kept on the server until you delete them")
 
-    name_box = st.main.get_by_label("Name (optional)")
-    name_box.fill("survivor")
-    name_box.press("Enter")
-    st.wait_idle()
+    st.enter(st.main.get_by_label("Name (optional)"), "survivor")
     st.upload(_uploader(st), str(REPO / "mnist_core" / "pretrained" / "mlp.pt"))
     expect(st.main.get_by_test_id("stAlertContentSuccess")).to_contain_text("Added survivor")
     # Stored under the cookie's id: the session of the very first page load used the cookie.

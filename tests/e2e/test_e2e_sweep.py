@@ -42,20 +42,14 @@ def _trace_names(st, key: str) -> set[str]:
 def test_a_sweep_then_compare_two_of_its_runs(st) -> None:
     st.open("/")
     st.select_option("Architecture", "MLP", within=st.sidebar)
-    st.button("Quick look", within=st.sidebar).click()
+    st.after_rerun(st.button("Quick look", within=st.sidebar).click)
     expect(st.sidebar).to_contain_text("Current settings: Quick look")
     st.wait_idle()
     toggle = st.main.get_by_test_id("stButtonGroup").first
     st.after_rerun(lambda: toggle.locator("button", has_text="Sweep").click())
     for label, values in (("Values 1", "1e-3, 1e-2"), ("Values 2", "32, 64")):
-        box = st.main.get_by_label(label, exact=True)
-        box.fill(values)
-        box.press("Enter")
-        st.wait_idle()
-    name = st.main.get_by_label("Sweep name (optional)")
-    name.fill("e2e sweep")
-    name.press("Enter")
-    st.wait_idle()
+        st.enter(st.main.get_by_label(label, exact=True), values)
+    st.enter(st.main.get_by_label("Sweep name (optional)"), "e2e sweep")
     st.button("Start sweep (4 runs)", within=st.main).click()
     expect(st.main).to_contain_text("e2e sweep", timeout=30_000)
 
