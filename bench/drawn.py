@@ -36,7 +36,7 @@ or late), smooth per-point jitter of a few px, a pen width drawn uniformly from 
 (inclusive), and round caps and joins (PIL line segments plus a disk of the pen's diameter at
 every point), white on opaque black: (280, 280, 4) uint8 RGBA with alpha 255 as the canvas
 returns it (without the browser's anti-aliasing, which the 10x downscaling makes irrelevant).
-`preprocessed` then runs `mnist_core.preprocess.preprocess`, the Draw page's preprocessing.
+`preprocessed` then runs `mnist_core.digits.preprocess.preprocess`, the Draw page's preprocessing.
 
 Seeds: the benchmark is `render(BENCH_SIZE, seed=BENCH_SEED)`. Seeds BENCH_SEED ..
 BENCH_SEED + 999 are reserved for benchmarks; anything used for training or fine-tuning must
@@ -59,11 +59,8 @@ import numpy as np
 import torch
 from PIL import Image, ImageDraw
 
-from mnist_core.checkpoints import load_checkpoint
-from mnist_core.errors import ConfigError
-from mnist_core.preprocess import predict, preprocess
-from mnist_core.settings import PACKAGED_PRETRAINED_DIR
-from mnist_core.strokes import (
+from mnist_core.digits.preprocess import predict, preprocess
+from mnist_core.digits.strokes import (
     BENCH_SEEDS,
     CANVAS_PX,
     HAND_FAMILIES,
@@ -72,6 +69,9 @@ from mnist_core.strokes import (
     draw,
     normalise,
 )
+from mnist_core.errors import ConfigError
+from mnist_core.settings import PACKAGED_PRETRAINED_DIR
+from mnist_core.storage.checkpoints import load_checkpoint
 
 __all__ = [
     "BENCH_SEED",
@@ -88,7 +88,7 @@ __all__ = [
 
 DESCRIPTION = "Accuracy of checkpoints on digits drawn from strokes in many styles."
 
-BENCH_SEED = BENCH_SEEDS.start  # seeds 20_000 .. 20_999 are reserved (mnist_core.strokes)
+BENCH_SEED = BENCH_SEEDS.start  # seeds 20_000 .. 20_999 are reserved (mnist_core.digits.strokes)
 BENCH_SIZE = 2000
 
 HERSHEY_FONTS = ("futural", "futuram", "timesr", "timesi")

@@ -20,11 +20,11 @@ from pathlib import Path
 
 import torch
 
-from mnist_core.config import TrainConfig
-from mnist_core.data import load_mnist
-from mnist_core.events import RunEnded
+from mnist_core.data.mnist import load_mnist
 from mnist_core.models import list_models
-from mnist_core.training import build_model, fit
+from mnist_core.train.config import TrainConfig
+from mnist_core.train.events import RunEnded
+from mnist_core.train.loop import build_model, fit
 
 DESCRIPTION = "cost of the training dynamics that fit records (norms, ratios, histograms)"
 

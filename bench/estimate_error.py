@@ -2,7 +2,7 @@
 
     python -m bench estimate [--cases quick] [--json OUT]
 
-For each case: the estimate the Train page shows (`mnist_core.estimate.estimate_run_seconds`,
+For each case: the estimate the Train page shows (`mnist_core.train.estimate.estimate_run_seconds`,
 from the speed measured on this machine with the job's thread count), then the real run as
 the app runs it (a `JobManager` job on the real MNIST, one at a time), timed from its start to
 its end (`JobSnapshot.elapsed_s`: training, evaluations, saving). Then the same setup once more,
@@ -22,17 +22,17 @@ import time
 from pathlib import Path
 from typing import Any
 
-from mnist_core.config import TrainConfig
-from mnist_core.data import load_mnist
-from mnist_core.estimate import (
+from mnist_core.data.mnist import load_mnist
+from mnist_core.jobs import JobManager, JobSnapshot
+from mnist_core.storage.store import ModelStore
+from mnist_core.train.config import TrainConfig
+from mnist_core.train.estimate import (
     estimate_run_seconds,
     measure_speed,
     observed_speed,
     remember_speed,
 )
-from mnist_core.jobs import JobManager, JobSnapshot
-from mnist_core.recipes import PRESETS
-from mnist_core.store import ModelStore
+from mnist_core.train.recipes import PRESETS
 
 DESCRIPTION = "Error of the time estimate shown before Start, against real short runs."
 

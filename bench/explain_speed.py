@@ -24,11 +24,11 @@ from pathlib import Path
 import torch
 
 from mnist_core import explain as E
-from mnist_core.checkpoints import load_checkpoint
-from mnist_core.data import load_mnist
-from mnist_core.memory import trim_heap
+from mnist_core.data.mnist import load_mnist
+from mnist_core.machine import trim_heap
 from mnist_core.models import list_models
 from mnist_core.settings import PACKAGED_PRETRAINED_DIR
+from mnist_core.storage.checkpoints import load_checkpoint
 
 
 def rss_mb() -> float:

@@ -5,7 +5,7 @@
 
 For each family of the drawn-digit benchmark (bench/drawn.py): `--n` digits of that family
 drawn with a training seed (`--seed`, never the benchmark's 20000-20999) are the "personal set"
-given to `mnist_core.finetune.run`, exactly what `python -m mnist_core finetune` and the Draw
+given to `mnist_core.train.finetune.run`, exactly what `python -m mnist_core finetune` and the Draw
 page's "Fine-tune on my handwriting" do (a quarter held back, the rest mixed with MNIST). The
 model is measured before and after on 1,000 *other* digits of the same family (the benchmark's
 seed 20001, family only), and on the MNIST test set. Times are the whole fine-tune (training,
@@ -22,14 +22,14 @@ from pathlib import Path
 import torch
 
 from bench import drawn
-from mnist_core.checkpoints import load_checkpoint
-from mnist_core.data import load_mnist
+from mnist_core.data.mnist import load_mnist
+from mnist_core.digits.handwriting import HandwritingSet
 from mnist_core.errors import ConfigError
-from mnist_core.evaluation import evaluate
-from mnist_core.finetune import DEFAULT_STEPS
-from mnist_core.finetune import run as finetune_run
-from mnist_core.handwriting import HandwritingSet
 from mnist_core.settings import PACKAGED_PRETRAINED_DIR
+from mnist_core.storage.checkpoints import load_checkpoint
+from mnist_core.train.evaluation import evaluate
+from mnist_core.train.finetune import DEFAULT_STEPS
+from mnist_core.train.finetune import run as finetune_run
 
 DESCRIPTION = "Fine-tune on 400 drawn digits of one style family; accuracy on others of it."
 OTHER_SEED = drawn.BENCH_SEED + 1

@@ -7,7 +7,8 @@ uneven light: a shadow band along one edge, a gradient, vignetting, sensor noise
 rotation, JPEG. `make_photos` synthesises such photos from real MNIST test digits (dark ink on
 light paper, 600x800 px, RGB) and `run` scores every checkpoint on them through the Draw page's
 `preprocess`, once with the old border-only paper level (`background="border"`) and once with
-the default (`"auto"`: local paper estimate for photos, `mnist_core.photo`), per distortion kind.
+the default (`"auto"`: local paper estimate for photos, `mnist_core.digits.photo`), per
+distortion kind.
 
 How a photo is made (`make_photo`): the 28x28 digit is enlarged (bicubic) so the digit is
 25-45% of the photo's height, placed at random and printed as reflectance paper * (1 - darkness
@@ -39,11 +40,11 @@ import numpy as np
 import torch
 from PIL import Image
 
-from mnist_core.checkpoints import load_checkpoint
-from mnist_core.data import load_mnist
+from mnist_core.data.mnist import load_mnist
+from mnist_core.digits.preprocess import IMAGE_SIZE, predict, preprocess
 from mnist_core.errors import ConfigError
-from mnist_core.preprocess import IMAGE_SIZE, predict, preprocess
 from mnist_core.settings import PACKAGED_PRETRAINED_DIR
+from mnist_core.storage.checkpoints import load_checkpoint
 
 __all__ = [
     "BENCH_SEED",

@@ -26,10 +26,10 @@ from bench.peers import PEERS
 from bench.progress import log
 from bench.time_to_accuracy.settings import DEFAULT_PEER_BATCH
 from bench.time_to_accuracy.worker import spawn
-from mnist_core.data import find_data_dir, load_mnist
-from mnist_core.device import device_name, pick_device
+from mnist_core.data.mnist import find_data_dir, load_mnist
 from mnist_core.errors import ConfigError
-from mnist_core.recipes import recipe
+from mnist_core.machine import device_name, pick_device
+from mnist_core.train.recipes import recipe
 
 DESCRIPTION = "Seconds of training to 99% / 99.5% test accuracy: the speedruns vs the recipes."
 

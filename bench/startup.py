@@ -16,10 +16,10 @@ from __future__ import annotations
 import argparse
 import time
 
-from mnist_core.config import TrainConfig
-from mnist_core.data import MnistSource
+from mnist_core.data.mnist import MnistSource
 from mnist_core.jobs import JobManager
-from mnist_core.recipes import PRESETS
+from mnist_core.train.config import TrainConfig
+from mnist_core.train.recipes import PRESETS
 
 DESCRIPTION = "Where the first second of a Quick look run goes (data, preparation, first step)."
 

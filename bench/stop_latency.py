@@ -19,10 +19,10 @@ import statistics
 import time
 from pathlib import Path
 
-from mnist_core.config import TrainConfig
-from mnist_core.data import load_mnist
+from mnist_core.data.mnist import load_mnist
 from mnist_core.jobs import JobManager
 from mnist_core.models import list_models
+from mnist_core.train.config import TrainConfig
 
 DESCRIPTION = "seconds from Stop to the job being done, per architecture"
 

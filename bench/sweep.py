@@ -13,11 +13,11 @@ import argparse
 import json
 import time
 
-from mnist_core.config import TrainConfig, parse_value
-from mnist_core.data import load_mnist
+from mnist_core.data.mnist import load_mnist
 from mnist_core.errors import ConfigError
-from mnist_core.events import EpochMetrics, RunEnded
-from mnist_core.training import fit
+from mnist_core.train.config import TrainConfig, parse_value
+from mnist_core.train.events import EpochMetrics, RunEnded
+from mnist_core.train.loop import fit
 
 DESCRIPTION = "Test accuracy after every epoch for candidate recipes, one JSON line per run."
 

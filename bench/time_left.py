@@ -23,11 +23,11 @@ import time
 from dataclasses import dataclass
 
 from bench.progress import log
-from mnist_core.config import TrainConfig
-from mnist_core.data import load_mnist
-from mnist_core.events import EpochMetrics, RunStarted, StepMetrics
+from mnist_core.data.mnist import load_mnist
 from mnist_core.jobs.snapshot import JobState
-from mnist_core.training import build_model, fit
+from mnist_core.train.config import TrainConfig
+from mnist_core.train.events import EpochMetrics, RunStarted, StepMetrics
+from mnist_core.train.loop import build_model, fit
 
 DESCRIPTION = "Error of the Train page's time-left estimate over whole real runs (old vs new)."
 

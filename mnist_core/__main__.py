@@ -1,7 +1,7 @@
-"""`python -m mnist_core ...`: see mnist_core/cli.py."""
+"""`python -m mnist_core ...`: see mnist_core/cli/main.py."""
 
 import sys
 
-from mnist_core.cli import main
+from mnist_core.cli.main import main
 
 sys.exit(main())

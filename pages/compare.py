@@ -6,7 +6,7 @@ from __future__ import annotations
 import streamlit as st
 
 from mnist_core.errors import MnistError
-from mnist_core.store import slugify
+from mnist_core.storage.store import slugify
 from ui import compare, compare_charts, keys, state
 from ui.compare import Run
 from ui.errors import friendly_errors

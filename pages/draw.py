@@ -7,11 +7,11 @@ import time
 import numpy as np
 import streamlit as st
 
+from mnist_core.digits.decode import load_image_bytes
+from mnist_core.digits.preprocess import PreprocessResult, predict, preprocess
 from mnist_core.errors import MnistError
-from mnist_core.images import load_image_bytes
 from mnist_core.models import get_spec
-from mnist_core.preprocess import PreprocessResult, predict, preprocess
-from mnist_core.store import StoredModel
+from mnist_core.storage.store import StoredModel
 from ui import charts, fmt, keys
 from ui.crop import crop_controls
 from ui.errors import friendly_errors, show_flashes

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from mnist_core.data import MnistRaw
+from mnist_core.data.mnist import MnistRaw
 from mnist_core.errors import MnistError
 from ui import keys
 from ui.errors import friendly_errors

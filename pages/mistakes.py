@@ -8,9 +8,9 @@ import re
 import numpy as np
 import streamlit as st
 
-from mnist_core.data import MnistRaw
-from mnist_core.evaluation import EvalResult
-from mnist_core.store import StoredModel
+from mnist_core.data.mnist import MnistRaw
+from mnist_core.storage.store import StoredModel
+from mnist_core.train.evaluation import EvalResult
 from ui import charts, fmt, keys, state
 from ui.data_gate import require_data
 from ui.errors import friendly_errors

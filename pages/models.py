@@ -7,11 +7,11 @@ from pathlib import Path
 
 import streamlit as st
 
-from mnist_core.checkpoints import Checkpoint, checkpoint_bytes
 from mnist_core.errors import MnistError
-from mnist_core.export import export_onnx, require_onnx
 from mnist_core.models import get_spec
-from mnist_core.store import StoredModel, slugify
+from mnist_core.storage.checkpoints import Checkpoint, checkpoint_bytes
+from mnist_core.storage.export import export_onnx, require_onnx
+from mnist_core.storage.store import StoredModel, slugify
 from ui import fmt, keys, model_info, state
 from ui.errors import flash, friendly_errors, guarded_callback, show_flashes
 from ui.resources import get_manager, get_store

@@ -6,10 +6,10 @@ from typing import Any
 
 import streamlit as st
 
-from mnist_core.config import TrainConfig
 from mnist_core.errors import ConfigError, MnistError
 from mnist_core.jobs import JobSnapshot
 from mnist_core.models import get_spec
+from mnist_core.train.config import TrainConfig
 from ui import charts, fmt, keys, race_best, state, sweep_panel
 from ui.data_gate import data_available
 from ui.errors import flash, friendly_errors, guarded_callback, show_flashes

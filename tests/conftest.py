@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mnist_core.data import DEFAULT_DIR, download_mnist, find_data_dir, search_dirs
+from mnist_core.data.mnist import DEFAULT_DIR, download_mnist, find_data_dir, search_dirs
 from mnist_core.errors import DownloadError
 from mnist_core.settings import settings
 
@@ -30,7 +30,7 @@ from mnist_core.settings import settings
 
 @pytest.fixture(scope="session")
 def mnist_dir() -> Path:
-    """The real MNIST folder, found as the engine finds it (`mnist_core.data.find_data_dir`:
+    """The real MNIST folder, found as the engine finds it (`mnist_core.data.mnist.find_data_dir`:
     $MNIST_DATA_DIR, then ./data/MNIST/raw). When neither holds the four files they are
     downloaded once, with the engine's downloader, into ./data/MNIST/raw, where later runs
     find them. Offline, that fails the tests that need real data (never a skip)."""

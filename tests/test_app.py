@@ -28,18 +28,18 @@ from PIL import Image
 from streamlit.proto.WidgetStates_pb2 import WidgetStates
 from streamlit.testing.v1 import AppTest
 
-from mnist_core.checkpoints import (
+from mnist_core.data.mnist import MnistRaw, load_mnist
+from mnist_core.models import get_spec
+from mnist_core.storage.checkpoints import (
     checkpoint_bytes,
     load_checkpoint,
     make_checkpoint,
     save_checkpoint,
 )
-from mnist_core.config import TrainConfig
-from mnist_core.data import MnistRaw, load_mnist
-from mnist_core.events import RunEnded
-from mnist_core.models import get_spec
-from mnist_core.store import ModelStore
-from mnist_core.training import build_model, fit
+from mnist_core.storage.store import ModelStore
+from mnist_core.train.config import TrainConfig
+from mnist_core.train.events import RunEnded
+from mnist_core.train.loop import build_model, fit
 
 REPO = Path(__file__).resolve().parents[1]
 APP = str(REPO / "app.py")

@@ -16,11 +16,11 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from mnist_core.config import TrainConfig
-from mnist_core.data import MnistRaw
+from mnist_core.data.mnist import MnistRaw
 from mnist_core.jobs import JobManager
-from mnist_core.store import ModelStore
-from mnist_core.sweep import SweepParam, SweepSpec
+from mnist_core.storage.store import ModelStore
+from mnist_core.train.config import TrainConfig
+from mnist_core.train.sweep import SweepParam, SweepSpec
 from tests.older import write_older_checkpoint
 from tests.test_app import (  # noqa: F401  (fixtures)
     app_env,

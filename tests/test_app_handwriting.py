@@ -12,8 +12,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from mnist_core.data import MnistRaw
-from mnist_core.handwriting import HandwritingSet, read_zip, to_zip
+from mnist_core.data.mnist import MnistRaw
+from mnist_core.digits.handwriting import HandwritingSet, read_zip, to_zip
 from tests.test_app import (  # noqa: F401  (fixtures)
     app_env,
     assert_clean,

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from mnist_core.race import first_reach
+from mnist_core.train.race import first_reach
 from tests.test_app import (  # noqa: F401  (fixtures)
     app_env,
     assert_clean,

@@ -7,11 +7,11 @@ from __future__ import annotations
 import pytest
 import torch
 
-from mnist_core.augment import random_affine, random_elastic, random_stroke_width
-from mnist_core.config import TrainConfig
-from mnist_core.data import MnistRaw, load_mnist
-from mnist_core.events import RunEnded
-from mnist_core.training import fit
+from mnist_core.data.augment import random_affine, random_elastic, random_stroke_width
+from mnist_core.data.mnist import MnistRaw, load_mnist
+from mnist_core.train.config import TrainConfig
+from mnist_core.train.events import RunEnded
+from mnist_core.train.loop import fit
 
 
 @pytest.fixture(scope="module")
@@ -76,7 +76,7 @@ def test_elastic_moves_ink_by_a_pixel_or_two(batch: torch.Tensor) -> None:
 def test_labels_are_kept(raw: MnistRaw, batch: torch.Tensor, name: str) -> None:
     """The shipped LeNet-5, trained without these augmentations, still reads the augmented
     digits: they remain the digits they were labelled."""
-    from mnist_core.checkpoints import load_checkpoint
+    from mnist_core.storage.checkpoints import load_checkpoint
 
     model = load_checkpoint("mnist_core/pretrained/lenet5.pt").build_model()
     with torch.no_grad():

@@ -111,9 +111,9 @@ def test_learning_rate_chart_plots_the_schedule() -> None:
 
 
 def test_curve_from_a_snapshot_carries_validation_loss_rates_and_lr_changes() -> None:
-    from mnist_core.config import TrainConfig
-    from mnist_core.events import EpochMetrics, RunStarted, StepMetrics
     from mnist_core.jobs.snapshot import JobState
+    from mnist_core.train.config import TrainConfig
+    from mnist_core.train.events import EpochMetrics, RunStarted, StepMetrics
 
     config = TrainConfig.for_model("mlp", train_subset=1000, batch_size=100, epochs=2)
     state = JobState(config, job_id="j", owner="ann", name="mlp #1", created=0.0)

@@ -6,7 +6,8 @@ import os
 import pytest
 import torch
 
-from mnist_core.checkpoints import (
+from mnist_core.errors import CheckpointError
+from mnist_core.storage.checkpoints import (
     FORMAT_VERSION,
     checkpoint_bytes,
     load_checkpoint,
@@ -14,10 +15,9 @@ from mnist_core.checkpoints import (
     save_checkpoint,
     with_cpu_test_accuracy,
 )
-from mnist_core.config import TrainConfig
-from mnist_core.errors import CheckpointError
-from mnist_core.evaluation import evaluate
-from mnist_core.training import build_model
+from mnist_core.train.config import TrainConfig
+from mnist_core.train.evaluation import evaluate
+from mnist_core.train.loop import build_model
 
 
 def make(model="resnet", **kw):

@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from mnist_core.config import TrainConfig
-from mnist_core.history import RunHistory
+from mnist_core.storage.history import RunHistory
+from mnist_core.train.config import TrainConfig
 from ui import compare, compare_charts
 from ui.compare import Run
 from ui.train_form.query import config_query_params, parse_query_params

@@ -4,8 +4,8 @@ import dataclasses
 
 import pytest
 
-from mnist_core.config import TrainConfig, parse_value
 from mnist_core.errors import ConfigError
+from mnist_core.train.config import TrainConfig, parse_value
 
 
 def test_each_model_has_a_valid_recipe():

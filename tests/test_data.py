@@ -1,4 +1,4 @@
-"""Tests for mnist_core.data: real MNIST, malformed files, missing data, downloads, batching.
+"""Tests for mnist_core.data.mnist: real MNIST, malformed files, missing data, downloads, batching.
 
 Downloads only ever talk to an http.server on 127.0.0.1 (the `serve_folder` fixture).
 """
@@ -16,8 +16,8 @@ import numpy as np
 import pytest
 import torch
 
-from mnist_core import data
-from mnist_core.data import (
+from mnist_core.data import mnist as data
+from mnist_core.data.mnist import (
     DATA_DIR_ENV,
     DEFAULT_DIR,
     MIRRORS,

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from mnist_core.preprocess import preprocess
+from mnist_core.digits.preprocess import preprocess
 from tests.drawn_digits import drawn_digit
 from ui.widgets import square_preview
 

@@ -12,10 +12,10 @@ import torch
 
 from bench import drawn as D
 from bench.cli import main as bench_main
-from mnist_core.checkpoints import load_checkpoint
+from mnist_core.digits.preprocess import _stroke_width, preprocess
 from mnist_core.errors import ConfigError
-from mnist_core.preprocess import _stroke_width, preprocess
 from mnist_core.settings import PACKAGED_PRETRAINED_DIR
+from mnist_core.storage.checkpoints import load_checkpoint
 
 RESNET = PACKAGED_PRETRAINED_DIR / "resnet.pt"
 

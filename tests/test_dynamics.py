@@ -9,11 +9,11 @@ import math
 import pytest
 import torch
 
-from mnist_core.config import TrainConfig
-from mnist_core.data import MnistRaw, load_mnist, make_splits
-from mnist_core.dynamics import HISTOGRAM_BINS, DynamicsProbe, tracked_weights
-from mnist_core.events import EpochMetrics, RunEnded, StepMetrics
-from mnist_core.training import build_model, fit
+from mnist_core.data.mnist import MnistRaw, load_mnist, make_splits
+from mnist_core.train.config import TrainConfig
+from mnist_core.train.dynamics import HISTOGRAM_BINS, DynamicsProbe, tracked_weights
+from mnist_core.train.events import EpochMetrics, RunEnded, StepMetrics
+from mnist_core.train.loop import build_model, fit
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,4 @@
-"""Time estimates before Start and in the queue (mnist_core.estimate; issue 11, item 16)."""
+"""Time estimates before Start and in the queue (mnist_core.train.estimate; issue 11, item 16)."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import math
 
 import pytest
 
-from mnist_core.config import TrainConfig
-from mnist_core.estimate import (
+from mnist_core.train.config import TrainConfig
+from mnist_core.train.estimate import (
     MNIST_TEST_SIZE,
     Speed,
     is_measuring,
@@ -75,7 +75,7 @@ def test_speed_is_measured_once_per_setup() -> None:
 
 
 def test_a_finished_run_teaches_the_estimate_its_real_speed() -> None:
-    from mnist_core.events import RunEnded, RunStarted
+    from mnist_core.train.events import RunEnded, RunStarted
 
     config = TrainConfig.for_model("mlp", epochs=2, train_subset=1000, val_size=1000)
     started = RunStarted("cpu", "CPU", 1, n_train=1000, n_val=1000, n_test=10_000,

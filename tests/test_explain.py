@@ -12,15 +12,15 @@ from sklearn.neighbors import KNeighborsClassifier
 from torch import nn
 
 from mnist_core import explain as E
-from mnist_core.checkpoints import Checkpoint, load_checkpoint, make_checkpoint
-from mnist_core.config import TrainConfig
-from mnist_core.data import MnistRaw, load_mnist
+from mnist_core.data.mnist import MnistRaw, load_mnist
+from mnist_core.digits.preprocess import predict
 from mnist_core.errors import ExplainError
 from mnist_core.explain.common import LruCache, leaf_modules
 from mnist_core.models import count_parameters, create_model, list_models
-from mnist_core.preprocess import predict
 from mnist_core.settings import PACKAGED_PRETRAINED_DIR
-from mnist_core.training import build_model, fit
+from mnist_core.storage.checkpoints import Checkpoint, load_checkpoint, make_checkpoint
+from mnist_core.train.config import TrainConfig
+from mnist_core.train.loop import build_model, fit
 
 # The one place that knows where the shipped checkpoints live.
 SHIPPED_DIR = PACKAGED_PRETRAINED_DIR

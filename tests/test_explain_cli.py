@@ -14,10 +14,10 @@ import pytest
 from PIL import Image
 
 from mnist_core import explain as E
-from mnist_core.checkpoints import load_checkpoint
-from mnist_core.images import load_image_bytes
-from mnist_core.preprocess import preprocess
+from mnist_core.digits.decode import load_image_bytes
+from mnist_core.digits.preprocess import preprocess
 from mnist_core.settings import PACKAGED_PRETRAINED_DIR
+from mnist_core.storage.checkpoints import load_checkpoint
 
 ROOT = Path(__file__).resolve().parents[1]
 # The one place that knows where the shipped checkpoints live.

@@ -11,13 +11,13 @@ import onnxruntime as ort
 import pytest
 import torch
 
-from mnist_core.checkpoints import make_checkpoint
-from mnist_core.cli import main
-from mnist_core.config import TrainConfig
-from mnist_core.data import load_mnist
+from mnist_core.cli.main import main
+from mnist_core.data.mnist import load_mnist
 from mnist_core.errors import MnistError
-from mnist_core.export import TOLERANCE, check_onnx, export_onnx, require_onnx
 from mnist_core.models import create_model, list_models
+from mnist_core.storage.checkpoints import make_checkpoint
+from mnist_core.storage.export import TOLERANCE, check_onnx, export_onnx, require_onnx
+from mnist_core.train.config import TrainConfig
 
 PRETRAINED = "mnist_core/pretrained/lenet5.pt"
 
@@ -113,12 +113,12 @@ def test_the_export_command_exits_1_when_onnxruntime_disagrees(
     tmp_path, mnist_dir, capsys, monkeypatch
 ):
     """A failed check keeps the file (to look at in Netron) and says so; exit status 1."""
-    import mnist_core.export
+    import mnist_core.storage.export
 
     def strict(data, ckpt, images):
         return check_onnx(data, ckpt, images, atol=-1.0)
 
-    monkeypatch.setattr(mnist_core.export, "check_onnx", strict)
+    monkeypatch.setattr(mnist_core.storage.export, "check_onnx", strict)
     out = tmp_path / "lenet5.onnx"
     args = ["export", "--checkpoint", PRETRAINED, "--out", str(out), "--data-dir", str(mnist_dir)]
     assert main(args) == 1

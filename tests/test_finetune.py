@@ -10,13 +10,13 @@ import numpy as np
 import pytest
 import torch
 
-from mnist_core import finetune
-from mnist_core.checkpoints import load_checkpoint
-from mnist_core.data import MnistRaw, load_mnist
+from mnist_core.data.mnist import MnistRaw, load_mnist
+from mnist_core.digits.handwriting import HandwritingError, HandwritingSet, to_zip
 from mnist_core.errors import ConfigError
-from mnist_core.evaluation import evaluate
-from mnist_core.handwriting import HandwritingError, HandwritingSet, to_zip
 from mnist_core.jobs import JobManager
+from mnist_core.storage.checkpoints import load_checkpoint
+from mnist_core.train import finetune
+from mnist_core.train.evaluation import evaluate
 from tests.test_cli import cli
 
 LENET = "mnist_core/pretrained/lenet5.pt"
@@ -49,7 +49,7 @@ def test_finetune_learns_a_new_style_and_keeps_mnist(raw: MnistRaw) -> None:
 
 
 def test_finetune_in_the_job_system_records_before_and_after(raw: MnistRaw, tmp_path) -> None:
-    from mnist_core.store import ModelStore
+    from mnist_core.storage.store import ModelStore
 
     ckpt = load_checkpoint(LENET)
     personal = HandwritingSet.from_arrays(*turned(raw, 0, 120))

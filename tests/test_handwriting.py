@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from mnist_core.data import MnistRaw, load_mnist
-from mnist_core.handwriting import (
+from mnist_core.data.mnist import MnistRaw, load_mnist
+from mnist_core.digits.handwriting import (
     MAX_DIGITS,
     HandwritingError,
     HandwritingSet,

@@ -10,20 +10,20 @@ import json
 import pytest
 import torch
 
-from mnist_core.checkpoints import (
+from mnist_core.data.mnist import load_mnist
+from mnist_core.errors import CheckpointError
+from mnist_core.models import create_model
+from mnist_core.storage.checkpoints import (
     checkpoint_bytes,
     load_checkpoint,
     make_checkpoint,
     save_checkpoint,
 )
-from mnist_core.config import TrainConfig
-from mnist_core.control import TrainControl
-from mnist_core.data import load_mnist
-from mnist_core.errors import CheckpointError
-from mnist_core.events import AccuracyCheck, EpochMetrics, RunEnded, RunStarted, StepMetrics
-from mnist_core.history import MAX_STEP_POINTS, RunHistory, downsample
-from mnist_core.models import create_model
-from mnist_core.training import build_model, fit
+from mnist_core.storage.history import MAX_STEP_POINTS, RunHistory, downsample
+from mnist_core.train.config import TrainConfig
+from mnist_core.train.control import TrainControl
+from mnist_core.train.events import AccuracyCheck, EpochMetrics, RunEnded, RunStarted, StepMetrics
+from mnist_core.train.loop import build_model, fit
 
 
 @pytest.fixture(scope="module")

@@ -18,10 +18,10 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from mnist_core.checkpoints import load_checkpoint
-from mnist_core.data import MnistRaw
+from mnist_core.data.mnist import MnistRaw
 from mnist_core.explain import describe_layers, embedding_map, sample_indices
-from mnist_core.store import ModelStore
+from mnist_core.storage.checkpoints import load_checkpoint
+from mnist_core.storage.store import ModelStore
 from tests.test_app import (  # noqa: F401  (fixtures)
     PRETRAINED,
     app_env,

@@ -18,23 +18,23 @@ from pathlib import Path
 import pytest
 import torch
 
-from mnist_core.config import TrainConfig
-from mnist_core.data import MnistRaw, load_mnist
+from mnist_core.data.mnist import MnistRaw, load_mnist
 from mnist_core.errors import DataMissingError
-from mnist_core.evaluation import evaluate
-from mnist_core.events import RunEnded, StepMetrics
 from mnist_core.jobs import (
     JobError,
     JobManager,
     JobNotFound,
     JobSnapshot,
     default_max_running,
-    set_thread_count,
 )
-from mnist_core.jobs.choose import create_executor
-from mnist_core.jobs.executor import Executor, RemoteExecutor
-from mnist_core.store import ModelStore
-from mnist_core.training import build_model, fit
+from mnist_core.jobs.executors.base import Executor, RemoteExecutor
+from mnist_core.jobs.executors.choose import create_executor
+from mnist_core.machine import set_thread_count
+from mnist_core.storage.store import ModelStore
+from mnist_core.train.config import TrainConfig
+from mnist_core.train.evaluation import evaluate
+from mnist_core.train.events import RunEnded, StepMetrics
+from mnist_core.train.loop import build_model, fit
 
 EXECUTORS = ["thread", "process", "ray"]
 

@@ -17,9 +17,9 @@ import pytest
 
 from bench.cli import main
 from bench.load.checks import Seen, violations
-from mnist_core.config import TrainConfig
-from mnist_core.events import StepMetrics
 from mnist_core.jobs import TrainingRunner
+from mnist_core.train.config import TrainConfig
+from mnist_core.train.events import StepMetrics
 
 
 @pytest.fixture(scope="module")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from mnist_core.checkpoints import load_checkpoint
+from mnist_core.storage.checkpoints import load_checkpoint
 from tests.older import write_older_checkpoint
 from ui.model_info import history, outcome, settings_rows
 

@@ -7,7 +7,7 @@ import json
 import time
 from pathlib import Path
 
-from mnist_core.config import TrainConfig
+from mnist_core.train.config import TrainConfig
 from tests.test_app import (  # the app's fixtures and helpers
     app_env,  # noqa: F401
     assert_clean,
@@ -197,7 +197,7 @@ def test_models_offers_onnx_beside_the_checkpoint_or_says_what_to_install(
 ) -> None:
     """Issue 14: a Download ONNX button beside Download .pt, a caption with the input format;
     without onnx/onnxruntime, their install line in its place (no button that would fail)."""
-    import mnist_core.export
+    import mnist_core.storage.export
     from mnist_core.errors import MnistError
 
     at = new_app().run()
@@ -210,7 +210,7 @@ def test_models_offers_onnx_beside_the_checkpoint_or_says_what_to_install(
     def missing() -> None:
         raise MnistError("ONNX export needs the onnx and onnxruntime packages: pip install x")
 
-    monkeypatch.setattr(mnist_core.export, "require_onnx", missing)
+    monkeypatch.setattr(mnist_core.storage.export, "require_onnx", missing)
     at.run()
     assert [b.proto.label for b in at.get("download_button")] == ["Download .pt"]
     assert "pip install" in texts(at.error)

@@ -1,4 +1,4 @@
-"""Photos as people take them (mnist_core.photo): local paper estimate, polarity, crop.
+"""Photos as people take them (mnist_core.digits.photo): local paper estimate, polarity, crop.
 
 The photos are synthesised by `bench.photos` from real MNIST test digits: dark ink on light
 paper, 600x800 px, with shadow bands, gradients, vignetting, noise, rotation and JPEG. The
@@ -19,12 +19,12 @@ import pytest
 from PIL import Image, ImageDraw
 
 from bench.photos import KINDS, PhotoSet, make_photo, make_photos
-from mnist_core.checkpoints import load_checkpoint
-from mnist_core.data import MnistRaw
+from mnist_core.data.mnist import MnistRaw
+from mnist_core.digits.photo import CropError, crop_box, decide_polarity
+from mnist_core.digits.preprocess import predict, preprocess
 from mnist_core.errors import ImageError
-from mnist_core.photo import CropError, crop_box, decide_polarity
-from mnist_core.preprocess import predict, preprocess
 from mnist_core.settings import PACKAGED_PRETRAINED_DIR
+from mnist_core.storage.checkpoints import load_checkpoint
 from tests.test_app import (  # noqa: F401  (fixtures)
     app_env,
     assert_clean,

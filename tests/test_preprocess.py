@@ -1,4 +1,5 @@
-"""Tests for mnist_core.preprocess (drawing/upload -> MNIST-style 28x28) and mnist_core.images.
+"""Tests for mnist_core.digits.preprocess (drawing/upload -> MNIST-style 28x28) and
+mnist_core.digits.decode.
 
 Real MNIST test digits are drawn large on a canvas in many ways (scale, position, polarity,
 transparency, JPEG noise, faint pencil); preprocessing must bring them all back to (nearly) the
@@ -19,9 +20,9 @@ import pytest
 import torch
 from PIL import Image, ImageDraw
 
+from mnist_core.digits.decode import MAX_PIXELS, MAX_UPLOAD_BYTES, load_image_bytes
+from mnist_core.digits.preprocess import EMPTY_MESSAGE, predict, preprocess, to_grayscale
 from mnist_core.errors import ImageError
-from mnist_core.images import MAX_PIXELS, MAX_UPLOAD_BYTES, load_image_bytes
-from mnist_core.preprocess import EMPTY_MESSAGE, predict, preprocess, to_grayscale
 
 N_DIGITS = 20
 CANVAS = 280

@@ -9,8 +9,8 @@ from dataclasses import replace
 
 import pytest
 
-from mnist_core.config import TrainConfig, field_info
-from mnist_core.recipes import PRESETS
+from mnist_core.train.config import TrainConfig, field_info
+from mnist_core.train.recipes import PRESETS
 from ui import keys
 from ui.train_form.fields import (
     DEFAULT_MODEL,

@@ -1,15 +1,15 @@
-"""Time to a target accuracy (mnist_core.race), the linear schedule and the speedrun presets."""
+"""Time to a target accuracy (mnist_core.train.race), the linear schedule, the speedrun presets."""
 
 from __future__ import annotations
 
 import pytest
 
-from mnist_core.config import TrainConfig
 from mnist_core.errors import ConfigError
-from mnist_core.events import AccuracyCheck, EpochMetrics
-from mnist_core.race import accuracy_points, first_reach, reaches
-from mnist_core.recipes import PRESETS, find_preset, preset_model, preset_settings
-from mnist_core.schedules import Schedule
+from mnist_core.train.config import TrainConfig
+from mnist_core.train.events import AccuracyCheck, EpochMetrics
+from mnist_core.train.race import accuracy_points, first_reach, reaches
+from mnist_core.train.recipes import PRESETS, find_preset, preset_model, preset_settings
+from mnist_core.train.schedules import Schedule
 
 
 def _epoch(epoch: int, step: int, test: float | None, seconds: float) -> EpochMetrics:

@@ -40,8 +40,12 @@ import pytest
 import torch
 from PIL import Image, ImageDraw
 
-from mnist_core import training
-from mnist_core.checkpoints import (
+from mnist_core.data.mnist import MNIST_FILES, MnistRaw, download_mnist, load_mnist, verify_file
+from mnist_core.digits.decode import load_image_bytes
+from mnist_core.digits.preprocess import EMPTY_MESSAGE, predict, preprocess
+from mnist_core.errors import CheckpointError, ConfigError, DataError, ImageError
+from mnist_core.jobs import JobManager, JobSnapshot
+from mnist_core.storage.checkpoints import (
     FORMAT_VERSION,
     MAX_CHECKPOINT_BYTES,
     Checkpoint,
@@ -50,14 +54,10 @@ from mnist_core.checkpoints import (
     make_checkpoint,
     save_checkpoint,
 )
-from mnist_core.config import TrainConfig, parse_value
-from mnist_core.data import MNIST_FILES, MnistRaw, download_mnist, load_mnist, verify_file
-from mnist_core.errors import CheckpointError, ConfigError, DataError, ImageError
-from mnist_core.images import load_image_bytes
-from mnist_core.jobs import JobManager, JobSnapshot
-from mnist_core.preprocess import EMPTY_MESSAGE, predict, preprocess
-from mnist_core.store import ModelStore
-from mnist_core.training import build_model
+from mnist_core.storage.store import ModelStore
+from mnist_core.train import loop as training
+from mnist_core.train.config import TrainConfig, parse_value
+from mnist_core.train.loop import build_model
 
 REPO = Path(__file__).resolve().parents[1]
 PRETRAINED = REPO / "mnist_core" / "pretrained"
@@ -600,8 +600,8 @@ _CHILD = textwrap.dedent(
     """
     import os, sys, time
     from pathlib import Path
-    from mnist_core.checkpoints import load_checkpoint, save_checkpoint
-    from mnist_core.store import ModelStore
+    from mnist_core.storage.checkpoints import load_checkpoint, save_checkpoint
+    from mnist_core.storage.store import ModelStore
 
     mode, source, target = sys.argv[1], sys.argv[2], Path(sys.argv[3])
     ckpt = load_checkpoint(source)

@@ -12,11 +12,16 @@ from pathlib import Path
 import pytest
 import torch
 
-from mnist_core.checkpoints import Checkpoint, checkpoint_bytes, make_checkpoint, save_checkpoint
-from mnist_core.config import TrainConfig
 from mnist_core.errors import CheckpointError
-from mnist_core.store import ModelStore, slugify
-from mnist_core.training import build_model
+from mnist_core.storage.checkpoints import (
+    Checkpoint,
+    checkpoint_bytes,
+    make_checkpoint,
+    save_checkpoint,
+)
+from mnist_core.storage.store import ModelStore, slugify
+from mnist_core.train.config import TrainConfig
+from mnist_core.train.loop import build_model
 
 
 @pytest.fixture(scope="module")

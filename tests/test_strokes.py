@@ -8,10 +8,10 @@ import pytest
 import torch
 
 from bench import drawn
-from mnist_core.config import TrainConfig
-from mnist_core.data import load_mnist, make_splits
-from mnist_core.strokes import BENCH_SEEDS, HAND_FAMILIES, synthetic_digits
-from mnist_core.training import with_synthetic
+from mnist_core.data.mnist import load_mnist, make_splits
+from mnist_core.digits.strokes import BENCH_SEEDS, HAND_FAMILIES, synthetic_digits
+from mnist_core.train.config import TrainConfig
+from mnist_core.train.loop import with_synthetic
 
 
 def test_synthetic_digits_look_like_mnist_and_are_seeded() -> None:

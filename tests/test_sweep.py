@@ -9,13 +9,13 @@ import time
 
 import pytest
 
-from mnist_core.cli import main
-from mnist_core.config import TrainConfig
-from mnist_core.data import load_mnist
+from mnist_core.cli.main import main
+from mnist_core.data.mnist import load_mnist
 from mnist_core.errors import ConfigError
 from mnist_core.jobs import JobManager
-from mnist_core.store import ModelStore
-from mnist_core.sweep import MAX_RUNS, SweepParam, SweepSpec
+from mnist_core.storage.store import ModelStore
+from mnist_core.train.config import TrainConfig
+from mnist_core.train.sweep import MAX_RUNS, SweepParam, SweepSpec
 
 
 @pytest.fixture(scope="module")

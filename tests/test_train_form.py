@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from mnist_core.device import available_devices
 from mnist_core.errors import ConfigError
+from mnist_core.machine import available_devices
 from ui import keys
 from ui.train_form import fields, labels
 from ui.train_form.query import parse_query_params

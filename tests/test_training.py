@@ -5,12 +5,12 @@ import threading
 import pytest
 import torch
 
-from mnist_core.config import TrainConfig
-from mnist_core.control import TrainControl
-from mnist_core.data import load_mnist
-from mnist_core.evaluation import evaluate
-from mnist_core.events import AccuracyCheck, EpochMetrics, RunEnded, RunStarted, StepMetrics
-from mnist_core.training import build_model, fit
+from mnist_core.data.mnist import load_mnist
+from mnist_core.train.config import TrainConfig
+from mnist_core.train.control import TrainControl
+from mnist_core.train.evaluation import evaluate
+from mnist_core.train.events import AccuracyCheck, EpochMetrics, RunEnded, RunStarted, StepMetrics
+from mnist_core.train.loop import build_model, fit
 
 
 @pytest.fixture(scope="module")

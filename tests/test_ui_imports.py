@@ -104,8 +104,8 @@ def test_the_server_preloads_what_the_first_training_run_imports() -> None:
     code = (
         "import sys, ui.preload, torch\n"
         "before = set(sys.modules)\n"
-        "from mnist_core.config import TrainConfig\n"
-        "from mnist_core.training import build_model, make_optimizer\n"
+        "from mnist_core.train.config import TrainConfig\n"
+        "from mnist_core.train.loop import build_model, make_optimizer\n"
         "config = TrainConfig.for_model('lenet5')\n"
         "make_optimizer(config, build_model(config))\n"
         "print(sorted(m for m in set(sys.modules) - before if m.startswith('torch'))[:5])\n"

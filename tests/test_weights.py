@@ -13,15 +13,15 @@ from pathlib import Path
 import pytest
 import torch
 
-from mnist_core.config import TrainConfig
-from mnist_core.data import load_mnist
+from mnist_core.data.mnist import load_mnist
 from mnist_core.errors import CheckpointError
-from mnist_core.evaluation import evaluate
-from mnist_core.events import RunEnded, RunStarted, StepMetrics
 from mnist_core.jobs.snapshot import JobState
 from mnist_core.jobs.weights import RunWeights, save_to_store
-from mnist_core.store import ModelStore
-from mnist_core.training import build_model
+from mnist_core.storage.store import ModelStore
+from mnist_core.train.config import TrainConfig
+from mnist_core.train.evaluation import evaluate
+from mnist_core.train.events import RunEnded, RunStarted, StepMetrics
+from mnist_core.train.loop import build_model
 
 CONFIG = TrainConfig.for_model("mlp", train_subset=1000, val_size=500, batch_size=100, epochs=2)
 

@@ -14,8 +14,8 @@ from typing import Any
 import numpy as np
 import plotly.graph_objects as go
 
-from mnist_core.history import RunHistory
-from mnist_core.race import RACE_TARGETS, accuracy_points, reaches
+from mnist_core.storage.history import RunHistory
+from mnist_core.train.race import RACE_TARGETS, accuracy_points, reaches
 
 ACCENT = "#6C5CE7"  # the theme's primary colour
 TRAIN_COLOR = "#8E8AA8"

@@ -19,12 +19,12 @@ from typing import Any
 
 import streamlit as st
 
-from mnist_core.checkpoints import Checkpoint
-from mnist_core.config import MNIST_TRAIN_SIZE, TrainConfig
-from mnist_core.history import RunHistory
 from mnist_core.models import get_spec
-from mnist_core.store import StoredModel
-from mnist_core.sweep import format_value
+from mnist_core.storage.checkpoints import Checkpoint
+from mnist_core.storage.history import RunHistory
+from mnist_core.storage.store import StoredModel
+from mnist_core.train.config import MNIST_TRAIN_SIZE, TrainConfig
+from mnist_core.train.sweep import format_value
 from ui.resources import get_store, model_version, pretrained_dir, runs_dir
 from ui.train_form import query
 from ui.train_form.labels import CHOICE_LABELS, LABELS, option_label

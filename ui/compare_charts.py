@@ -12,7 +12,7 @@ from typing import Any
 
 import plotly.graph_objects as go
 
-from mnist_core.sweep import format_value
+from mnist_core.train.sweep import format_value
 from ui.charts import ACCENT, COMPARE_COLORS, METRIC_DASH, _layout, smooth, wants_log_scale
 from ui.compare import LOG_PARAMS, Series, param_label
 

@@ -3,8 +3,8 @@
 Two range sliders (percent of the width and of the height) under a preview of the upload with
 the box drawn on it (PIL: the outside dimmed, the box outlined), and a "Reset crop" button. A
 different upload starts with the whole image. `crop_controls` returns the box as
-`mnist_core.preprocess.preprocess` takes it: (left, top, right, bottom) fractions, or None for
-the whole image. The pure helpers (`crop_fractions`, `crop_preview`) need no Streamlit run.
+`mnist_core.digits.preprocess.preprocess` takes it: (left, top, right, bottom) fractions, or
+None for the whole image. The pure helpers (`crop_fractions`, `crop_preview`) need no Streamlit run.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import numpy as np
 import streamlit as st
 from PIL import Image, ImageDraw
 
-from mnist_core.preprocess import to_grayscale
+from mnist_core.digits.preprocess import to_grayscale
 from ui import keys
 
 __all__ = ["FULL", "PREVIEW_SIDE", "crop_controls", "crop_fractions", "crop_preview", "reset_crop"]

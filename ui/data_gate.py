@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from mnist_core.data import DATA_DIR_ENV, MnistRaw, default_dest, download_mnist
+from mnist_core.data.mnist import DATA_DIR_ENV, MnistRaw, default_dest, download_mnist
 from mnist_core.errors import DownloadError
 from ui.errors import friendly_errors
 from ui.resources import get_data_source

@@ -79,7 +79,7 @@ DRAW_STROKE = "draw_stroke"  # widget: pen width
 DRAW_CANVAS_N = "draw_canvas_n"  # bumped by "Clear": a new canvas key empties the canvas
 
 # --- My handwriting (on Draw) -----------------------------------------------------------------
-HW_SET = "hw_set"  # the visitor's labelled digits (mnist_core.handwriting.HandwritingSet)
+HW_SET = "hw_set"  # the visitor's labelled digits (mnist_core.digits.handwriting.HandwritingSet)
 HW_FLASH = "hw_flash"
 HW_LABEL_N = "hw_label_n"  # bumped by each label: a new, empty "it is" picker
 HW_LAST = "hw_last"  # (digest, label) of the digit labelled last: no double labelling

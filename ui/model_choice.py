@@ -14,7 +14,7 @@ from torch import nn
 from mnist_core.errors import MnistError
 from mnist_core.jobs import JobSnapshot
 from mnist_core.models import get_spec
-from mnist_core.store import StoredModel
+from mnist_core.storage.store import StoredModel
 from ui import state
 from ui.resources import get_manager, get_model, get_store
 from ui.widgets import model_label

@@ -11,9 +11,9 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from mnist_core.config import MNIST_TRAIN_SIZE
 from mnist_core.models import get_spec
-from mnist_core.store import StoredModel
+from mnist_core.storage.store import StoredModel
+from mnist_core.train.config import MNIST_TRAIN_SIZE
 from ui.train_form.labels import CHOICE_LABELS, LABELS, option_label
 
 # Shown for settings a checkpoint has no value for (None), by setting; others read "not set".
@@ -25,7 +25,7 @@ _SPECIAL_VALUES = {("threads", 0): "all"}
 def retention_note(keep_unsaved: int, unsaved_ttl_s: float) -> str:
     """How long a visitor's models and runs are kept, from the job manager's own figures
     (`JobManager.keep_finished` and `done_ttl_s`). Saved models have no expiry: the store
-    deletes nothing by itself (`mnist_core.store`)."""
+    deletes nothing by itself (`mnist_core.storage.store`)."""
     return (
         "Your models belong to this browser (a cookie): they are still here after a reload and "
         "in other tabs, but another browser or a private window does not see them. Saved models "

@@ -8,8 +8,6 @@ import plotly.graph_objects  # noqa: F401
 # the first training run's start-up on a busy 2-core CPU (python -m bench startup).
 import torch._dynamo  # noqa: F401
 
-import mnist_core.jobs
-import mnist_core.preprocess  # noqa: F401
 import ui.resources
 import ui.shell
 import ui.train_form.sidebar  # noqa: F401

@@ -1,14 +1,14 @@
 """The visitor's best times in the Race to 99% (and to 99.5%), kept for the session.
 
 Any run of theirs counts: the first test measurement at or above a target (end of epoch, or a
-check inside an epoch) and the training seconds behind it (`mnist_core.race`).
+check inside an epoch) and the training seconds behind it (`mnist_core.train.race`).
 """
 
 from __future__ import annotations
 
 import streamlit as st
 
-from mnist_core.race import RACE_TARGETS, reaches
+from mnist_core.train.race import RACE_TARGETS, reaches
 from ui import keys
 
 

@@ -13,14 +13,14 @@ import streamlit as st
 import torch
 from torch import nn
 
-from mnist_core.data import MnistSource, find_data_dir
-from mnist_core.device import device_name
-from mnist_core.evaluation import EvalResult, evaluate
+from mnist_core.data.mnist import MnistSource, find_data_dir
 from mnist_core.jobs import JobManager, default_max_running
-from mnist_core.jobs.choose import create_executor
-from mnist_core.jobs.executor import Executor
+from mnist_core.jobs.executors.base import Executor
+from mnist_core.jobs.executors.choose import create_executor
+from mnist_core.machine import device_name
 from mnist_core.settings import settings
-from mnist_core.store import ModelStore, StoredModel
+from mnist_core.storage.store import ModelStore, StoredModel
+from mnist_core.train.evaluation import EvalResult, evaluate
 
 
 def pretrained_dir() -> Path:
@@ -99,7 +99,7 @@ def _model(model_id: str, version: float, pretrained: str, runs: str) -> nn.Modu
 def get_model(stored: StoredModel) -> nn.Module:
     """The built model (CPU, eval mode) of a stored checkpoint, cached by id and file time.
 
-    Shared between sessions: use it only for inference (`mnist_core.preprocess.predict`).
+    Shared between sessions: use it only for inference (`mnist_core.digits.preprocess.predict`).
     """
     return _model(stored.id, model_version(stored), str(pretrained_dir()), str(runs_dir()))
 

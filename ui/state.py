@@ -7,8 +7,8 @@ from typing import Any
 
 import streamlit as st
 
-from mnist_core.finetune import DEFAULT_STEPS
-from mnist_core.handwriting import HandwritingSet
+from mnist_core.digits.handwriting import HandwritingSet
+from mnist_core.train.finetune import DEFAULT_STEPS
 from ui import keys
 from ui.train_form.fields import default_widget_values
 from ui.visitor import visitor_id

@@ -11,11 +11,11 @@ from collections.abc import Sequence
 
 import streamlit as st
 
-from mnist_core.config import TrainConfig
 from mnist_core.errors import ConfigError
 from mnist_core.jobs import ACTIVE_STATUSES, SweepSnapshot
 from mnist_core.models import get_spec
-from mnist_core.sweep import MAX_PARAMS, MAX_RUNS, SweepParam, SweepSpec, sweepable_fields
+from mnist_core.train.config import TrainConfig
+from mnist_core.train.sweep import MAX_PARAMS, MAX_RUNS, SweepParam, SweepSpec, sweepable_fields
 from ui import charts, fmt, keys, state
 from ui.errors import flash, friendly_errors, guarded_callback
 from ui.live import live_panel

@@ -6,7 +6,7 @@ import logging
 
 from mnist_core.errors import CheckpointError
 from mnist_core.models import get_spec
-from mnist_core.store import ModelStore
+from mnist_core.storage.store import ModelStore
 from ui import fmt
 
 log = logging.getLogger("mnist_playground")

@@ -10,7 +10,7 @@ import streamlit as st
 from PIL import Image
 
 from mnist_core.models import get_spec
-from mnist_core.store import StoredModel
+from mnist_core.storage.store import StoredModel
 from ui import fmt, keys
 
 T = TypeVar("T")

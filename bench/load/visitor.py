@@ -14,13 +14,14 @@ from torch import nn
 from bench.load.checks import Seen, violations
 from bench.load.ledger import Ledger
 from bench.load.options import LoadOptions
-from mnist_core.checkpoints import checkpoint_bytes
-from mnist_core.config import TrainConfig
-from mnist_core.data import MnistRaw
-from mnist_core.jobs import JobManager, JobSnapshot, set_thread_count
+from mnist_core.data.mnist import MnistRaw
+from mnist_core.digits.preprocess import predict, preprocess
+from mnist_core.jobs import JobManager, JobSnapshot
+from mnist_core.machine import set_thread_count
 from mnist_core.models import list_models
-from mnist_core.preprocess import predict, preprocess
-from mnist_core.recipes import PRESETS
+from mnist_core.storage.checkpoints import checkpoint_bytes
+from mnist_core.train.config import TrainConfig
+from mnist_core.train.recipes import PRESETS
 
 CANVAS = 280  # the Draw page's canvas, in pixels
 THINK_S = (0.2, 2.0)  # a visitor's pause between two actions, uniform

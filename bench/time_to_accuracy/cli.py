@@ -15,11 +15,11 @@ from bench.time_to_accuracy.report import build_report
 from bench.time_to_accuracy.settings import DEFAULT_PEER_BATCH, TARGETS
 from bench.time_to_accuracy.tables import format_tables
 from bench.time_to_accuracy.worker import spawn
-from mnist_core.config import TrainConfig
-from mnist_core.data import find_data_dir, load_mnist
-from mnist_core.device import pick_device
+from mnist_core.data.mnist import find_data_dir, load_mnist
 from mnist_core.errors import ConfigError
+from mnist_core.machine import pick_device
 from mnist_core.models import list_models
+from mnist_core.train.config import TrainConfig
 
 DESCRIPTION = "Time-to-accuracy benchmark of each architecture's default recipe, against two peers."
 

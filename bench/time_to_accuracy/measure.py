@@ -16,14 +16,14 @@ import torch
 from bench.peers import PEERS, create_peer
 from bench.progress import log
 from bench.time_to_accuracy.settings import LATENCY_WARMUP, PEER_WARMUP_STEPS
-from mnist_core.config import TrainConfig
-from mnist_core.control import TrainControl
-from mnist_core.data import load_mnist, make_splits
-from mnist_core.device import device_name, pick_device
-from mnist_core.events import EpochMetrics, RunEnded, RunStarted
+from mnist_core.data.mnist import load_mnist, make_splits
+from mnist_core.digits.preprocess import predict
+from mnist_core.machine import device_name, pick_device
 from mnist_core.models import count_parameters
-from mnist_core.preprocess import predict
-from mnist_core.training import build_model, fit
+from mnist_core.train.config import TrainConfig
+from mnist_core.train.control import TrainControl
+from mnist_core.train.events import EpochMetrics, RunEnded, RunStarted
+from mnist_core.train.loop import build_model, fit
 
 
 def peak_rss_mib() -> float:

@@ -16,7 +16,6 @@ import torch
 from torch import nn
 
 from mnist_core.errors import ExplainError
-from mnist_core.evaluation import eval_mode
 from mnist_core.explain.common import (
     LruCache,
     array_fingerprint,
@@ -24,6 +23,7 @@ from mnist_core.explain.common import (
     leaf_modules,
     weights_fingerprint,
 )
+from mnist_core.train.evaluation import eval_mode
 
 Projection = Literal["pca", "tsne"]
 DEFAULT_SAMPLE = 2000

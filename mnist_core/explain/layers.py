@@ -13,8 +13,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from mnist_core.evaluation import eval_mode
 from mnist_core.explain.common import as_batch, forward_hooks, leaf_modules
+from mnist_core.train.evaluation import eval_mode
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,6 @@ import torch
 from torch import nn
 
 from mnist_core.errors import ExplainError
-from mnist_core.evaluation import eval_mode
 from mnist_core.explain.common import (
     LruCache,
     array_fingerprint,
@@ -19,6 +18,7 @@ from mnist_core.explain.common import (
     weights_fingerprint,
 )
 from mnist_core.explain.layers import LayerInfo, describe_layers
+from mnist_core.train.evaluation import eval_mode
 
 # How many top digits are kept per unit; a view shows fewer.
 MAX_TOP_K = 16

@@ -14,7 +14,7 @@ from mnist_core.jobs.manager import (
     JobNotFound,
     default_max_running,
 )
-from mnist_core.jobs.runner import TrainingRunner, set_thread_count
+from mnist_core.jobs.runner import TrainingRunner
 from mnist_core.jobs.snapshot import ACTIVE_STATUSES, DONE_STATUSES, JobSnapshot, JobStatus
 from mnist_core.jobs.sweeps import SweepRun, SweepSnapshot
 
@@ -31,5 +31,4 @@ __all__ = [
     "SweepSnapshot",
     "TrainingRunner",
     "default_max_running",
-    "set_thread_count",
 ]

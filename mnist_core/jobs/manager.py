@@ -25,19 +25,19 @@ from typing import Any
 import torch
 from torch import nn
 
-from mnist_core.checkpoints import Checkpoint
-from mnist_core.config import TrainConfig
-from mnist_core.data import MnistRaw, MnistSource
+from mnist_core.data.mnist import MnistRaw, MnistSource
 from mnist_core.errors import ConfigError, MnistError
-from mnist_core.finetune import FineTuneData
-from mnist_core.jobs.executor import Executor, Placement, ThreadExecutor, WorkerLost
+from mnist_core.jobs.executors.base import Executor, Placement, ThreadExecutor, WorkerLost
 from mnist_core.jobs.housekeeping import Job, expire_leases, trim_history
 from mnist_core.jobs.runner import TrainingRunner
 from mnist_core.jobs.snapshot import ACTIVE_STATUSES, DONE_STATUSES, JobSnapshot
 from mnist_core.jobs.sweeps import SweepRecord, SweepSnapshot
 from mnist_core.settings import MAX_JOBS_ENV, settings
-from mnist_core.store import ModelStore, unique_name
-from mnist_core.sweep import SweepSpec
+from mnist_core.storage.checkpoints import Checkpoint
+from mnist_core.storage.store import ModelStore, unique_name
+from mnist_core.train.config import TrainConfig
+from mnist_core.train.finetune import FineTuneData
+from mnist_core.train.sweep import SweepSpec
 
 __all__ = ["MAX_JOBS_ENV", "JobError", "JobManager", "JobNotFound", "default_max_running"]
 
@@ -164,7 +164,7 @@ class JobManager:
         gets a number, "mine (2)", as the store would give its checkpoint, so that Train shows
         the name the model is saved under from the start. `tags`: plain values stored in the
         checkpoint's metrics (e.g. the sweep it belongs to). `finetune`: fine-tune those
-        weights on that data instead of training from scratch (`mnist_core.finetune.prepare`).
+        weights on that data instead of training from scratch (`mnist_core.train.finetune.prepare`).
         """
         if not isinstance(config, TrainConfig):
             raise ConfigError(f"submit() needs a TrainConfig, got {type(config).__name__}.")

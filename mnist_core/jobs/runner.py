@@ -20,50 +20,25 @@ import traceback
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
-import torch
-
-from mnist_core.config import TrainConfig, check_lr
-from mnist_core.control import TrainControl
-from mnist_core.data import MnistRaw
+from mnist_core.data.mnist import MnistRaw
 from mnist_core.errors import MnistError
-from mnist_core.events import Event, RunEnded
-from mnist_core.finetune import FineTuneData
-from mnist_core.jobs.executor import Executor, RemoteFailure, RunTask, ThreadExecutor
+from mnist_core.jobs.executors.base import Executor, RunTask, ThreadExecutor
+from mnist_core.jobs.failures import RemoteFailure, failure_message
 from mnist_core.jobs.snapshot import JobSnapshot, JobState, JobStatus
 from mnist_core.jobs.weights import RunWeights
-from mnist_core.memory import trim_heap
-from mnist_core.training import build_model
+from mnist_core.machine import set_thread_count, trim_heap
+from mnist_core.train.config import TrainConfig, check_lr
+from mnist_core.train.control import TrainControl
+from mnist_core.train.events import Event, RunEnded
+from mnist_core.train.finetune import FineTuneData
+from mnist_core.train.loop import build_model
 
 if TYPE_CHECKING:
-    from mnist_core.store import ModelStore
+    from mnist_core.storage.store import ModelStore
 
-__all__ = ["TrainingRunner", "failure_message", "set_thread_count"]
+__all__ = ["TrainingRunner"]
 
 log = logging.getLogger(__name__)
-
-
-def set_thread_count(n: int) -> None:
-    """Limit torch's intra-op threads for the calling thread only.
-
-    With torch's OpenMP backend the thread count is per thread, but a thread that has not yet
-    run a parallel op initialises it lazily from the value most recently set by *any* thread.
-    Reading it first forces that initialisation, so a later `set_num_threads` in another job's
-    thread cannot override this one. (Threads that first touch torch after this call start
-    with `n` threads too: torch keeps the last value set as the default for new threads.)
-    """
-    torch.get_num_threads()
-    torch.set_num_threads(max(1, int(n)))
-
-
-def failure_message(e: Exception) -> tuple[str, str]:
-    """(error, message for people) of an exception that ended a run. Our own errors are
-    written for people; anything else is a bug, and the message says so."""
-    if isinstance(e, RemoteFailure):  # raised in a worker: its own account
-        return e.error, e.message
-    error = str(e).strip() or type(e).__name__
-    if isinstance(e, MnistError):
-        return error, error
-    return error, f"Training failed with an unexpected error: {type(e).__name__}: {error}"
 
 
 class TrainingRunner:

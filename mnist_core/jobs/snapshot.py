@@ -11,10 +11,17 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, get_args
 
-from mnist_core.checkpoints import checkpoint_metrics
-from mnist_core.config import TrainConfig
-from mnist_core.events import AccuracyCheck, EpochMetrics, Event, RunEnded, RunStarted, StepMetrics
-from mnist_core.history import RunHistory
+from mnist_core.storage.checkpoints import checkpoint_metrics
+from mnist_core.storage.history import RunHistory
+from mnist_core.train.config import TrainConfig
+from mnist_core.train.events import (
+    AccuracyCheck,
+    EpochMetrics,
+    Event,
+    RunEnded,
+    RunStarted,
+    StepMetrics,
+)
 
 __all__ = [
     "ACTIVE_STATUSES",

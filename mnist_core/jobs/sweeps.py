@@ -12,8 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from mnist_core.config import TrainConfig
 from mnist_core.jobs.snapshot import ACTIVE_STATUSES, DONE_STATUSES, JobSnapshot, JobStatus
+from mnist_core.train.config import TrainConfig
 
 __all__ = ["SweepRecord", "SweepRun", "SweepSnapshot"]
 

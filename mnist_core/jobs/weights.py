@@ -24,20 +24,20 @@ from typing import TYPE_CHECKING
 import torch
 from torch import nn
 
-from mnist_core.checkpoints import (
+from mnist_core.errors import CheckpointError, MnistError
+from mnist_core.jobs.snapshot import JobState
+from mnist_core.storage.checkpoints import (
     Checkpoint,
     cpu_state_dict,
     make_checkpoint,
     uninitialised_model,
     with_cpu_test_accuracy,
 )
-from mnist_core.errors import CheckpointError, MnistError
-from mnist_core.evaluation import evaluate
-from mnist_core.events import RunEnded
-from mnist_core.jobs.snapshot import JobState
+from mnist_core.train.evaluation import evaluate
+from mnist_core.train.events import RunEnded
 
 if TYPE_CHECKING:
-    from mnist_core.store import ModelStore
+    from mnist_core.storage.store import ModelStore
 
 __all__ = ["RunWeights", "save_to_store"]
 

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 from playwright.sync_api import expect
 
-from mnist_core.data import load_mnist
-from mnist_core.handwriting import HandwritingSet, to_zip
+from mnist_core.data.mnist import load_mnist
+from mnist_core.digits.handwriting import HandwritingSet, to_zip
 
 pytestmark = pytest.mark.e2e
 

@@ -10,9 +10,9 @@ import pytest
 import torch
 from playwright.sync_api import expect
 
-from mnist_core.checkpoints import load_checkpoint
-from mnist_core.export import check_onnx
 from mnist_core.models import list_models
+from mnist_core.storage.checkpoints import load_checkpoint
+from mnist_core.storage.export import check_onnx
 from ui.visitor import VISITOR_COOKIE, is_visitor_id
 
 pytestmark = pytest.mark.e2e

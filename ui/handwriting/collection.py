@@ -6,8 +6,8 @@ import math
 
 import streamlit as st
 
+from mnist_core.digits.handwriting import MAX_DIGITS, HandwritingSet, read_zip, to_zip
 from mnist_core.errors import MnistError
-from mnist_core.handwriting import MAX_DIGITS, HandwritingSet, read_zip, to_zip
 from ui import keys
 from ui.errors import flash, guarded_callback
 from ui.widgets import digit_image

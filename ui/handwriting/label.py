@@ -7,8 +7,8 @@ import hashlib
 import numpy as np
 import streamlit as st
 
+from mnist_core.digits.handwriting import HandwritingSet, as_uint8
 from mnist_core.errors import MnistError
-from mnist_core.handwriting import HandwritingSet, as_uint8
 from ui import keys
 from ui.errors import flash, guarded_callback
 

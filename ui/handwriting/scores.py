@@ -8,9 +8,9 @@ import pandas as pd
 import streamlit as st
 import torch
 
-from mnist_core.evaluation import evaluate
-from mnist_core.handwriting import HandwritingSet
-from mnist_core.store import StoredModel
+from mnist_core.digits.handwriting import HandwritingSet
+from mnist_core.storage.store import StoredModel
+from mnist_core.train.evaluation import evaluate
 from ui import fmt, keys, state
 from ui.resources import get_model, get_store, model_version
 from ui.widgets import choose_stored_model, digit_image, model_label

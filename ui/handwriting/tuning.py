@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import streamlit as st
 
-from mnist_core import finetune
+from mnist_core.digits.handwriting import HELD_OUT_NOTE, HandwritingSet, trainable_problem
 from mnist_core.errors import MnistError
-from mnist_core.handwriting import HELD_OUT_NOTE, HandwritingSet, trainable_problem
 from mnist_core.jobs import JobSnapshot
+from mnist_core.train import finetune
 from ui import charts, fmt, keys, state
 from ui.data_gate import data_available
 from ui.errors import flash, friendly_errors, guarded_callback

@@ -20,7 +20,7 @@ import numpy as np
 import streamlit as st
 from torch import nn
 
-from mnist_core.data import MnistRaw
+from mnist_core.data.mnist import MnistRaw
 from mnist_core.explain import (
     EmbeddingMap,
     UnitIndex,
@@ -29,7 +29,7 @@ from mnist_core.explain import (
     unit_index,
     weights_fingerprint,
 )
-from mnist_core.store import StoredModel
+from mnist_core.storage.store import StoredModel
 from ui.model_choice import Choice, model_for
 from ui.resources import get_store, model_version, pretrained_dir, runs_dir
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from mnist_core.data import MnistRaw
+from mnist_core.data.mnist import MnistRaw
+from mnist_core.digits.decode import load_image_bytes
+from mnist_core.digits.preprocess import preprocess
 from mnist_core.errors import MnistError
-from mnist_core.images import load_image_bytes
-from mnist_core.preprocess import preprocess
 from ui import keys
 from ui.inside.common import Digit
 from ui.widgets import digit_image, one_of, prediction_metric

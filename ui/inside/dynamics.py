@@ -2,7 +2,7 @@
 update/weight ratio over the logged steps, and each layer's weight histogram per epoch.
 
 The figures are pure functions of the run's events (`StepMetrics.layers`,
-`EpochMetrics.histograms`), recorded by `mnist_core.training.fit`.
+`EpochMetrics.histograms`), recorded by `mnist_core.train.loop.fit`.
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from collections.abc import Sequence
 import plotly.graph_objects as go
 import streamlit as st
 
-from mnist_core.events import EpochMetrics, StepMetrics
 from mnist_core.jobs import JobSnapshot
+from mnist_core.train.events import EpochMetrics, StepMetrics
 from ui import keys
 
 SERIES = {

@@ -10,7 +10,7 @@ import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
-from mnist_core.data import MnistRaw
+from mnist_core.data.mnist import MnistRaw
 from mnist_core.explain import EmbeddingMap, place_digit
 from ui import keys
 from ui.inside.common import Digit, Subject, map_of

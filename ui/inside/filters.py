@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from mnist_core.data import MnistRaw
+from mnist_core.data.mnist import MnistRaw
 from mnist_core.errors import ExplainError
 from mnist_core.explain import first_conv_kernels, first_layer_templates
 from ui import keys

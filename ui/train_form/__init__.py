@@ -2,7 +2,7 @@
 
 Everything is generated from the engine's own definitions: the architectures and their options
 (`mnist_core.models`), the fields of `TrainConfig` with their help, ranges and choices
-(`field_info`), the tuned recipe of each architecture and the presets (`mnist_core.recipes`).
+(`field_info`), the tuned recipe of each architecture and the presets (`mnist_core.train.recipes`).
 A field the engine adds later gets a widget and a query parameter without a change here.
 
     labels      how settings are shown to people: labels, help texts, groups, steps

@@ -1,6 +1,6 @@
 """How long a run will take, in words, before Start; how long a queued job will wait.
 
-The figures come from the engine (`mnist_core.estimate`): the speed of each setup measured on
+The figures come from the engine (`mnist_core.train.estimate`): the speed of each setup measured on
 this machine once per process, and the queue's first-come-first-served wait.
 """
 
@@ -11,10 +11,12 @@ from collections.abc import Sequence
 
 import streamlit as st
 
-from mnist_core.config import TrainConfig
-from mnist_core.device import device_name, pick_device
 from mnist_core.errors import MnistError
-from mnist_core.estimate import (
+from mnist_core.jobs import JobSnapshot
+from mnist_core.machine import device_name, pick_device
+from mnist_core.models import get_spec
+from mnist_core.train.config import TrainConfig
+from mnist_core.train.estimate import (
     known_speed,
     measure_speed_soon,
     observed_speed,
@@ -22,8 +24,6 @@ from mnist_core.estimate import (
     remember_speed,
     run_seconds,
 )
-from mnist_core.jobs import JobSnapshot
-from mnist_core.models import get_spec
 from ui.resources import get_manager
 
 

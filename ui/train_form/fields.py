@@ -12,11 +12,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import Any
 
-from mnist_core.config import TrainConfig
-from mnist_core.device import available_devices
 from mnist_core.errors import ConfigError
+from mnist_core.machine import available_devices
 from mnist_core.models import get_spec, list_models
-from mnist_core.recipes import PRESETS, preset_settings, recipe
+from mnist_core.train.config import TrainConfig
+from mnist_core.train.recipes import PRESETS, preset_settings, recipe
 from ui import keys
 from ui.train_form.labels import GROUPS, HELP, LABELS, in_form_words, option_label
 

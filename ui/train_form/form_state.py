@@ -8,8 +8,8 @@ from typing import Any
 
 import streamlit as st
 
-from mnist_core.config import TrainConfig
-from mnist_core.recipes import PRESETS, preset_model
+from mnist_core.train.config import TrainConfig
+from mnist_core.train.recipes import PRESETS, preset_model
 from ui import keys
 from ui.train_form import fields, query
 

@@ -11,10 +11,10 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-from mnist_core.config import field_info, parse_value
 from mnist_core.errors import ConfigError
 from mnist_core.models import list_models
-from mnist_core.recipes import PRESETS, preset_model
+from mnist_core.train.config import field_info, parse_value
+from mnist_core.train.recipes import PRESETS, preset_model
 from ui import keys
 from ui.train_form.fields import (
     DEFAULT_MODEL,

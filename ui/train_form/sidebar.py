@@ -18,7 +18,7 @@ from mnist_core.models import (
     get_spec,
     list_models,
 )
-from mnist_core.recipes import PRESETS
+from mnist_core.train.recipes import PRESETS
 from ui import keys
 from ui.train_form import fields, form_state
 from ui.train_form.labels import (
