@@ -2,8 +2,8 @@
 
 `mnist_core.digits.preprocess.preprocess` used to take the paper level from the image border
 alone (its median). That fails on photos: a shadow band along one edge makes the border dark,
-so the image is taken for light ink on dark paper and the shadow for ink. This module estimates the paper's
-brightness *locally* and decides the polarity from the whole image:
+so the image is taken for light ink on dark paper and the shadow for ink. This module
+estimates the paper's brightness *locally* and decides the polarity from the whole image:
 
 1. Polarity (`decide_polarity`): the paper is most of the image, so the median pixel is paper
    (lit or shadowed) and the ink is at one of the extremes: whichever extreme (0.2th or 99.8th
