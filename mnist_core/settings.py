@@ -10,7 +10,7 @@ This is the only module that reads ``MNIST_*`` variables; everything else asks `
                            Default: ./runs, relative to the current folder (the app's folder
                            when started with `streamlit run app.py` from the repository).
     MNIST_CHECKPOINTS_DIR  folder of the pretrained checkpoints (read-only) that the app lists.
-                           Default: the ones installed with the package, mnist_core/pretrained.
+                           Default: the shipped ones (checkpoints/, installed with the package).
     MNIST_MAX_JOBS         training jobs run at once by a job manager; the others queue.
                            Default: not set (2 with a CUDA GPU, 1 on a CPU; on Ray, one
                            per CPU of the cluster).
@@ -64,8 +64,16 @@ EXECUTOR_KINDS = ("process", "thread", "ray")
 # Relative paths are relative to the current folder when used, like the app's own downloads.
 DEFAULT_DATA_DIR = Path("data/MNIST/raw")
 DEFAULT_RUNS_DIR = Path("runs")
-# Package data, so an installed engine finds its models from any folder.
-PACKAGED_PRETRAINED_DIR = Path(__file__).resolve().parent / "pretrained"
+# The pretrained checkpoints: `checkpoints/` at the repository's top level in a checkout (or an
+# editable install); a regular `pip install .` ships that folder as package data at
+# `mnist_core/pretrained/` (pyproject's package-dir), so an installed engine finds its models
+# from any folder.
+_INSTALLED_PRETRAINED_DIR = Path(__file__).resolve().parent / "pretrained"
+PACKAGED_PRETRAINED_DIR = (
+    _INSTALLED_PRETRAINED_DIR
+    if _INSTALLED_PRETRAINED_DIR.is_dir()
+    else Path(__file__).resolve().parents[1] / "checkpoints"
+)
 
 # name -> (default as a person reads it, meaning); the README's table says the same.
 VARIABLES: dict[str, tuple[str, str]] = {
@@ -80,9 +88,9 @@ VARIABLES: dict[str, tuple[str, str]] = {
         "(relative to the current folder)",
     ),
     CHECKPOINTS_DIR_ENV: (
-        "mnist_core/pretrained",
-        "folder of the read-only pretrained checkpoints (default: those installed with the "
-        "package)",
+        "checkpoints/",
+        "folder of the read-only pretrained checkpoints (default: the shipped ones, installed "
+        "with the package)",
     ),
     MAX_JOBS_ENV: (
         "not set",

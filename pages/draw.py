@@ -133,7 +133,7 @@ def _pretrained(pre: PreprocessResult) -> None:
         a for a in by_arch if a not in PRETRAINED_ORDER
     ]
     if not archs:
-        st.caption("No pretrained models are installed (mnist_core/pretrained/*.pt).")
+        st.caption("No pretrained models are installed (checkpoints/*.pt).")
         return
     cols = st.columns(len(archs))
     for col, arch in zip(cols, archs, strict=True):

@@ -6,7 +6,7 @@ a real MNIST test digit enlarged to the 280x280 canvas) and Fabric.js JSON with 
 Everything else is real: MNIST from `mnist_dir`, training jobs in background threads, the
 checkpoint store in a temporary folder.
 
-Pretrained checkpoints: the packaged `mnist_core/pretrained/{mlp,lenet5,resnet}.pt` when present,
+Pretrained checkpoints: the packaged `checkpoints/{mlp,lenet5,resnet}.pt` when present,
 else small ones trained once per session into a temporary folder.
 """
 
@@ -73,7 +73,7 @@ def _train_throwaway(raw: MnistRaw, model: str, folder: Path, **overrides: Any) 
 @pytest.fixture(scope="session")
 def pretrained_dir(tmp_path_factory: pytest.TempPathFactory, mnist_raw: MnistRaw) -> Path:
     """The pretrained checkpoints of the repository, else throwaway ones trained here."""
-    real = REPO / "mnist_core" / "pretrained"
+    real = REPO / "checkpoints"
     if all((real / f"{m}.pt").is_file() for m in PRETRAINED):
         return real
     folder = tmp_path_factory.mktemp("pretrained")

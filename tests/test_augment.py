@@ -78,7 +78,7 @@ def test_labels_are_kept(raw: MnistRaw, batch: torch.Tensor, name: str) -> None:
     digits: they remain the digits they were labelled."""
     from mnist_core.storage.checkpoints import load_checkpoint
 
-    model = load_checkpoint("mnist_core/pretrained/lenet5.pt").build_model()
+    model = load_checkpoint("checkpoints/lenet5.pt").build_model()
     with torch.no_grad():
         predicted = model(AUGMENTS[name](batch, _gen())).argmax(1)
     accuracy = float((predicted == raw.train_labels[: len(batch)]).float().mean())

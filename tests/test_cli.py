@@ -12,7 +12,7 @@ import pytest
 from PIL import Image
 
 ROOT = Path(__file__).resolve().parents[1]
-PRETRAINED = ROOT / "mnist_core" / "pretrained"
+PRETRAINED = ROOT / "checkpoints"
 
 
 def cli(*args, data_dir=None, check=True, cwd=ROOT):
@@ -89,7 +89,7 @@ def test_predict_png_and_jpeg_and_blank(tmp_path, mnist_dir):
     "args",
     [
         ["evaluate", "--checkpoint", "does-not-exist.pt"],
-        ["predict", "--checkpoint", "mnist_core/pretrained/mlp.pt", "nope.png"],
+        ["predict", "--checkpoint", "checkpoints/mlp.pt", "nope.png"],
         ["train", "--model", "vgg"],
         ["train", "--model", "mlp", "--lr", "-1"],
         ["train", "--model", "mlp", "--epochs", "many"],

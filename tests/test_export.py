@@ -19,7 +19,7 @@ from mnist_core.storage.checkpoints import make_checkpoint
 from mnist_core.storage.export import TOLERANCE, check_onnx, export_onnx, require_onnx
 from mnist_core.train.config import TrainConfig
 
-PRETRAINED = "mnist_core/pretrained/lenet5.pt"
+PRETRAINED = "checkpoints/lenet5.pt"
 
 
 @pytest.fixture(scope="module")

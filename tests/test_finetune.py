@@ -19,7 +19,7 @@ from mnist_core.train import finetune
 from mnist_core.train.evaluation import evaluate
 from tests.test_cli import cli
 
-LENET = "mnist_core/pretrained/lenet5.pt"
+LENET = "checkpoints/lenet5.pt"
 
 
 @pytest.fixture(scope="module")
@@ -54,7 +54,7 @@ def test_finetune_in_the_job_system_records_before_and_after(raw: MnistRaw, tmp_
     ckpt = load_checkpoint(LENET)
     personal = HandwritingSet.from_arrays(*turned(raw, 0, 120))
     config, data = finetune.prepare(ckpt, personal, steps=60)
-    store = ModelStore("mnist_core/pretrained", tmp_path / "runs")
+    store = ModelStore("checkpoints/", tmp_path / "runs")
     manager = JobManager(data=lambda: raw, store=store, max_running=1)
     try:
         job_id = manager.submit(config, "someone", name="mine", finetune=data)

@@ -9,7 +9,7 @@ from mnist_core.storage.checkpoints import load_checkpoint
 from tests.older import write_older_checkpoint
 from ui.model_info import history, outcome, settings_rows
 
-PRETRAINED = Path(__file__).resolve().parents[1] / "mnist_core" / "pretrained"
+PRETRAINED = Path(__file__).resolve().parents[1] / "checkpoints"
 
 
 def test_a_stopped_run_says_where_it_stopped_and_what_changed() -> None:

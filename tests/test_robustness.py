@@ -60,7 +60,7 @@ from mnist_core.train.config import TrainConfig, parse_value
 from mnist_core.train.loop import build_model
 
 REPO = Path(__file__).resolve().parents[1]
-PRETRAINED = REPO / "mnist_core" / "pretrained"
+PRETRAINED = REPO / "checkpoints"
 SLUG_FILE = re.compile(r"[a-z0-9_][a-z0-9_-]{0,59}\.pt")
 
 

@@ -110,7 +110,8 @@ def test_only_the_settings_module_reads_mnist_variables():
 
 def test_every_package_folder_is_installed():
     """`pip install .` ships only the packages pyproject lists (auto-discovery refuses our flat
-    layout): a new subpackage left out would import here and fail when installed."""
+    layout): a new subpackage left out would import here and fail when installed. The app's
+    folders install under the one namespaced name `mnist_playground`."""
     import tomllib
 
     repo = Path(__file__).resolve().parents[1]
@@ -118,8 +119,9 @@ def test_every_package_folder_is_installed():
         tomllib.loads((repo / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"]
     )
     found = {
-        ".".join(p.parent.relative_to(repo).parts)
-        for top in ("mnist_core", "ui")
+        prefix + ".".join(p.parent.relative_to(repo).parts)
+        for top, prefix in (("mnist_core", ""), ("ui", "mnist_playground."))
         for p in (repo / top).rglob("__init__.py")
     }
     assert found - listed == set()
+    assert not {"app", "pages", "ui"} & {name.split(".")[0] for name in listed}

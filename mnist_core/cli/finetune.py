@@ -1,6 +1,6 @@
 """`python -m mnist_core finetune`: fine-tune a checkpoint on a folder or zip of one's own digits.
 
-    python -m mnist_core finetune --checkpoint mnist_core/pretrained/lenet5.pt \\
+    python -m mnist_core finetune --checkpoint checkpoints/lenet5.pt \\
         --images my_digits.zip --out runs/cli/lenet5-mine.pt --steps 200 --json
 
 The folder or zip holds PNGs and a labels.csv (columns file,label), as the Draw page's "My

@@ -66,7 +66,7 @@ JUNK_FILES = {
     # a text file named .pt (the weights-only unpickler chokes on it)
     "notes.pt": b"these bytes are not a torch checkpoint\n" * 10,
     # a damaged download: the first kilobyte of a real checkpoint
-    "truncated.pt": (REPO / "mnist_core" / "pretrained" / "lenet5.pt").read_bytes()[:1024],
+    "truncated.pt": (REPO / "checkpoints" / "lenet5.pt").read_bytes()[:1024],
 }
 
 
@@ -115,7 +115,7 @@ def test_your_models_survive_a_reload_and_a_second_tab_but_not_another_browser(
     expect(st.main).to_contain_text("kept on the server until you delete them")
 
     st.enter(st.main.get_by_label("Name (optional)"), "survivor")
-    st.upload(_uploader(st), str(REPO / "mnist_core" / "pretrained" / "mlp.pt"))
+    st.upload(_uploader(st), str(REPO / "checkpoints" / "mlp.pt"))
     expect(st.main.get_by_test_id("stAlertContentSuccess")).to_contain_text("Added survivor")
     # Stored under the cookie's id: the session of the very first page load used the cookie.
     assert (streamlit_server.runs_dir / cookie["value"] / "survivor.pt").is_file()
