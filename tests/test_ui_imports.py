@@ -1,5 +1,6 @@
-"""The UI's import graph (ui/ and pages/, read with ast): no cycles, `ui.keys` imports nothing
-of the app, and the query-parameter module stays free of Streamlit (it is tested on dicts)."""
+"""The import graphs, read with ast. The engine (mnist_core/): no cycles, no Streamlit, nothing
+of the app. The UI (ui/ and pages/): no cycles, `ui.keys` imports nothing of the app, and the
+query-parameter module stays free of Streamlit (it is tested on dicts)."""
 
 from __future__ import annotations
 
@@ -16,15 +17,19 @@ def _module_name(path: Path) -> str:
     return ".".join(parts)
 
 
-def _modules() -> dict[str, Path]:
-    files = [*(REPO / "ui").rglob("*.py"), *(REPO / "pages").glob("*.py")]
-    return {_module_name(p): p for p in files}
+UI = ("ui", "pages")
+ENGINE = ("mnist_core",)
 
 
-def import_graph() -> dict[str, set[str]]:
+def _modules(tops: tuple[str, ...]) -> dict[str, Path]:
+    files = [p for top in tops for p in (REPO / top).rglob("*.py")]
+    return {_module_name(p): p for p in files if p.name != "__main__.py"}
+
+
+def import_graph(tops: tuple[str, ...] = UI) -> dict[str, set[str]]:
     """Module -> the modules it imports (any import statement, also inside functions):
-    app modules by name, third-party ones by their top-level package."""
-    modules = _modules()
+    modules under `tops` by name, any other by its top-level package."""
+    modules = _modules(tops)
     graph: dict[str, set[str]] = {}
     for name, path in modules.items():
         deps: set[str] = set()
@@ -89,6 +94,23 @@ def test_query_parameters_do_not_need_streamlit() -> None:
     reached = _closure(graph, "ui.train_form.query")
     assert "streamlit" not in reached, sorted(reached)
     assert "streamlit" not in _closure(graph, "ui.train_form.fields")
+
+
+def test_the_engine_has_no_import_cycles() -> None:
+    graph = import_graph(ENGINE)
+    assert "mnist_core.jobs.executors.remote" in graph and "mnist_core.cli.main" in graph
+    assert _cycles(graph) == []
+
+
+def test_the_engine_never_imports_streamlit_or_the_app() -> None:
+    """The engine is a plain package: a notebook, the CLI and a worker process import it without
+    Streamlit. Checked on every module's own imports, so a lazy import inside a function counts."""
+    graph = import_graph(ENGINE)
+    offenders = {
+        name: sorted(deps & {"streamlit", "streamlit_drawable_canvas", "ui", "pages", "app"})
+        for name, deps in graph.items()
+    }
+    assert {name: deps for name, deps in offenders.items() if deps} == {}
 
 
 def test_the_cycle_check_finds_a_cycle() -> None:

@@ -12,22 +12,19 @@ import json
 import sys
 import time
 from collections.abc import Sequence
-from dataclasses import fields
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn, TextIO
 
 from mnist_core.cli import finetune as cli_finetune
 from mnist_core.cli import sweep as cli_sweep
+from mnist_core.cli.options import CONFIG_FLAGS, flag, target_fraction, train_config
 from mnist_core.errors import ConfigError, MnistError
 from mnist_core.models import list_models
-from mnist_core.train.config import TrainConfig, parse_value
-from mnist_core.train.recipes import PRESETS, find_preset, preset_model, preset_settings
+from mnist_core.train.config import TrainConfig
+from mnist_core.train.recipes import PRESETS
 
 if TYPE_CHECKING:
     from mnist_core.digits.preprocess import PreprocessResult
-
-# TrainConfig fields that `train` exposes as --options (model has its own flag).
-_CONFIG_FLAGS = [f for f in fields(TrainConfig) if f.name != "model"]
 
 
 class _Parser(argparse.ArgumentParser):
@@ -35,10 +32,6 @@ class _Parser(argparse.ArgumentParser):
 
     def error(self, message: str) -> NoReturn:
         self.exit(2, f"error: {message} (see {self.prog} --help)\n")
-
-
-def _flag(name: str) -> str:
-    return "--" + name.replace("_", "-")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -72,10 +65,10 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--out", help="checkpoint path (default: runs/cli/<model>.pt)")
     t.add_argument("--name", default="", help="display name stored in the checkpoint")
     t.add_argument("--download", action="store_true", help="download MNIST if missing")
-    for f in _CONFIG_FLAGS:
+    for f in CONFIG_FLAGS:
         meta = f.metadata
         extra = f" ({', '.join(meta['choices'])})" if meta.get("choices") else ""
-        t.add_argument(_flag(f.name), dest=f.name, metavar="V", help=meta["help"] + extra)
+        t.add_argument(flag(f.name), dest=f.name, metavar="V", help=meta["help"] + extra)
 
     e = sub.add_parser("evaluate", help="test accuracy of a checkpoint")
     e.add_argument("--checkpoint", required=True)
@@ -88,7 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("--json", action="store_true", help="print a JSON list")
 
     _add_explain_parser(sub)
-    cli_sweep.add_parser(sub, _CONFIG_FLAGS, _flag)
+    cli_sweep.add_parser(sub)
     cli_finetune.add_parser(sub)
 
     x = sub.add_parser(
@@ -143,8 +136,8 @@ def _train(args: argparse.Namespace) -> int:
     from mnist_core.train.loop import build_model, fit
     from mnist_core.train.race import first_reach
 
-    config = _train_config(args)
-    target = _target(args.target)
+    config = train_config(args)
+    target = target_fraction(args.target)
     if args.stop_at_target and target is None:
         raise ConfigError("--stop-at-target needs a --target, e.g. --target 0.99.")
     control = TrainControl()
@@ -234,39 +227,6 @@ def _train(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(_train_json(config, ended, out, target, reached, first_step_s)))
     return 0
-
-
-def _train_config(args: argparse.Namespace) -> TrainConfig:
-    """The TrainConfig of `train`'s options: the architecture's recipe, then the preset, then
-    every option given. Raises ConfigError."""
-    overrides = {
-        f.name: parse_value(f.name, getattr(args, f.name))
-        for f in _CONFIG_FLAGS
-        if getattr(args, f.name) is not None
-    }
-    model = args.model
-    if args.preset:
-        preset = find_preset(args.preset)
-        model = model or preset_model(preset, "")  # a --model given wins, as every option does
-        overrides = {**preset_settings(preset), **overrides}
-    if not model:
-        raise ConfigError("Choose an architecture with --model (or a --preset that has one).")
-    return TrainConfig.for_model(model, **overrides)
-
-
-def _target(text: str | None) -> float | None:
-    """--target as a fraction: 0.99 and 99 both mean 99%. Raises ConfigError."""
-    if text is None:
-        return None
-    try:
-        value = float(text)
-    except ValueError:
-        value = float("nan")
-    if 1 < value <= 100:
-        value /= 100
-    if not 0 < value <= 1:
-        raise ConfigError(f"--target must be an accuracy such as 0.99 or 99, got {text!r}")
-    return value
 
 
 def _train_json(

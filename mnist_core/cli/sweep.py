@@ -18,14 +18,15 @@ import time
 from pathlib import Path
 from typing import Any
 
+from mnist_core.cli.options import CONFIG_FLAGS, flag
 from mnist_core.errors import ConfigError
 from mnist_core.settings import EXECUTOR_KINDS
 
 _OWNER = "cli"  # checkpoints go to <runs dir>/cli/, beside `train`'s default
 
 
-def add_parser(sub: argparse._SubParsersAction, config_flags: list, flag: Any) -> None:
-    """The `sweep` subcommand; `config_flags` are the TrainConfig fields given as options."""
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    """The `sweep` subcommand; the TrainConfig fields are options, as in `train`."""
     s = sub.add_parser(
         "sweep",
         help="train a hyperparameter sweep (grid or random) and write a JSON report",
@@ -65,7 +66,7 @@ def add_parser(sub: argparse._SubParsersAction, config_flags: list, flag: Any) -
     s.add_argument("--json", metavar="PATH", help="write the report here ('-': stdout)")
     s.add_argument("--data-dir", help="folder with the MNIST IDX files")
     s.add_argument("--download", action="store_true", help="download MNIST if missing")
-    for f in config_flags:
+    for f in CONFIG_FLAGS:
         s.add_argument(flag(f.name), dest=f.name, metavar="V", help=f.metadata["help"])
 
 
@@ -91,14 +92,14 @@ def run(args: argparse.Namespace) -> int:
     """Train the sweep; 0 when every run finished, 1 when some did not (the report says)."""
     import torch
 
-    from mnist_core.cli.main import _train_config
+    from mnist_core.cli.options import train_config
     from mnist_core.data.mnist import load_mnist
     from mnist_core.jobs import DONE_STATUSES, JobManager, default_max_running
     from mnist_core.jobs.executors.choose import create_executor
     from mnist_core.settings import settings
     from mnist_core.storage.store import ModelStore
 
-    base = _train_config(args)
+    base = train_config(args)
     spec = _spec(args, base)
     if args.parallel is not None and args.parallel < 1:
         raise ConfigError(f"--parallel must be at least 1, got {args.parallel}.")
