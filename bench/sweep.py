@@ -1,5 +1,5 @@
 """Recipe sweep: test accuracy after every epoch for candidate recipes (used to tune
-mnist_core/recipes.py; accuracy per epoch barely depends on the device, so it can run on a GPU
+mnist_core/train/recipes.py; accuracy per epoch barely depends on the device, so it can run on a GPU
 while CPU images/s are measured separately). Usage:
 
     python -m bench sweep 'resnet:width=16,depth=1:epochs=6,lr=4e-3' ... [--seeds 0,1]

@@ -5,7 +5,7 @@
 
 The folder or zip holds PNGs and a labels.csv (columns file,label), as the Draw page's "My
 handwriting" downloads it. A quarter of each digit's examples are held back to measure the
-result; the rest are mixed with MNIST (see mnist_core/finetune.py).
+result; the rest are mixed with MNIST (see mnist_core/train/finetune.py).
 """
 
 from __future__ import annotations

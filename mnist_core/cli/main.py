@@ -1,5 +1,5 @@
 """The command line: `python -m mnist_core COMMAND`, COMMAND one of train, sweep (in
-cli_sweep.py), finetune (cli_finetune.py), evaluate, predict, explain, export, download, models.
+sweep.py), finetune (finetune.py), evaluate, predict, explain, export, download, models.
 
 Errors in input (missing file, corrupt checkpoint, bad option) exit with status 2 and one
 line on stderr, never a traceback.

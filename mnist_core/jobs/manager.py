@@ -90,7 +90,7 @@ class JobManager:
             runs of the owners seen least recently lose theirs first. Saved runs hold none.
         threads_per_job: torch intra-op threads per job (default: the cores torch sees less
             one, divided by max_running, so concurrent jobs share the cores instead of fighting).
-        executor: where each job's training loop runs (`executor.py`; default: a thread of
+        executor: where each job's training loop runs (`executors/base.py`; default: a thread of
             this process). One that is passed in is shared: `shutdown` leaves it running.
     """
 

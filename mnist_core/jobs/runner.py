@@ -1,7 +1,7 @@
 """Run `training.fit` in the background and watch it safely from any other thread.
 
 `TrainingRunner` is the thread shell of one run: its daemon thread drives `fit` through an
-executor (`executor.py`: in this thread, in a child process, or on a Ray actor) and hands
+executor (`executors/`: in this thread, in a child process, or on a Ray actor) and hands
 each event to its `JobState` (the pure fold in `snapshot.py`), whose `snapshot()` other
 threads read; its `RunWeights` (`weights.py`) hold the model and checkpoint and save them.
 Stop, pause and learning-rate changes go through `TrainControl`, which `fit` reads before

@@ -6,7 +6,7 @@ app's process; an executor only decides where the training loop itself runs:
 - `ThreadExecutor` (`thread`): in the runner's own thread, as it always did. Kept for
   notebooks and tests; on a CPU it shares the GIL with the web server.
 - `RemoteExecutor`: the base of `process` (child processes, `process.py`) and `ray` (actors,
-  `ray_executor.py`). It keeps warm workers (torch imported, the data received once), starts
+  `ray.py`). It keeps warm workers (torch imported, the data received once), starts
   the job on one, and relays: the controls go out whenever they change, the events come back
   by polling, and a copy of the current weights can be fetched at any time. A worker that
   dies fails its job with `WorkerLost` and is replaced; the next job gets a live one.

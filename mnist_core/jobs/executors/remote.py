@@ -1,6 +1,6 @@
 """The far side of a job that trains outside the app's process: `RemoteRun`.
 
-A child process (`process.py`) or a Ray actor (`ray_executor.py`) holds one `RemoteRun` and
+A child process (`process.py`) or a Ray actor (`ray.py`) holds one `RemoteRun` and
 answers the app's calls on it: `start` a run of `fit` in a thread there, `poll` the events it
 produced since the last poll, `control` (stop, pause, learning rate), and `state` (a copy of
 the current weights). One RemoteRun runs one job at a time and is reused for the next, so a
