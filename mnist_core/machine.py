@@ -1,6 +1,11 @@
-"""What this machine offers a run: the device, torch's thread count, and the heap.
+"""What this machine offers a run: the device, the CPUs and torch's threads, and the heap.
 
 - Devices: pick the best one present (CUDA, then Apple MPS, then CPU) and name it for people.
+- CPUs: how many this process may use (`usable_cpus`): the affinity mask, capped by the cgroup
+  CPU quota. torch and onnxruntime size their thread pools from the host's cores, not the
+  quota: a container with a 1-CPU quota on a 16-core host would run 16 threads taking turns on
+  one CPU (others measured 4x slower runs from exactly this). `fit_threads_to_cpus` caps
+  torch's threads once at start-up (the app's server, each worker process, the CLI).
 - Threads: torch's intra-op thread count for the calling thread (`set_thread_count`), used by
   the job runner, the warm workers and the speed estimate alike.
 - Heap: freed memory given back to the operating system after a training run. A run allocates
@@ -16,6 +21,9 @@ from __future__ import annotations
 
 import ctypes
 import functools
+import math
+import os
+from pathlib import Path
 
 import torch
 
@@ -58,7 +66,77 @@ def device_name(device: torch.device | str | None = None) -> str:
         return torch.cuda.get_device_name(device)
     if device.type == "mps":
         return "Apple GPU (MPS)"
-    return f"CPU ({torch.get_num_threads()} threads)"
+    threads = torch.get_num_threads()
+    return f"CPU ({threads} thread{'' if threads == 1 else 's'})"
+
+
+CGROUP_ROOT = Path("/sys/fs/cgroup")
+PROC_SELF_CGROUP = Path("/proc/self/cgroup")
+
+
+def _read(path: Path) -> str | None:
+    try:
+        return path.read_text().strip()
+    except OSError:
+        return None
+
+
+def _ancestors(base: Path, inner: str) -> list[Path]:
+    """`base/inner` and each folder above it up to `base`: a quota set on a parent group
+    limits every group below it. When the group's own folder is not mounted (a container sees
+    its own group as the root), only `base` is left."""
+    parts = [p for p in inner.split("/") if p]
+    return [base.joinpath(*parts[:n]) for n in range(len(parts), -1, -1)]
+
+
+def cgroup_cpu_limit(
+    root: Path | None = None, proc_self_cgroup: Path | None = None
+) -> float | None:
+    """The CPU quota of this process's cgroup in CPUs (e.g. 0.5, 2.0), the smallest along its
+    path; None where there is none. cgroup v1: cpu.cfs_quota_us / cpu.cfs_period_us (-1: no
+    quota); v2: cpu.max, "max 100000" or "<quota> <period>"."""
+    root = CGROUP_ROOT if root is None else root
+    proc_self_cgroup = PROC_SELF_CGROUP if proc_self_cgroup is None else proc_self_cgroup
+    limits: list[float] = []
+    for line in (_read(proc_self_cgroup) or "").splitlines():
+        hierarchy, _, rest = line.partition(":")
+        controllers, _, inner = rest.partition(":")
+        if hierarchy == "0" and controllers == "":  # v2, the unified hierarchy
+            for folder in _ancestors(root, inner):
+                quota, _, period = (_read(folder / "cpu.max") or "").partition(" ")
+                if quota.isdigit() and period.isdigit() and int(period) > 0:
+                    limits.append(int(quota) / int(period))
+        elif "cpu" in controllers.split(","):  # v1: mounted as cpu, or cpu,cpuacct
+            for base in (root / controllers, root / "cpu"):
+                for folder in _ancestors(base, inner):
+                    quota = _read(folder / "cpu.cfs_quota_us") or ""
+                    period = _read(folder / "cpu.cfs_period_us") or ""
+                    if quota.isdigit() and period.isdigit() and int(period) > 0:
+                        limits.append(int(quota) / int(period))
+    return min(limits) if limits else None
+
+
+def usable_cpus(root: Path | None = None, proc_self_cgroup: Path | None = None) -> int:
+    """The CPUs this process may use: the CPUs it may run on (affinity), capped by the cgroup
+    quota rounded down, at least 1. 1.5 CPUs of quota is 1: a second thread would wait half
+    the time."""
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # macOS and Windows have no affinity call
+        cpus = os.cpu_count() or 1
+    limit = cgroup_cpu_limit(root, proc_self_cgroup)
+    if limit is not None:
+        cpus = min(cpus, math.floor(limit))
+    return max(1, cpus)
+
+
+def fit_threads_to_cpus(cpus: int | None = None) -> int:
+    """Cap torch's intra-op threads at the usable CPUs (never raising them); the count set.
+    Threads started later inherit it (torch keeps the last value set as the default)."""
+    cpus = usable_cpus() if cpus is None else max(1, cpus)
+    if torch.get_num_threads() > cpus:
+        torch.set_num_threads(cpus)
+    return torch.get_num_threads()
 
 
 def set_thread_count(n: int) -> None:

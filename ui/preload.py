@@ -11,3 +11,8 @@ import torch._dynamo  # noqa: F401
 import ui.resources
 import ui.shell
 import ui.train_form.sidebar  # noqa: F401
+from mnist_core.machine import fit_threads_to_cpus
+
+# torch sizes its thread pool from the host's cores, not the container's CPU quota: capped here,
+# once, before any session or job thread starts (they inherit the count).
+fit_threads_to_cpus()

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import torch
 
 from mnist_core.errors import MnistError
+from mnist_core.machine import usable_cpus
 from mnist_core.storage.checkpoints import Checkpoint
 
 __all__ = ["OPSET", "TOLERANCE", "OnnxCheck", "check_onnx", "export_onnx", "require_onnx"]
@@ -115,8 +116,11 @@ def check_onnx(
     than `atol` and every prediction agrees). Probabilities, not logits: a consumer acts on
     them, and they are on one scale whatever the model's logits are."""
     ort = _need("onnxruntime")
+    options = ort.SessionOptions()  # type: ignore[attr-defined]
+    # onnxruntime sizes its pool from the host's cores, not the container's quota.
+    options.intra_op_num_threads = usable_cpus()
     session = ort.InferenceSession(  # type: ignore[attr-defined]
-        onnx_bytes, providers=["CPUExecutionProvider"]
+        onnx_bytes, sess_options=options, providers=["CPUExecutionProvider"]
     )
     x = images.detach().to("cpu", torch.float32).contiguous()
     logits = torch.from_numpy(session.run([_OUTPUT], {_INPUT: x.numpy()})[0])

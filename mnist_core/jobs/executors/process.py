@@ -24,6 +24,7 @@ from typing import Any
 from mnist_core.data.mnist import MnistRaw
 from mnist_core.jobs.executors.base import Placement, RemoteExecutor, Worker
 from mnist_core.jobs.failures import WorkerLost
+from mnist_core.machine import usable_cpus
 from mnist_core.train.config import TrainConfig
 
 __all__ = ["ProcessExecutor", "child_main"]
@@ -37,6 +38,9 @@ def child_main(conn: Connection) -> None:
     import torch  # noqa: F401  (imported before the first answer: the worker is warm)
 
     from mnist_core.jobs.executors.remote import RemoteRun
+    from mnist_core.machine import fit_threads_to_cpus
+
+    fit_threads_to_cpus()  # a spawned child sizes torch's pool from the host's cores again
 
     run = RemoteRun(where=f"process {os.getpid()}")
     while True:
@@ -132,6 +136,6 @@ class ProcessExecutor(RemoteExecutor):
     def placement(self) -> Placement:
         with self._lock:
             idle, busy = len(self._idle), len(self._busy)
-        cpus = float(os.cpu_count() or 1)
+        cpus = float(usable_cpus())
         summary = f"this machine's processes ({busy} training, {idle} warm)"
         return Placement("process", summary, cpus=cpus, note=self.note)

@@ -1,0 +1,121 @@
+"""CPUs from the cgroup quota and the affinity mask (`mnist_core.machine`), on fake cgroup trees.
+
+Streamlit Community Cloud gives an app 0.078-2 CPUs on a many-core host; torch sizes its thread
+pool from the host's cores unless told otherwise (issue 26, item 2)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from mnist_core import machine
+
+REPO = Path(__file__).resolve().parents[1]
+AFFINITY = len(os.sched_getaffinity(0))
+
+
+def _tree(tmp_path: Path, self_cgroup: str, files: dict[str, str]) -> tuple[Path, Path]:
+    root = tmp_path / "cgroup"
+    for rel, text in files.items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text(text + "\n")
+    proc = tmp_path / "self_cgroup"
+    proc.write_text(self_cgroup)
+    return root, proc
+
+
+V1_SELF = "4:memory:/app\n3:cpu,cpuacct:/app/web\n0::/\n"
+
+
+def test_v1_quota_of_the_group_and_its_parents_the_smallest_counts(tmp_path):
+    root, proc = _tree(
+        tmp_path,
+        V1_SELF,
+        {
+            "cpu,cpuacct/app/web/cpu.cfs_quota_us": "-1",  # no quota of its own
+            "cpu,cpuacct/app/web/cpu.cfs_period_us": "100000",
+            "cpu,cpuacct/app/cpu.cfs_quota_us": "150000",
+            "cpu,cpuacct/app/cpu.cfs_period_us": "100000",
+            "cpu,cpuacct/cpu.cfs_quota_us": "-1",
+            "cpu,cpuacct/cpu.cfs_period_us": "100000",
+        },
+    )
+    assert machine.cgroup_cpu_limit(root, proc) == 1.5
+    assert machine.usable_cpus(root, proc) == 1  # rounded down: a second thread would wait
+
+
+def test_v1_in_a_container_that_sees_its_own_group_as_the_root(tmp_path):
+    """Docker-style: /proc/self/cgroup names the host's path, the mount holds only our group."""
+    root, proc = _tree(
+        tmp_path,
+        "1:cpu:/docker/abc123\n",
+        {"cpu/cpu.cfs_quota_us": "50000", "cpu/cpu.cfs_period_us": "100000"},
+    )
+    assert machine.cgroup_cpu_limit(root, proc) == 0.5
+    assert machine.usable_cpus(root, proc) == 1  # at least one
+
+
+def test_v2_cpu_max(tmp_path):
+    root, proc = _tree(
+        tmp_path,
+        "0::/user.slice/app\n",
+        {"user.slice/app/cpu.max": "200000 100000", "user.slice/cpu.max": "max 100000"},
+    )
+    assert machine.cgroup_cpu_limit(root, proc) == 2.0
+    assert machine.usable_cpus(root, proc) == min(AFFINITY, 2)
+
+
+def test_no_quota_leaves_the_affinity_mask(tmp_path):
+    root, proc = _tree(tmp_path, "0::/\n", {"cpu.max": "max 100000", "cpu/cpu.cfs_quota_us": "-1"})
+    assert machine.cgroup_cpu_limit(root, proc) is None
+    assert machine.usable_cpus(root, proc) == AFFINITY
+    missing = tmp_path / "nowhere"
+    assert machine.usable_cpus(missing, missing) == AFFINITY  # no cgroup files at all
+
+
+def test_the_thread_count_is_said_for_one_and_for_many():
+    before = torch_threads()
+    try:
+        import torch
+
+        torch.set_num_threads(1)
+        assert machine.device_name("cpu") == "CPU (1 thread)"
+        torch.set_num_threads(2)
+        assert machine.device_name("cpu") == "CPU (2 threads)"
+    finally:
+        import torch
+
+        torch.set_num_threads(before)
+
+
+def torch_threads() -> int:
+    import torch
+
+    return torch.get_num_threads()
+
+
+@pytest.mark.parametrize("quota_us", [100000, 50000])
+def test_the_app_server_caps_torch_at_the_quota(tmp_path, quota_us):
+    """The server's start-up hook (ui/preload.py, run by app.py's lifespan) caps torch's threads
+    at a 1-CPU quota (and at half a CPU: still 1), and the sidebar's device line says so."""
+    root, proc = _tree(
+        tmp_path,
+        "1:cpu:/app\n",
+        {"cpu/app/cpu.cfs_quota_us": str(quota_us), "cpu/app/cpu.cfs_period_us": "100000"},
+    )
+    code = (
+        "import torch; torch.set_num_threads(4)\n"
+        "from pathlib import Path\n"
+        "import mnist_core.machine as m\n"
+        f"m.CGROUP_ROOT, m.PROC_SELF_CGROUP = Path({str(root)!r}), Path({str(proc)!r})\n"
+        "import ui.preload\n"
+        "print(m.device_name('cpu'), torch.get_num_threads())\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True
+    ).stdout
+    assert out.strip() == "CPU (1 thread) 1"
