@@ -62,6 +62,11 @@ def test_a_browser_without_the_cookie_gets_a_random_http_only_lax_one() -> None:
     assert "Secure" not in attributes  # plain HTTP (localhost) would drop a Secure cookie
     [secure] = _set_cookies(_call(_http(scheme="https")))
     assert "Secure" in [a.strip() for a in secure.split(";")]
+    # Behind a TLS-terminating proxy (Streamlit Community Cloud) the server sees plain HTTP.
+    proxied = _http()
+    proxied["headers"].append((b"x-forwarded-proto", b"https"))
+    [behind_proxy] = _set_cookies(_call(proxied))
+    assert "Secure" in [a.strip() for a in behind_proxy.split(";")]
 
 
 def test_a_browser_with_a_valid_cookie_keeps_it() -> None:

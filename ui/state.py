@@ -2,25 +2,42 @@
 
 from __future__ import annotations
 
+import logging
 import uuid
 from typing import Any
 
 import streamlit as st
 
 from mnist_core.digits.handwriting import HandwritingSet
+from mnist_core.errors import MnistError
+from mnist_core.storage.owners import adopt_legacy_folder, owner_key, owner_of
 from mnist_core.train.finetune import DEFAULT_STEPS
 from ui import keys
+from ui.resources import runs_dir
 from ui.train_form.fields import default_widget_values
 from ui.visitor import visitor_id
 
+log = logging.getLogger(__name__)
+
 
 def _cookie_owner() -> str | None:
-    """The visitor id of the browser's cookie (`ui.visitor`), None without one (AppTest, a
-    browser that refuses cookies, a client that is not a browser)."""
+    """The owner id of the browser's cookie (`ui.visitor`): a keyed hash of it, never the cookie
+    itself (`mnist_core.storage.owners`); None without one (AppTest, a browser that refuses
+    cookies, a client that is not a browser) or when the server's key cannot be had."""
     try:
-        return visitor_id(st.context.cookies)
+        visitor = visitor_id(st.context.cookies)
     except Exception:  # no request context: there is no cookie to read
         return None
+    if visitor is None:
+        return None
+    runs = runs_dir()
+    try:
+        owner = owner_of(visitor, owner_key(runs))
+    except MnistError:
+        log.warning("no owner key: this visitor's models last for this session only", exc_info=True)
+        return None
+    adopt_legacy_folder(runs, visitor, owner)
+    return owner
 
 
 def _defaults() -> dict[str, Any]:

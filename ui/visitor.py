@@ -76,6 +76,15 @@ def _request_cookies(scope: Scope) -> dict[str, str]:
     return {key: morsel.value for key, morsel in jar.items()}
 
 
+def _served_over_https(scope: Scope) -> bool:
+    """HTTPS to the browser: the request's own scheme, or the scheme a TLS-terminating proxy in
+    front of the server reports (Streamlit Community Cloud serves apps that way)."""
+    if scope.get("scheme") == "https":
+        return True
+    forwarded = dict(scope.get("headers") or []).get(b"x-forwarded-proto", b"")
+    return forwarded.split(b",")[0].strip().lower() == b"https"
+
+
 def _set_cookie_header(value: str, secure: bool) -> bytes:
     parts = [
         f"{VISITOR_COOKIE}={value}",
@@ -104,7 +113,7 @@ class VisitorCookie:
         if scope.get("type") != "http" or visitor_id(_request_cookies(scope)) is not None:
             await self.app(scope, receive, send)
             return
-        header = _set_cookie_header(new_visitor_id(), scope.get("scheme") == "https")
+        header = _set_cookie_header(new_visitor_id(), _served_over_https(scope))
 
         async def send_with_cookie(message: Message) -> None:
             if message.get("type") == "http.response.start":

@@ -13,6 +13,7 @@ from playwright.sync_api import expect
 from mnist_core.models import list_models
 from mnist_core.storage.checkpoints import load_checkpoint
 from mnist_core.storage.export import check_onnx
+from mnist_core.storage.owners import owner_key, owner_of
 from ui.visitor import VISITOR_COOKIE, is_visitor_id
 
 pytestmark = pytest.mark.e2e
@@ -117,8 +118,12 @@ def test_your_models_survive_a_reload_and_a_second_tab_but_not_another_browser(
     st.enter(st.main.get_by_label("Name (optional)"), "survivor")
     st.upload(_uploader(st), str(REPO / "checkpoints" / "mlp.pt"))
     expect(st.main.get_by_test_id("stAlertContentSuccess")).to_contain_text("Added survivor")
-    # Stored under the cookie's id: the session of the very first page load used the cookie.
-    assert (streamlit_server.runs_dir / cookie["value"] / "survivor.pt").is_file()
+    # Stored under the keyed hash of the cookie (never the cookie itself): the session of the
+    # very first page load used the cookie.
+    runs = streamlit_server.runs_dir
+    owner = owner_of(cookie["value"], owner_key(runs))
+    assert (runs / owner / "survivor.pt").is_file()
+    assert not (runs / cookie["value"]).exists()
     assert any(o.startswith("survivor ·") for o in _my_model_options(st))
 
     st.page.reload()  # F5: a new Streamlit session

@@ -1,0 +1,67 @@
+"""Visitors' folders named by a keyed hash of their cookie (`mnist_core.storage.owners`), so that
+no folder name, model id or file name can be replayed as the cookie (issue 26, item 6)."""
+
+from __future__ import annotations
+
+import os
+import stat
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from mnist_core.errors import CheckpointError
+from mnist_core.storage.checkpoints import make_checkpoint
+from mnist_core.storage.owners import KEY_FILE, adopt_legacy_folder, owner_key, owner_of
+from mnist_core.storage.store import ModelStore
+from mnist_core.train.config import TrainConfig
+from mnist_core.train.loop import build_model
+from ui.visitor import new_visitor_id
+
+
+def test_the_owner_id_is_a_keyed_hash_that_differs_from_the_cookie(tmp_path):
+    key = owner_key(tmp_path)
+    visitor = new_visitor_id()
+    owner = owner_of(visitor, key)
+    assert owner != visitor and len(owner) == 32 and int(owner, 16) >= 0
+    assert owner_of(visitor, key) == owner  # stable for the same key
+    assert owner_of(visitor, os.urandom(32)) != owner  # another server's key: another folder
+    assert owner_of(new_visitor_id(), key) != owner
+
+
+def test_the_key_is_made_once_private_and_kept(tmp_path):
+    first = owner_key(tmp_path)
+    assert owner_key(tmp_path) == first  # a restart reads the same key
+    mode = stat.S_IMODE((tmp_path / KEY_FILE).stat().st_mode)
+    assert mode == 0o600
+    with ThreadPoolExecutor(4) as pool:  # servers starting at once agree on one key
+        keys = set(pool.map(owner_key, [tmp_path / "fresh"] * 8))
+    assert len(keys) == 1
+
+
+def test_a_damaged_key_is_a_message_with_the_fix(tmp_path):
+    (tmp_path / KEY_FILE).write_text("not hex")
+    with pytest.raises(CheckpointError, match="runs folder"):
+        owner_key(tmp_path)
+    (tmp_path / KEY_FILE).write_text("abcd")
+    with pytest.raises(CheckpointError, match="delete the file"):
+        owner_key(tmp_path)
+
+
+def test_the_key_file_is_never_listed_as_an_owner(tmp_path):
+    owner_key(tmp_path / "runs")
+    store = ModelStore(pretrained_dir=tmp_path / "none", runs_dir=tmp_path / "runs")
+    assert store.list(KEY_FILE) == []
+
+
+def test_a_returning_visitor_keeps_the_models_saved_under_the_cookie(tmp_path):
+    """Earlier versions named the folder by the cookie: it moves to the hashed name once."""
+    runs = tmp_path / "runs"
+    visitor = new_visitor_id()
+    store = ModelStore(pretrained_dir=tmp_path / "none", runs_dir=runs)
+    config = TrainConfig.for_model("mlp")
+    store.save(make_checkpoint(build_model(config), config), visitor, "old run")
+    owner = owner_of(visitor, owner_key(runs))
+    assert adopt_legacy_folder(runs, visitor, owner)
+    assert not (runs / visitor).exists()
+    assert [m.name for m in store.list(owner) if m.owner] == ["old run"]
+    assert not adopt_legacy_folder(runs, visitor, owner)  # once only
