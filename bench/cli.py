@@ -68,9 +68,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="python -m bench", description="Measuring tools for MNIST Playground.")
     sub = p.add_subparsers(dest="tool", required=True, parser_class=_Parser)
     for name, module in TOOLS.items():
-        module.add_arguments(
-            sub.add_parser(name, help=module.DESCRIPTION, description=module.DESCRIPTION)
-        )
+        # argparse %-formats help strings (for %(default)s): a literal "99%" must be "99%%".
+        text = module.DESCRIPTION.replace("%", "%%")
+        module.add_arguments(sub.add_parser(name, help=text, description=module.DESCRIPTION))
     return p
 
 

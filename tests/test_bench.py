@@ -137,3 +137,16 @@ def test_race_bad_options_exit_2_with_one_line(
     assert main(["race", *argv]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("error: ") and "\n" not in err
+
+
+def test_the_tool_list_prints_every_tool(capsys):
+    """`python -m bench --help` lists the tools; a "%" in a description (the race's "99%")
+    once made it raise instead."""
+    from bench.cli import TOOLS, build_parser
+
+    with pytest.raises(SystemExit) as ended:
+        build_parser().parse_args(["--help"])
+    assert ended.value.code == 0
+    out = capsys.readouterr().out
+    assert all(name in out for name in TOOLS)
+    assert "99% / 99.5%" in out
