@@ -1,6 +1,6 @@
 """How wrong is the Train page's "Time left"? `python -m bench time-left`.
 
-Trains a few short real runs (`training.fit` in a background thread, as the job runner does),
+Trains a few short real runs (`train.loop.fit` in a background thread, as the job runner does),
 feeds their events to a `JobState` as they arrive, and every `--every` seconds asks for the
 time left: the current estimate (`JobState.eta`, i.e. `snapshot.seconds_left` with the
 countdown since the latest event) and the one before issue 11 (`previous_seconds_left`, kept

@@ -1,4 +1,4 @@
-"""Run `training.fit` in the background and watch it safely from any other thread.
+"""Run `train.loop.fit` in the background and watch it safely from any other thread.
 
 `TrainingRunner` is the thread shell of one run: its daemon thread drives `fit` through an
 executor (`executors/`: in this thread, in a child process, or on a Ray actor) and hands

@@ -1,4 +1,4 @@
-"""Training dynamics: how each layer's weights move while `training.fit` trains.
+"""Training dynamics: how each layer's weights move while `train.loop.fit` trains.
 
 At each logged step (every `log_every` steps) fit records, per weighted layer (a parameter
 named "<module>.weight" with two or more dimensions: convolution kernels and fully connected

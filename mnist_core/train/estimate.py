@@ -1,6 +1,6 @@
 """How long a run will take, before it starts, and how long a queued job will wait.
 
-`measure_speed` times the real training step (`training.fit`: the architecture with its
+`measure_speed` times the real training step (`train.loop.fit`: the architecture with its
 options, the optimiser, the augmentation) and the evaluation on this machine, on a few batches
 of random pixels, once per process and setup; `run_seconds` turns that speed into a run's
 duration from the number of images it will process, evaluations included. Once a run of the

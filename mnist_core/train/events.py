@@ -1,4 +1,4 @@
-"""Immutable progress events yielded by `training.fit`, in this order:
+"""Immutable progress events yielded by `train.loop.fit`, in this order:
 
     RunStarted, ((StepMetrics | AccuracyCheck)* EpochMetrics)*, RunEnded
 
