@@ -205,7 +205,7 @@ class RunWeights:
             ckpt = with_cpu_test_accuracy(ckpt, *test_set)
             event = dataclasses.replace(event, test_accuracy=ckpt.metrics["test_accuracy"])
             with self._lock:
-                state.ended = event
+                state.record.ended = event
         with self._lock:
             state.note("Saving")
         checkpoint_id, save_error = save_to_store(self._store, ckpt, state.owner, state.name)
