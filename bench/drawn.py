@@ -60,12 +60,11 @@ import torch
 from PIL import Image, ImageDraw
 
 from mnist_core.digits.preprocess import preprocess
+from mnist_core.digits.stroke_templates import HAND_STYLES, Pts
 from mnist_core.digits.strokes import (
     BENCH_SEEDS,
     CANVAS_PX,
     HAND_FAMILIES,
-    HAND_STYLES,
-    Pts,
     draw,
     normalise,
 )
