@@ -59,17 +59,17 @@ import numpy as np
 import torch
 from PIL import Image, ImageDraw
 
-from mnist_core.digits.preprocess import predict, preprocess
+from mnist_core.digits.preprocess import preprocess
+from mnist_core.digits.stroke_templates import HAND_STYLES, Pts
 from mnist_core.digits.strokes import (
     BENCH_SEEDS,
     CANVAS_PX,
     HAND_FAMILIES,
-    HAND_STYLES,
-    Pts,
     draw,
     normalise,
 )
 from mnist_core.errors import ConfigError
+from mnist_core.models.inference import predict
 from mnist_core.settings import PACKAGED_PRETRAINED_DIR
 from mnist_core.storage.checkpoints import load_checkpoint
 

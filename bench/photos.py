@@ -41,8 +41,10 @@ import torch
 from PIL import Image
 
 from mnist_core.data.mnist import load_mnist
-from mnist_core.digits.preprocess import IMAGE_SIZE, predict, preprocess
+from mnist_core.digits.preprocess import preprocess
 from mnist_core.errors import ConfigError
+from mnist_core.models.common import IMAGE_SIZE
+from mnist_core.models.inference import predict
 from mnist_core.settings import PACKAGED_PRETRAINED_DIR
 from mnist_core.storage.checkpoints import load_checkpoint
 

@@ -103,7 +103,7 @@ def _one_run(config: TrainConfig, raw: object, every: float) -> tuple[list[Sampl
             old = None
             if state.started is not None and state.status == "running":
                 old = previous_seconds_left(
-                    config, state.started, state._steps, state._epochs, state.step
+                    config, state.started, state.record.steps, state.record.epochs, state.step
                 )
         samples.append(Sample(now, new, old))
         thread.join(every)

@@ -20,11 +20,11 @@ from bench.load.sampler import Sampler, proc_status_mb
 from bench.load.visitor import Visitor
 from bench.progress import log
 from mnist_core.data.mnist import MnistRaw, load_mnist
-from mnist_core.digits.preprocess import predict
 from mnist_core.errors import MnistError
 from mnist_core.jobs import JobManager
 from mnist_core.jobs.executors.choose import create_executor
 from mnist_core.machine import trim_heap
+from mnist_core.models.inference import predict
 from mnist_core.storage.store import ModelStore
 from mnist_core.train.config import TrainConfig
 

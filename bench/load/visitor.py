@@ -15,10 +15,11 @@ from bench.load.checks import Seen, violations
 from bench.load.ledger import Ledger
 from bench.load.options import LoadOptions
 from mnist_core.data.mnist import MnistRaw
-from mnist_core.digits.preprocess import predict, preprocess
+from mnist_core.digits.preprocess import preprocess
 from mnist_core.jobs import JobManager, JobSnapshot
 from mnist_core.machine import set_thread_count
 from mnist_core.models import list_models
+from mnist_core.models.inference import predict
 from mnist_core.storage.checkpoints import checkpoint_bytes
 from mnist_core.train.config import TrainConfig
 from mnist_core.train.recipes import PRESETS

@@ -7,7 +7,7 @@ no validation hold-out unless --val-size) it reports, per seed and as mean ± sd
   whose test accuracy reaches each target, and the wall seconds since the start of `fit`
   (evaluation and set-up included) at that point; test accuracy is measured after every epoch;
 - the final test accuracy, training images/s (images trained / training seconds);
-- single-digit prediction latency p50/p95: `mnist_core.digits.preprocess.predict` (what the app
+- single-digit prediction latency p50/p95: `mnist_core.models.inference.predict` (what the app
   calls: batch of one, inference mode, softmax, numpy) on a real test digit, after warm-up;
 - peak resident memory of the process (each run is a fresh subprocess, so the figure is its own).
 

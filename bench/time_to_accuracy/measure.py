@@ -17,9 +17,9 @@ from bench.peers import PEERS, create_peer
 from bench.progress import log
 from bench.time_to_accuracy.settings import LATENCY_WARMUP, PEER_WARMUP_STEPS
 from mnist_core.data.mnist import load_mnist, make_splits
-from mnist_core.digits.preprocess import predict
 from mnist_core.machine import device_name, pick_device
 from mnist_core.models import count_parameters
+from mnist_core.models.inference import predict
 from mnist_core.train.config import TrainConfig
 from mnist_core.train.control import TrainControl
 from mnist_core.train.events import EpochMetrics, RunEnded, RunStarted

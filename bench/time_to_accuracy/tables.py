@@ -40,7 +40,7 @@ def format_tables(report: dict[str, Any]) -> str:
         f"{', '.join(map(str, st['seeds']))}; values are mean ± sd over seeds. Time to target: "
         "training seconds (evaluation excluded) to the first epoch at or above the target "
         "test accuracy [wall seconds including evaluation], seeds that reached it. Latency: "
-        "preprocess.predict on one test digit.",
+        "models.inference.predict on one test digit.",
         "",
     ]
     rows = []

@@ -44,21 +44,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from mnist_core.data.mnist import load_mnist
     from mnist_core.digits.handwriting import read_folder
-    from mnist_core.storage.checkpoints import (
-        checkpoint_metrics,
-        load_checkpoint,
-        make_checkpoint,
-        save_checkpoint,
-    )
-    from mnist_core.storage.history import RunHistory
+    from mnist_core.storage.checkpoints import load_checkpoint, make_checkpoint, save_checkpoint
     from mnist_core.train import finetune
-    from mnist_core.train.events import (
-        AccuracyCheck,
-        EpochMetrics,
-        RunEnded,
-        RunStarted,
-        StepMetrics,
-    )
+    from mnist_core.train.record import RunRecord
 
     finetune.check_steps(args.steps)  # before minutes of loading
     ckpt = load_checkpoint(args.checkpoint)
@@ -72,36 +60,17 @@ def run(args: argparse.Namespace) -> int:
     model, config, report, events = finetune.run(
         ckpt, personal, raw, steps=args.steps, seed=args.seed
     )
-    started = next(e for e in events if isinstance(e, RunStarted))
-    epochs = [e for e in events if isinstance(e, EpochMetrics)]
-    ended = events[-1]
-    assert isinstance(ended, RunEnded)
-    history = RunHistory.from_events(
-        started=started,
-        steps=[e for e in events if isinstance(e, StepMetrics)],
-        epochs=epochs,
-        checks=[e for e in events if isinstance(e, AccuracyCheck)],
-        ended=ended,
-    )
+    record = RunRecord.of(events)  # the report's steps and seconds are the RunEnded's
     name = args.name or f"{ckpt.name or ckpt.model} (my handwriting)"
-    metrics = checkpoint_metrics(
-        config,
-        started=started,
-        epochs=epochs,
-        ended=ended,
-        train_seconds=report.train_seconds,
-        step=report.steps,
-        status=report.status,
-        test_accuracy=report.test_accuracy,
-        name=name,
-    ) | {
+    metrics = record.metrics(config, name=name, test_accuracy=report.test_accuracy) | {
         "finetune_of": ckpt.name or ckpt.model,
         "personal_accuracy_before": report.personal_accuracy_before,
         "personal_accuracy_after": report.personal_accuracy_after,
         "personal_held_out": report.n_held_out,
     }
     out = Path(args.out)
-    save_checkpoint(make_checkpoint(model, config, metrics, name=name, history=history), out)
+    checkpoint = make_checkpoint(model, config, metrics, name=name, history=record.history())
+    save_checkpoint(checkpoint, out)
     print(
         f"held-back digits ({report.n_held_out}): {report.personal_accuracy_before:.1%} -> "
         f"{report.personal_accuracy_after:.1%}; MNIST test {report.test_accuracy_before:.2%} "

@@ -40,6 +40,7 @@ from mnist_core.data.idx import (
     verify_file,
 )
 from mnist_core.errors import ConfigError, DataError, DataMissingError
+from mnist_core.models.common import IMAGE_SIZE, NUM_CLASSES
 from mnist_core.settings import settings
 
 __all__ = [
@@ -62,8 +63,7 @@ __all__ = [
     "verify_file",
 ]
 
-IMAGE_SHAPE = (28, 28)
-NUM_CLASSES = 10
+IMAGE_SHAPE = (IMAGE_SIZE, IMAGE_SIZE)
 
 
 def _labeled_dirs(data_dir: str | Path | None) -> list[tuple[Path, str]]:

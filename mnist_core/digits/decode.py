@@ -65,7 +65,7 @@ def load_image_bytes(data: bytes, *, name: str = "upload") -> Image.Image:
 
     Returns:
         A loaded image with no open file handle, in the file's own mode (L, RGB, RGBA, P, LA,
-        I;16, CMYK, ...; `preprocess.to_grayscale` converts them all). JPEG/TIFF EXIF orientation
+        I;16, CMYK, ...; `grayscale.to_grayscale` converts them all). JPEG/TIFF EXIF orientation
         is applied, so a phone photo is upright. Animated images (GIF, APNG, WebP with several
         frames) give their first frame.
 

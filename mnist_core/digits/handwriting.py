@@ -24,8 +24,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from mnist_core.digits.preprocess import IMAGE_SIZE, preprocess
+from mnist_core.digits.preprocess import preprocess
 from mnist_core.errors import MnistError
+from mnist_core.models.common import IMAGE_SIZE
 
 MAX_DIGITS = 2000  # per set: a few hours of drawing; bounds memory and a zip's size
 MIN_PER_CLASS = 3  # for fine-tuning: one held back to measure, two or more to learn from

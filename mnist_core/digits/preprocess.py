@@ -1,4 +1,4 @@
-"""Turn a drawing, an upload or a photo into an MNIST-style 28x28 digit, and predict on it.
+"""Turn a drawing, an upload or a photo into an MNIST-style 28x28 digit.
 
 MNIST digits were made like this: the ink was scaled to fit a 20x20 box keeping its aspect ratio
 (anti-aliased, hence the grey edges), then placed in a 28x28 field so that the intensity-weighted
@@ -6,8 +6,9 @@ centre of mass sits at pixel (14, 14) (row, column; pixel indices, measured on t
 13.99, 14.01). Ink is bright (1.0) on a dark (0.0) background. `preprocess` reproduces that for
 any input, so that a model trained on MNIST sees what it was trained on:
 
-1. `to_grayscale`: any PIL mode or array layout -> float32 (H, W) in [0, 1]; transparent pixels are
-   background (see `to_grayscale` for how their colour is chosen).
+1. `to_grayscale` (in `mnist_core.digits.grayscale`): any PIL mode or array layout -> float32
+   (H, W) in [0, 1]; transparent pixels are background (see `to_grayscale` for how their colour
+   is chosen).
    An optional `crop` (fractions of the image) is applied next.
 2. Polarity: if the border is mostly bright, the image is dark ink on light paper -> invert.
    Photos (`mnist_core.digits.photo`): the polarity comes from the whole image, and the paper
@@ -23,7 +24,9 @@ any input, so that a model trained on MNIST sees what it was trained on:
 7. Place in 28x28 with the centre of mass at (14, 14) to a fraction of a pixel (the sub-pixel
    offset is part of the resampling, so it adds no blur), clipped so the whole digit stays inside.
 
-Nothing here imports streamlit; the UI shows `PreprocessResult.steps`.
+Nothing here imports streamlit; the UI shows `PreprocessResult.steps`. `predict` (the model's
+probabilities for the result) lives in `mnist_core.models.inference`; it is re-exported here
+for the callers that import both from one place.
 """
 
 from __future__ import annotations
@@ -32,9 +35,9 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-import torch
 from PIL import Image
 
+from mnist_core.digits.grayscale import normalise_mode, to_grayscale
 from mnist_core.digits.photo import (
     apply_crop,
     crop_box,
@@ -43,14 +46,15 @@ from mnist_core.digits.photo import (
     noise_level,
     remove_background,
 )
-from mnist_core.errors import ImageError
-from mnist_core.train.evaluation import eval_mode
+from mnist_core.models.common import IMAGE_SIZE
+
+# Re-exported: the Draw page (and tests) import it along with `preprocess`.
+from mnist_core.models.inference import predict
 
 __all__ = [
     "BACKGROUNDS",
     "BOX_SIZE",
     "EMPTY_MESSAGE",
-    "IMAGE_SIZE",
     "MIN_STROKE_PX",
     "PreprocessResult",
     "predict",
@@ -58,7 +62,6 @@ __all__ = [
     "to_grayscale",
 ]
 
-IMAGE_SIZE = 28  # MNIST field
 BOX_SIZE = 20  # the digit's longer side in MNIST
 CENTRE = 14.0  # target centre of mass (row and column, pixel indices), as in MNIST
 # Strokes thinner than this at 20x20 scale are thickened to it. MNIST test digits, enlarged x10
@@ -81,7 +84,6 @@ _WORK_PX_PER_OUTPUT = 8
 _DISPLAY_MAX_SIDE = 560  # step images larger than this are shrunk for display
 # Ink covering fewer pixels than this fraction of the image (and at least 3) counts as specks.
 _MIN_INK_FRACTION = 1e-4
-_LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)  # ITU-R 601-2, as PIL's "L"
 
 
 @dataclass(frozen=True)
@@ -105,129 +107,6 @@ class PreprocessResult:
     empty: bool
     inverted: bool
     message: str
-
-
-# --------------------------------------------------------------------------------------------
-# Grayscale conversion
-# --------------------------------------------------------------------------------------------
-
-
-def _normalise_mode(image: Image.Image) -> Image.Image:
-    """Return `image` in one of the modes L, LA, RGB, RGBA (8-bit) or F (float in [0, 1])."""
-    mode = image.mode
-    has_key = "transparency" in image.info  # colour-key transparency (P, L, RGB PNGs and GIFs)
-    try:
-        if mode in ("L", "RGB"):
-            return image.convert("RGBA") if has_key else image
-        if mode in ("LA", "RGBA"):
-            return image
-        if mode == "1":
-            return image.convert("L")
-        if mode == "La":  # premultiplied; PIL converts it to LA only
-            return image.convert("LA")
-        if mode in ("P", "PA", "RGBa"):
-            return image.convert("RGBA") if (has_key or mode != "P") else image.convert("RGB")
-        if mode.startswith("I;16"):  # 16-bit grayscale PNG/TIFF: full scale is 65535
-            return image.convert("I").convert("F").point(lambda v: v * (1.0 / 65535.0))
-        if mode == "I":  # 32-bit ints: 8-bit data if it fits, else 16-bit full scale
-            _, hi = image.getextrema()
-            scale = 255.0 if hi <= 255 else max(65535.0, float(hi))
-            return image.convert("F").point(lambda v: v * (1.0 / scale))
-        if mode == "F":
-            return image
-        return image.convert("RGB")  # CMYK, YCbCr, LAB, HSV, RGBX, ...
-    except (ValueError, OSError) as exc:
-        raise ImageError(f"Images of mode {mode!r} cannot be converted to grayscale.") from exc
-
-
-def _float_from_array(arr: np.ndarray) -> np.ndarray:
-    """Scale an array of any numeric dtype to float32 in [0, 1] (same shape).
-
-    bool -> 0/1; uint8 -> /255; uint16 -> /65535; other integers: /255 when they fit in 8 bits,
-    else /65535; floats are taken as [0, 1], unless their maximum is above 1, in which case they
-    are taken as 0..255 (a common mistake that would otherwise clip everything to white).
-    NaN and infinities become 0.
-    """
-    if arr.dtype == np.bool_:
-        return arr.astype(np.float32)
-    if arr.dtype == np.uint8:
-        return arr.astype(np.float32) * np.float32(1 / 255)
-    if arr.dtype == np.uint16:
-        return arr.astype(np.float32) * np.float32(1 / 65535)
-    if np.issubdtype(arr.dtype, np.integer):
-        hi = int(arr.max()) if arr.size else 0
-        scale = 255.0 if hi <= 255 else max(65535.0, float(hi))
-        return np.clip(arr.astype(np.float32) / np.float32(scale), 0.0, 1.0)
-    if np.issubdtype(arr.dtype, np.floating):
-        out = np.nan_to_num(arr.astype(np.float32), nan=0.0, posinf=0.0, neginf=0.0)
-        if out.size and float(out.max()) > 1.0:
-            out = out / np.float32(255.0)
-        return np.clip(out, 0.0, 1.0)
-    raise ImageError(f"Image arrays of dtype {arr.dtype} are not supported.")
-
-
-def _composite(luma: np.ndarray, alpha: np.ndarray) -> np.ndarray:
-    """Composite (H, W) luminance with (H, W) alpha (both in [0, 1]) over a background.
-
-    Transparent pixels are background; what colour that background gets decides whether the
-    visible pixels read as ink. The visible (alpha-weighted) pixels are taken to be the ink, so
-    the background is the opposite of their mean: white strokes on a transparent canvas go over
-    black, black strokes on a transparent PNG go over white (and `preprocess` then inverts it).
-    Known limit: an opaque photo of white paper with transparent margins would be composited
-    over black; no such input comes from the app.
-    """
-    weight = float(alpha.sum())
-    if weight == 0.0:  # fully transparent: nothing there at all -> black, i.e. empty
-        return np.zeros_like(luma)
-    ink_level = float((luma * alpha).sum()) / weight
-    background = np.float32(0.0 if ink_level >= 0.5 else 1.0)
-    return luma * alpha + background * (1.0 - alpha)
-
-
-def to_grayscale(image: Image.Image | np.ndarray) -> np.ndarray:
-    """Convert an image to a float32 (H, W) array in [0, 1], keeping its polarity.
-
-    Accepts PIL images of any common mode (1, L, LA, La, P, PA, RGB, RGBA, RGBa, CMYK, YCbCr,
-    I;16 16-bit, I, F, ...) and arrays (H, W), (H, W, 1), (H, W, 2) (gray + alpha), (H, W, 3)
-    (RGB) or (H, W, 4) (RGBA) of dtype uint8, uint16, other integers, bool or float (see
-    `_float_from_array` for the scaling). Colour becomes luminance (ITU-R 601-2, like PIL's "L").
-
-    Transparency: transparent pixels are background. The drawing canvas gives (H, W, 4) uint8
-    RGBA with white strokes and either an opaque black background or alpha 0 where nothing was
-    drawn; both come out as white on black. Fully opaque images ignore alpha. See `_composite`
-    for how the background colour is chosen.
-
-    Raises:
-        ImageError: for arrays of an unsupported shape or dtype, empty arrays or PIL modes that
-            cannot be converted.
-    """
-    if isinstance(image, Image.Image):
-        img = _normalise_mode(image)
-        arr = np.asarray(img)
-        # (H, W) for L and F, (H, W, C) for LA, RGB, RGBA.
-        channels = _float_from_array(arr) if img.mode == "F" else arr.astype(np.float32) / 255
-    else:
-        arr = np.asarray(image)
-        if arr.ndim == 3 and arr.shape[2] == 1:
-            arr = arr[:, :, 0]
-        if arr.ndim not in (2, 3) or (arr.ndim == 3 and arr.shape[2] not in (2, 3, 4)):
-            raise ImageError(
-                f"Image arrays must be (H, W), (H, W, 1), (H, W, 2), (H, W, 3) or (H, W, 4); "
-                f"got shape {arr.shape}."
-            )
-        channels = _float_from_array(arr)
-    if channels.shape[0] == 0 or channels.shape[1] == 0:
-        raise ImageError("The image has no pixels.")
-
-    if channels.ndim == 2:
-        return np.ascontiguousarray(channels, dtype=np.float32)
-    n = channels.shape[2]
-    luma = channels[:, :, 0] if n <= 2 else channels[:, :, :3] @ _LUMA  # (H, W)
-    if n in (2, 4):
-        alpha = channels[:, :, n - 1]
-        if float(alpha.min()) < 1.0:
-            luma = _composite(luma, alpha)
-    return np.ascontiguousarray(np.clip(luma, 0.0, 1.0), dtype=np.float32)
 
 
 # --------------------------------------------------------------------------------------------
@@ -394,7 +273,7 @@ def preprocess(
     if isinstance(image, Image.Image) and image.width * image.height > _WORK_MAX_PIXELS:
         # Shrink big PIL images before the float conversion (area average, in C, low memory).
         factor = math.ceil(math.sqrt(image.width * image.height / _WORK_MAX_PIXELS))
-        image = _normalise_mode(image).reduce(factor)
+        image = normalise_mode(image).reduce(factor)
     gray = to_grayscale(image)  # (H, W) float32 in [0, 1]
     if gray.size > _WORK_MAX_PIXELS:  # big arrays
         gray = _block_reduce(gray, math.ceil(math.sqrt(gray.size / _WORK_MAX_PIXELS)), "mean")
@@ -504,51 +383,3 @@ def preprocess(
     out = np.clip(field, 0.0, 1.0).astype(np.float32)  # (28, 28)
     steps.append(("centred by mass 28x28", _to_uint8(out)))
     return PreprocessResult(out, tuple(steps), empty=False, inverted=inverted, message="")
-
-
-# --------------------------------------------------------------------------------------------
-# Prediction
-# --------------------------------------------------------------------------------------------
-
-
-def predict(model: torch.nn.Module, image: np.ndarray | torch.Tensor) -> np.ndarray:
-    """Class probabilities of `model` for one or more 28x28 images.
-
-    Args:
-        model: maps a float tensor (B, 1, 28, 28) in [0, 1] to logits (B, 10); it normalises
-            its input itself.
-        image: (28, 28), (B, 28, 28) or (B, 1, 28, 28) floats in [0, 1], ink bright.
-
-    Returns:
-        Softmax probabilities as float64: shape (10,) for one (28, 28) image, else (B, 10).
-
-    The model runs in eval mode under `torch.inference_mode()` on its own device (that of its
-    first parameter or buffer; CPU if it has none). Every submodule's training flag is put back
-    as it was afterwards, so calling this on a model being trained does not disturb it.
-
-    Raises:
-        ValueError: wrong shape, values outside [0, 1] or non-finite, or logits not (B, 10).
-    """
-    x = torch.as_tensor(image).detach()
-    single = x.ndim == 2
-    if x.ndim == 2:
-        x = x.unsqueeze(0)
-    if x.ndim == 3:
-        x = x.unsqueeze(1)  # (B, 28, 28) -> (B, 1, 28, 28)
-    if x.ndim != 4 or tuple(x.shape[1:]) != (1, IMAGE_SIZE, IMAGE_SIZE) or x.shape[0] == 0:
-        raise ValueError(
-            f"predict expects (28, 28), (B, 28, 28) or (B, 1, 28, 28); got {tuple(x.shape)}"
-        )
-    x = x.to(torch.float32)
-    if not bool(torch.isfinite(x).all()) or float(x.min()) < -1e-3 or float(x.max()) > 1 + 1e-3:
-        raise ValueError("predict expects pixel values in [0, 1] (MNIST pixels / 255)")
-
-    tensors = [*model.parameters(), *model.buffers()]
-    device = tensors[0].device if tensors else torch.device("cpu")
-    dtype = next((t.dtype for t in tensors if t.is_floating_point()), torch.float32)
-    with eval_mode(model), torch.inference_mode():
-        logits = model(x.to(device=device, dtype=dtype))
-    if logits.ndim != 2 or logits.shape != (x.shape[0], 10):
-        raise ValueError(f"the model returned logits of shape {tuple(logits.shape)}, not (B, 10)")
-    probs = torch.softmax(logits.detach().to("cpu", torch.float64), dim=1).numpy()
-    return probs[0] if single else probs

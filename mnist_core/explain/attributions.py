@@ -29,7 +29,7 @@ from torch import nn
 from mnist_core.errors import ExplainError
 from mnist_core.explain.common import as_batch, check_target, leaf_modules
 from mnist_core.explain.layers import describe_layers
-from mnist_core.train.evaluation import eval_mode
+from mnist_core.models.inference import eval_mode
 
 Method = Literal["saliency", "integrated_gradients", "occlusion", "gradcam"]
 METHODS: tuple[str, ...] = get_args(Method)

@@ -2,7 +2,8 @@
 
 Models take (B,1,28,28) float pixels in [0,1], ink bright, and normalise inside (see
 `mnist_core.models`), so every function here takes raw pixels/255 exactly as `preprocess` and
-`evaluation.predict_logits` produce them.
+`evaluation.predict_logits` produce them. Running the model (device, eval mode, the batch) is
+`mnist_core.models.inference`'s.
 """
 
 from __future__ import annotations
@@ -19,41 +20,19 @@ import torch
 from torch import nn
 
 from mnist_core.errors import ExplainError
-
-IMAGE_SIZE = 28
-NUM_CLASSES = 10
+from mnist_core.models.common import NUM_CLASSES
+from mnist_core.models.inference import model_device, pixel_batch
 
 T = TypeVar("T")
 
 
-def model_device(model: nn.Module) -> torch.device:
-    """The device of the model's first parameter or buffer (CPU when it has none)."""
-    for t in (*model.parameters(), *model.buffers()):
-        return t.device
-    return torch.device("cpu")
-
-
 def as_batch(images: np.ndarray | torch.Tensor, model: nn.Module | None = None) -> torch.Tensor:
-    """(28,28), (B,28,28) or (B,1,28,28) pixels -> float32 (B,1,28,28) on the model's device.
-
-    uint8 images (the MNIST tensors) are divided by 255; float images must already be in [0,1].
-    Raises ExplainError for any other shape or range.
-    """
-    x = torch.as_tensor(images).detach()
-    if x.dtype == torch.uint8:
-        x = x.float().div(255)
-    if x.ndim == 2:
-        x = x.unsqueeze(0)
-    if x.ndim == 3:
-        x = x.unsqueeze(1)
-    if x.ndim != 4 or tuple(x.shape[1:]) != (1, IMAGE_SIZE, IMAGE_SIZE) or x.shape[0] == 0:
-        raise ExplainError(
-            f"Expected a 28x28 digit or a batch of them, got an array of shape {tuple(x.shape)}."
-        )
-    x = x.to(torch.float32)
-    if not bool(torch.isfinite(x).all()) or float(x.min()) < -1e-3 or float(x.max()) > 1 + 1e-3:
-        raise ExplainError("Pixel values must be in [0, 1] (MNIST pixels divided by 255).")
-    return x.to(model_device(model)) if model is not None else x
+    """(28,28), (B,28,28) or (B,1,28,28) pixels -> float32 (B,1,28,28) on the model's device
+    (where they are without a model): `mnist_core.models.inference.pixel_batch`, raising
+    ExplainError for any other shape or range (uint8 images are divided by 255, float images
+    must already be in [0,1])."""
+    device = model_device(model) if model is not None else None
+    return pixel_batch(images, device, error=ExplainError)
 
 
 def check_target(target: int | None) -> int | None:

@@ -23,7 +23,7 @@ from mnist_core.explain.common import (
     leaf_modules,
     weights_fingerprint,
 )
-from mnist_core.train.evaluation import eval_mode
+from mnist_core.models.inference import logits
 
 Projection = Literal["pca", "tsne"]
 DEFAULT_SAMPLE = 2000
@@ -56,8 +56,7 @@ def penultimate_features(
 
     handles = [m.register_forward_pre_hook(note) for _, m in leaves]
     try:  # which leaf runs last is found by running, not assumed from registration order
-        with eval_mode(model), torch.inference_mode():
-            model(as_batch(torch.zeros(28, 28), model))
+        logits(model, torch.zeros(28, 28))
     finally:
         for h in handles:
             h.remove()
@@ -69,16 +68,12 @@ def penultimate_features(
     def grab(_m: nn.Module, inp: tuple[torch.Tensor, ...]) -> None:
         feats.append(inp[0].detach().flatten(1).to("cpu", torch.float32))
 
-    logits = []
     handle = last.register_forward_pre_hook(grab)
     try:
-        with eval_mode(model), torch.inference_mode():
-            for start in range(0, len(imgs), batch_size):
-                out = model(as_batch(imgs[start : start + batch_size], model))
-                logits.append(out.detach().to("cpu", torch.float32))
+        out = logits(model, imgs, batch_size=batch_size, error=ExplainError)
     finally:
         handle.remove()
-    return torch.cat(feats).numpy(), torch.cat(logits).numpy()
+    return torch.cat(feats).numpy(), out.detach().to("cpu", torch.float32).numpy()
 
 
 @dataclass(frozen=True)

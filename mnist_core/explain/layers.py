@@ -13,8 +13,9 @@ import numpy as np
 import torch
 from torch import nn
 
+from mnist_core.errors import ExplainError
 from mnist_core.explain.common import as_batch, forward_hooks, leaf_modules
-from mnist_core.train.evaluation import eval_mode
+from mnist_core.models.inference import logits
 
 
 @dataclass(frozen=True)
@@ -79,9 +80,9 @@ def _record(
             # clone: an in-place ReLU after this layer would otherwise overwrite what we keep
             values.append(out.detach().to("cpu", torch.float32, copy=True))
 
-    with eval_mode(model), torch.inference_mode(), forward_hooks(leaf_modules(model), hook):
-        logits = model(x)
-    return infos, values, logits
+    with forward_hooks(leaf_modules(model), hook):
+        out = logits(model, x, error=ExplainError)
+    return infos, values, out
 
 
 def describe_layers(model: nn.Module) -> list[LayerInfo]:
@@ -98,6 +99,6 @@ def activations(model: nn.Module, images: np.ndarray | torch.Tensor) -> Activati
     """The output of every layer for one digit (28,28) or a small batch (B,28,28) /
     (B,1,28,28), pixels in [0,1] (or uint8), ink bright. Values are kept on the CPU, so keep
     B small (a digit of the resnet holds about 0.3 MB of activations)."""
-    infos, values, logits = _record(model, as_batch(images, model), keep_values=True)
-    probs = torch.softmax(logits.detach().to("cpu", torch.float32), dim=1).numpy()
+    infos, values, out = _record(model, as_batch(images, model), keep_values=True)
+    probs = torch.softmax(out.detach().to("cpu", torch.float32), dim=1).numpy()
     return Activations(tuple(infos), tuple(values), probs)

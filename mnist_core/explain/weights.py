@@ -18,7 +18,7 @@ from mnist_core.explain.common import (
     weights_fingerprint,
 )
 from mnist_core.explain.layers import LayerInfo, describe_layers
-from mnist_core.train.evaluation import eval_mode
+from mnist_core.models.inference import eval_mode
 
 # How many top digits are kept per unit; a view shows fewer.
 MAX_TOP_K = 16

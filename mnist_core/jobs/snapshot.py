@@ -3,6 +3,9 @@
 `JobState` knows no threads, clocks or I/O: every transition that needs a time takes `now`
 (a `time.perf_counter()` value), so tests can feed synthetic events and read exact snapshots.
 `TrainingRunner` calls it under its lock. The time-left estimate is `seconds_left`.
+
+A little over 400 lines: the estimate stays next to the fold whose event lists it reads; it is
+the piece to move out (to jobs/time_left.py) when either grows.
 """
 
 from __future__ import annotations
@@ -11,7 +14,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, get_args
 
-from mnist_core.storage.checkpoints import checkpoint_metrics
 from mnist_core.storage.history import RunHistory
 from mnist_core.train.config import TrainConfig
 from mnist_core.train.events import (
@@ -22,6 +24,7 @@ from mnist_core.train.events import (
     RunStarted,
     StepMetrics,
 )
+from mnist_core.train.record import RunRecord
 
 __all__ = [
     "ACTIVE_STATUSES",
@@ -210,14 +213,11 @@ class JobState:
         self.message = "Queued"
         self.lr = config.lr
         self._lr_changes: list[LrChange] = []
-        self.started: RunStarted | None = None
-        self.ended: RunEnded | None = None
-        # Appended per event; snapshots get tuple() copies, rebuilt only when they grew.
-        self._steps: list[StepMetrics] = []
-        self._epochs: list[EpochMetrics] = []
+        # The events of `fit`, appended per event; snapshots get tuple() copies of its lists,
+        # rebuilt only when they grew.
+        self.record = RunRecord()
         self._steps_view: tuple[StepMetrics, ...] = ()
         self._epochs_view: tuple[EpochMetrics, ...] = ()
-        self._checks: list[AccuracyCheck] = []
         self._checks_view: tuple[AccuracyCheck, ...] = ()
         self.t_start: float | None = None
         self.t_end: float | None = None
@@ -302,44 +302,35 @@ class JobState:
         finished once its checkpoint is saved (`finish`)."""
         if not isinstance(event, RunEnded):
             self._t_event = now
+        self.record.add(event)
         if isinstance(event, StepMetrics):
-            self._steps.append(event)
             end_of_epoch = self.started and event.step % self.started.steps_per_epoch == 0
             self.note(f"Evaluating epoch {round(event.epoch)}" if end_of_epoch else "Running")
         elif isinstance(event, EpochMetrics):
-            self._epochs.append(event)
             last = event.epoch == self.config.epochs and not self.config.eval_test
             self.note("Measuring the test accuracy" if last else "Running")
-        elif isinstance(event, AccuracyCheck):
-            self._checks.append(event)
         elif isinstance(event, RunStarted):
-            self.started = event
             self.note("Running")
-        elif isinstance(event, RunEnded):
-            self.ended = event
-            if event.status != "finished":
-                reason = self.stop_reason if event.status == "stopped" else None
-                self.finish(event.status, reason or event.message, now)
+        elif isinstance(event, RunEnded) and event.status != "finished":
+            reason = self.stop_reason if event.status == "stopped" else None
+            self.finish(event.status, reason or event.message, now)
 
     # ---- derived values -------------------------------------------------------------------
     @property
+    def started(self) -> RunStarted | None:
+        return self.record.started
+
+    @property
+    def ended(self) -> RunEnded | None:
+        return self.record.ended
+
+    @property
     def step(self) -> int:
-        candidates = [0]
-        if self._steps:
-            candidates.append(self._steps[-1].step)
-        if self._epochs:
-            candidates.append(self._epochs[-1].step)
-        if self.ended:
-            candidates.append(self.ended.step)
-        return max(candidates)
+        return self.record.step
 
     @property
     def epoch(self) -> float:
-        if self.ended is not None and self.ended.status == "finished":
-            return float(self.ended.epochs_done)
-        last_step = self._steps[-1].epoch if self._steps else 0.0
-        last_epoch = float(self._epochs[-1].epoch) if self._epochs else 0.0
-        return max(last_step, last_epoch)
+        return self.record.epoch
 
     def eta(self, now: float | None = None) -> float | None:
         """Seconds left at `now` while the job is active (see `seconds_left`), else None.
@@ -350,24 +341,17 @@ class JobState:
         if now is not None and self._t_event is not None:
             since = max(0.0, (self._t_pause or now) - self._t_event)
         return seconds_left(
-            self.config, self.started, self._steps, self._epochs, self.step, since=since
+            self.config, self.started, self.record.steps, self.record.epochs, self.step, since=since
         )
 
     def metrics(self, *, test_accuracy: float | None) -> dict[str, object]:
         """The metrics stored in this job's checkpoint (plain types only)."""
-        ended, steps = self.ended, self._steps
-        train_s = ended.train_seconds if ended else (steps[-1].train_seconds if steps else 0.0)
         return (
-            checkpoint_metrics(
+            self.record.metrics(
                 self.config,
-                started=self.started,
-                epochs=self._epochs,
-                ended=ended,
-                train_seconds=train_s,
-                step=self.step,
-                status=self.status,
-                test_accuracy=test_accuracy,
                 name=self.name,
+                test_accuracy=test_accuracy,
+                status=self.status,
                 lr_changes=self._lr_change_dicts(),
                 pauses=self.pauses,
             )
@@ -380,28 +364,21 @@ class JobState:
 
     def history(self) -> RunHistory:
         """The run's curves and events so far, as its checkpoint keeps them."""
-        return RunHistory.from_events(
-            started=self.started,
-            steps=self._steps,
-            epochs=self._epochs,
-            checks=self._checks,
-            ended=self.ended,
-            lr_changes=self._lr_change_dicts(),
-            pauses=self.pauses,
-        )
+        return self.record.history(lr_changes=self._lr_change_dicts(), pauses=self.pauses)
 
     def snapshot(self, now: float) -> JobSnapshot:
         """The state as an immutable JobSnapshot; `now` is a time.perf_counter() value."""
-        if len(self._steps_view) != len(self._steps):
-            self._steps_view = tuple(self._steps)
-        if len(self._epochs_view) != len(self._epochs):
-            self._epochs_view = tuple(self._epochs)
-        if len(self._checks_view) != len(self._checks):
-            self._checks_view = tuple(self._checks)
+        record = self.record
+        if len(self._steps_view) != len(record.steps):
+            self._steps_view = tuple(record.steps)
+        if len(self._epochs_view) != len(record.epochs):
+            self._epochs_view = tuple(record.epochs)
+        if len(self._checks_view) != len(record.checks):
+            self._checks_view = tuple(record.checks)
         started = self.started
         total = started.total_steps if started else self.config.steps_per_epoch * self.config.epochs
         elapsed = 0.0 if self.t_start is None else (self.t_end or now) - self.t_start
-        last_step = self._steps[-1] if self._steps else None
+        last_step = record.steps[-1] if record.steps else None
         return JobSnapshot(
             job_id=self.job_id,
             owner=self.owner,

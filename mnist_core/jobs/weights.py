@@ -150,13 +150,7 @@ class RunWeights:
             if model is None or test_set is None:
                 return None
             copy = self._cpu_copy(model)
-            accuracy = evaluate(copy, *test_set).accuracy
-            with self._lock:
-                metrics = self._state.metrics(test_accuracy=accuracy)
-                history = self._state.history()
-            ckpt = make_checkpoint(
-                copy, self._state.config, metrics, name=self._state.name, history=history
-            )
+            ckpt = self._make_checkpoint(copy, evaluate(copy, *test_set).accuracy)
             with self._lock:
                 if not self.released:
                     self.kept_checkpoint = ckpt
@@ -194,10 +188,8 @@ class RunWeights:
         state, model = self._state, self.model
         assert model is not None
         with self._lock:
-            metrics = state.metrics(test_accuracy=event.test_accuracy)
-            history = state.history()
             started, test_set = state.started, self.test_set
-        ckpt = make_checkpoint(model, state.config, metrics, name=state.name, history=history)
+        ckpt = self._make_checkpoint(model, event.test_accuracy)
         if started is not None and started.device != "cpu" and test_set is not None:
             # Measured on the GPU in bfloat16: the checkpoint states the float32 CPU figure.
             with self._lock:
@@ -205,7 +197,7 @@ class RunWeights:
             ckpt = with_cpu_test_accuracy(ckpt, *test_set)
             event = dataclasses.replace(event, test_accuracy=ckpt.metrics["test_accuracy"])
             with self._lock:
-                state.ended = event
+                state.record.ended = event
         with self._lock:
             state.note("Saving")
         checkpoint_id, save_error = save_to_store(self._store, ckpt, state.owner, state.name)
@@ -216,6 +208,15 @@ class RunWeights:
             state.finish("finished", event.message, time.perf_counter())
 
     # ---- helpers ----------------------------------------------------------------------------
+    def _make_checkpoint(self, model: nn.Module, test_accuracy: float | None) -> Checkpoint:
+        """`model`'s checkpoint with the run's metrics and history as of now (read under the
+        lock; the weights are copied outside it)."""
+        state = self._state
+        with self._lock:
+            metrics = state.metrics(test_accuracy=test_accuracy)
+            history = state.history()
+        return make_checkpoint(model, state.config, metrics, name=state.name, history=history)
+
     def _drop(self) -> None:
         self.model = self.test_set = self.kept_checkpoint = None
 

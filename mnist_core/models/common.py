@@ -1,9 +1,13 @@
-"""Layers shared by the architectures."""
+"""What every architecture shares: the input it takes, the classes it tells apart, layers."""
 
 from __future__ import annotations
 
 import torch
 from torch import nn
+
+# Every model maps (B, 1, IMAGE_SIZE, IMAGE_SIZE) pixels to (B, NUM_CLASSES) logits.
+IMAGE_SIZE = 28  # MNIST's field, in pixels per side
+NUM_CLASSES = 10  # the digits 0-9
 
 # MNIST pixel statistics over the training set, on the [0, 1] scale.
 MNIST_MEAN = 0.1307

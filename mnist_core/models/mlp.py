@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from torch import nn
 
-from mnist_core.models.common import Normalize, check_dropout, check_positive_ints
+from mnist_core.models.common import IMAGE_SIZE, Normalize, check_dropout, check_positive_ints
 from mnist_core.models.registry import register_model
 
 
@@ -19,7 +19,7 @@ def mlp(hidden: tuple[int, ...] = (256, 64), dropout: float = 0.0) -> nn.Module:
     hidden = check_positive_ints("hidden", hidden)
     dropout = check_dropout(dropout)
     layers: list[nn.Module] = [Normalize(), nn.Flatten()]  # (B,1,28,28) -> (B,784)
-    width = 28 * 28
+    width = IMAGE_SIZE * IMAGE_SIZE
     for h in hidden:
         layers += [nn.Linear(width, h), nn.ReLU(inplace=True)]
         if dropout > 0:

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from mnist_core.models.common import NUM_CLASSES
+from mnist_core.models.inference import logits, model_device
 
 
 @dataclass(frozen=True)
@@ -44,55 +46,30 @@ class EvalResult:
         }
 
 
-def model_device(model: nn.Module) -> torch.device:
-    try:
-        return next(model.parameters()).device
-    except StopIteration:
-        return torch.device("cpu")
-
-
-@contextmanager
-def eval_mode(model: nn.Module) -> Iterator[nn.Module]:
-    """Run the block with `model` in eval mode, then put every submodule's train/eval flag
-    back as it was, so a forward pass on a model being trained (a prediction, an end-of-epoch
-    evaluation) does not disturb it. `model.train(flag)` would set all submodules alike."""
-    flags = [(m, m.training) for m in model.modules()]
-    model.eval()
-    try:
-        yield model
-    finally:
-        for module, was_training in flags:
-            module.training = was_training
-
-
 class EvaluationInterrupted(Exception):
     """Raised by `predict_logits` when its `should_stop` callback answers True."""
 
 
-@torch.inference_mode()
 def predict_logits(
     model: nn.Module,
     images: torch.Tensor,
     batch_size: int = 1000,
     should_stop: Callable[[], bool] | None = None,
 ) -> torch.Tensor:
-    """images: (N,28,28) uint8 -> (N,10) float32 logits, on the model's device, in eval mode.
-    Restores the model's train/eval mode afterwards. `should_stop` is checked between batches
-    so a person's stop is honoured within one batch even during an evaluation."""
-    dev = model_device(model)
-    with eval_mode(model):
-        out = []
-        for i in range(0, len(images), batch_size):
-            if should_stop is not None and should_stop():
-                raise EvaluationInterrupted
-            x = images[i : i + batch_size].to(dev, non_blocking=True)
-            x = x.unsqueeze(1).float().div_(255)  # (B,1,28,28) in [0,1]
-            if dev.type == "cuda":
-                with torch.autocast("cuda", dtype=torch.bfloat16):
-                    out.append(model(x).float())
-            else:
-                out.append(model(x))
-        return torch.cat(out) if out else torch.empty(0, 10, device=dev)
+    """images: (N,28,28) uint8 -> (N,10) logits, on the model's device, in eval mode, in
+    bfloat16 autocast on a GPU (float32 logits). Restores the model's train/eval mode
+    afterwards. `should_stop` is checked between batches so a person's stop is honoured within
+    one batch even during an evaluation."""
+    if len(images) == 0:
+        return torch.empty(0, NUM_CLASSES, device=model_device(model))
+
+    def check_stop() -> None:
+        if should_stop is not None and should_stop():
+            raise EvaluationInterrupted
+
+    return logits(
+        model, images, batch_size=batch_size, mixed_precision=True, before_batch=check_stop
+    )
 
 
 def evaluate(
@@ -110,11 +87,11 @@ def evaluate(
     y = labels.cpu().numpy().astype(np.int64)
     pred = probs.argmax(1).astype(np.int64)
     conf = probs[np.arange(len(pred)), pred].astype(np.float32)
-    confusion = np.zeros((10, 10), dtype=np.int64)
+    confusion = np.zeros((NUM_CLASSES, NUM_CLASSES), dtype=np.int64)
     np.add.at(confusion, (y, pred), 1)
     totals = confusion.sum(1)
     per_class = np.divide(
-        np.diag(confusion), totals, out=np.zeros(10, dtype=np.float64), where=totals > 0
+        np.diag(confusion), totals, out=np.zeros(NUM_CLASSES, dtype=np.float64), where=totals > 0
     )
     return EvalResult(
         accuracy=float((pred == y).mean()) if len(y) else float("nan"),

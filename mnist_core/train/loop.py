@@ -4,6 +4,9 @@ It owns no thread and no UI. The data stay on the training device as whole-split
 (N,28,28); each step indexes a batch, scales it to [0,1] floats, augments it as one tensor and
 takes one optimiser step. Loss values stay on the device between log points, so on a GPU the
 loop never waits for a `.item()` on every step.
+
+Over 400 lines on purpose: `fit` and its phases (prepare, train an epoch, log, check, evaluate)
+share the private `_Run` state; split across modules, that state would have to be public.
 """
 
 from __future__ import annotations
