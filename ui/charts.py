@@ -37,9 +37,10 @@ MAX_CHART_POINTS = 1000
 MAX_EPOCH_TICKS = 10  # at most this many labelled epochs on an epoch axis
 
 
-def _layout(
+def base_layout(
     fig: go.Figure, *, height: int, title: str | None = None, **kwargs: object
 ) -> go.Figure:
+    """The app's common figure layout (height, title, margins, font, legend); `kwargs` win."""
     settings: dict[str, object] = dict(
         height=height,
         title=dict(text=title, x=0, xanchor="left", font=dict(size=15)) if title else None,
@@ -245,7 +246,7 @@ def loss_figure(run: Curve, others: Sequence[Curve] = (), *, log_y: bool = False
                 **_legend_group(curve, first),
             )
     _lr_marks(fig, run, per_epoch=False)
-    _layout(fig, height=320, legend=dict(orientation="h", yanchor="top", y=-0.3, x=0))
+    base_layout(fig, height=320, legend=dict(orientation="h", yanchor="top", y=-0.3, x=0))
     fig.update_xaxes(title_text="step", rangemode="tozero")
     if log_y:
         fig.update_yaxes(title_text="loss (log scale)", type="log")
@@ -269,7 +270,7 @@ def lr_figure(run: Curve) -> go.Figure:
         )
     )
     _lr_marks(fig, run, per_epoch=False)
-    _layout(fig, height=170, margin=dict(l=10, r=10, t=10, b=10))
+    base_layout(fig, height=170, margin=dict(l=10, r=10, t=10, b=10))
     fig.update_xaxes(title_text="step", rangemode="tozero")
     fig.update_yaxes(title_text="learning rate", rangemode="tozero", exponentformat="e")
     return fig
@@ -317,7 +318,7 @@ def accuracy_figure(run: Curve, others: Sequence[Curve] = ()) -> go.Figure:
             last_epoch = max(last_epoch, math.ceil(max(x)))
     _lr_marks(fig, run, per_epoch=True)
     _target_marks(fig, run)
-    _layout(fig, height=320, legend=dict(orientation="h", yanchor="top", y=-0.3, x=0))
+    base_layout(fig, height=320, legend=dict(orientation="h", yanchor="top", y=-0.3, x=0))
     fig.update_xaxes(
         title_text="epoch", tick0=0, dtick=epoch_dtick(last_epoch), tickangle=0, rangemode="tozero"
     )
@@ -433,7 +434,7 @@ def per_class_figure(per_class: np.ndarray) -> go.Figure:
         )
     )
     lo = max(0.0, float(values.min()) - 3.0)
-    _layout(fig, height=300, hovermode="closest", margin=dict(l=10, r=10, t=20, b=10))
+    base_layout(fig, height=300, hovermode="closest", margin=dict(l=10, r=10, t=20, b=10))
     fig.update_xaxes(title_text="true digit", type="category")
     fig.update_yaxes(range=[lo, 100.5], ticksuffix="%", title_text=None)
     return fig
@@ -455,7 +456,7 @@ def probability_figure(probs: np.ndarray, height: int = 260, title: str | None =
         )
     )
     top = 40 if title else 20
-    _layout(
+    base_layout(
         fig, height=height, title=title, hovermode="closest", margin=dict(l=10, r=10, t=top, b=10)
     )
     fig.update_xaxes(type="category", title_text="digit")

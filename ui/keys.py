@@ -119,7 +119,7 @@ MODELS_FLASH = "models_flash"
 # --- Compare --------------------------------------------------------------------------------
 COMPARE_TABLE = "compare_table"  # widget: the table's row selection ({"selection": {"rows"}})
 COMPARE_TABLE_IDS = "compare_table_ids"  # checkpoint ids of the rows last shown, in order
-COMPARE_X = "compare_x_axis"  # widget: the curves' x axis (one of ui.compare.X_AXES)
+COMPARE_X = "compare_x_axis"  # widget: the curves' x axis (one of ui.compare.curves.X_AXES)
 COMPARE_SWEEP = "compare_sweep"  # widget: the sweep on the parallel-coordinates chart
 COMPARE_RUN = "compare_run"  # widget: the selected run to train again or download
 
