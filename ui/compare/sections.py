@@ -8,8 +8,7 @@ import streamlit as st
 
 from mnist_core.storage.store import slugify
 from ui import keys
-from ui.compare import charts, table
-from ui.compare.curves import X_AXES, series
+from ui.compare import charts, curves, table
 from ui.compare.runs import Run, history_json, param_label, train_again_params
 from ui.compare.sweeps import best_caption, find_sweeps, sweep_values
 from ui.widgets import one_of
@@ -104,12 +103,12 @@ def show_curves(chosen: list[Run]) -> None:
         return
     x_axis = one_of(
         "x axis",
-        X_AXES,
+        curves.X_AXES,
         keys.COMPARE_X,
         help="Images seen: the epochs times the training images per epoch, so runs on "
         "different numbers of images compare fairly.",
     )
-    series = [series(r, x_axis) for r in with_curves]
+    series = [curves.series(r, x_axis) for r in with_curves]
     shown = [s for s in series if s is not None]
     missing = [r for r, s in zip(with_curves, series, strict=True) if s is None]
     if missing:
