@@ -6,7 +6,6 @@ from __future__ import annotations
 import math
 
 import numpy as np
-
 import streamlit as st
 
 from mnist_core.data.mnist import MnistRaw
