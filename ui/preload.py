@@ -10,4 +10,4 @@ import torch._dynamo  # noqa: F401
 
 import ui.resources
 import ui.shell
-import ui.train_form.sidebar  # noqa: F401
+import ui.train.sidebar  # noqa: F401
