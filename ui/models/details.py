@@ -10,8 +10,8 @@ import streamlit as st
 
 from mnist_core.errors import MnistError
 from mnist_core.models import get_spec
+from mnist_core.storage import export  # looked up at each call, as the page's own import was
 from mnist_core.storage.checkpoints import Checkpoint
-from mnist_core.storage.export import export_onnx, require_onnx
 from mnist_core.storage.store import StoredModel, slugify
 from ui import fmt, keys, state
 from ui.errors import flash, friendly_errors, guarded_callback
@@ -95,7 +95,7 @@ def _onnx_bytes(ckpt: Checkpoint) -> Callable[[], bytes]:
     Streamlit's "Failed to generate file for download" (the traceback goes to the server
     log), so the page checks the packages first (`require_onnx`): every architecture we
     ship exports (tests/test_export.py), so a missing package is the failure to expect."""
-    return lambda: export_onnx(ckpt)
+    return lambda: export.export_onnx(ckpt)
 
 
 def _onnx_button(m: StoredModel, ckpt: Checkpoint) -> None:
@@ -143,7 +143,7 @@ def details(m: StoredModel) -> None:
             )
         if ckpt is not None:
             with cols[2], friendly_errors("preparing the ONNX download"):
-                require_onnx()  # its message in place of a button that could only fail
+                export.require_onnx()  # its message in place of a button that could only fail
                 _onnx_button(m, ckpt)
         if m.read_only:
             cols[3].caption(":material/lock: Pretrained: read-only")
