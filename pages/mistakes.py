@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from ui import charts, keys, state
+from ui import digit_charts, keys, state
 from ui.data_gate import require_data
 from ui.errors import friendly_errors
 from ui.mistakes.gallery import show_gallery
@@ -47,7 +47,7 @@ def main() -> None:
     with right:
         st.subheader("Accuracy per digit", anchor=False)
         st.plotly_chart(
-            charts.per_class_figure(result.per_class_accuracy),
+            digit_charts.per_class_figure(result.per_class_accuracy),
             key="mistakes_per_class",
             config={"displayModeBar": False},
         )

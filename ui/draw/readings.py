@@ -12,7 +12,7 @@ import streamlit as st
 from mnist_core.digits.preprocess import PreprocessResult, predict
 from mnist_core.models import get_spec
 from mnist_core.storage.store import StoredModel
-from ui import charts, fmt
+from ui import digit_charts, fmt
 from ui.draw.handwriting.label import label_buttons
 from ui.errors import friendly_errors
 from ui.model_choice import Choice, model_for
@@ -35,7 +35,7 @@ def prediction(pre: PreprocessResult | None, choice: Choice | None) -> None:
         if pre is None or pre.empty or pre.image is None or model is None:
             st.metric("Prediction", "–")
             st.plotly_chart(
-                charts.probability_figure(np.zeros(10), height=240),
+                digit_charts.probability_figure(np.zeros(10), height=240),
                 key="draw_probabilities",
                 config={"displayModeBar": False},
             )
@@ -46,7 +46,7 @@ def prediction(pre: PreprocessResult | None, choice: Choice | None) -> None:
         ms = (time.perf_counter() - t0) * 1000
         prediction_metric(probs)
         st.plotly_chart(
-            charts.probability_figure(probs, height=240),
+            digit_charts.probability_figure(probs, height=240),
             key="draw_probabilities",
             config={"displayModeBar": False},
         )

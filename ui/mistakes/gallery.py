@@ -10,7 +10,7 @@ import streamlit as st
 
 from mnist_core.data.mnist import MnistRaw
 from mnist_core.train.evaluation import EvalResult
-from ui import charts, keys
+from ui import digit_charts, keys
 from ui.inside.link import look_inside_button
 from ui.widgets import digit_image
 
@@ -114,7 +114,7 @@ def _inspect(raw: MnistRaw, result: EvalResult, idx: int, model_key: str) -> Non
             f"confidence {result.confidence[idx]:.1%}"
         )
         st.plotly_chart(
-            charts.probability_figure(result.probabilities[idx], height=230),
+            digit_charts.probability_figure(result.probabilities[idx], height=230),
             key="mistakes_probabilities",
             config={"displayModeBar": False},
         )

@@ -10,7 +10,7 @@ import streamlit as st
 
 from mnist_core.storage.store import StoredModel
 from mnist_core.train.evaluation import EvalResult
-from ui import charts, fmt, keys
+from ui import digit_charts, fmt, keys
 
 
 def reset_filters() -> None:
@@ -97,7 +97,7 @@ def confusion_chart(result: EvalResult, stored: StoredModel) -> None:
     pair = st.session_state[keys.MISTAKES_PAIR]
     selected = pair if pair != keys.ALL_MISTAKES else None
     event = st.plotly_chart(
-        charts.confusion_figure(result.confusion, selected),
+        digit_charts.confusion_figure(result.confusion, selected),
         key=key,
         on_select="rerun",
         selection_mode="points",
