@@ -1,7 +1,7 @@
 """What one refresh of Train's live panel costs the server: building the loss and learning-rate
 figures of a run with N logged steps and serialising them as `st.plotly_chart` sends them,
 with every point drawn (as before) and with the curves thinned to `MAX_CHART_POINTS`.
-A refresh with no new point reuses the figures (pages/train.py) and costs only the sending.
+A refresh with no new point reuses the figures (ui/train/live_charts.py) and costs only the sending.
 
     python -m bench panel --steps 1000,4300,13000
 """

@@ -684,7 +684,7 @@ def test_a_run_whose_save_failed_stays_downloadable(
 
 
 def test_import_upload_handler_with_real_bytes(app_env: Path, pretrained_dir: Path) -> None:
-    from ui.uploads import import_upload
+    from ui.models.uploads import import_upload
 
     store = ModelStore(pretrained_dir, app_env / "runs")
     level, message = import_upload(store, b"\x00" * 100, "tester", "")

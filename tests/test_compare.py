@@ -1,5 +1,5 @@
-"""The Compare page's logic (`ui.compare`) and figures (`ui.compare_charts`), on hand-made
-runs: no Streamlit, no training."""
+"""The Compare page's logic (`ui.compare.runs`, `table`, `curves`, `sweeps`) and figures
+(`ui.compare.charts`), on hand-made runs: no Streamlit, no training."""
 
 from __future__ import annotations
 
@@ -13,8 +13,12 @@ import pytest
 
 from mnist_core.storage.history import RunHistory
 from mnist_core.train.config import TrainConfig
-from ui import compare, compare_charts
-from ui.compare import Run
+from ui.compare import charts as compare_charts
+from ui.compare import curves as compare_curves
+from ui.compare import runs as compare_runs
+from ui.compare import sweeps as compare_sweeps
+from ui.compare import table as compare_table
+from ui.compare.runs import Run
 from ui.train_form.query import config_query_params, parse_query_params
 
 N_TRAIN = 1000
@@ -92,10 +96,10 @@ def test_only_the_settings_that_differ_get_a_column() -> None:
         _run("b", lr=3e-3, batch_size=64),
         _run("old upload", config={}),  # no settings: blank, and not compared
     ]
-    rows, params = compare.table_rows(runs)
+    rows, params = compare_table.table_rows(runs)
     assert params == ["lr"]
     assert [r["lr"] for r in rows] == [1e-3, 3e-3, None]
-    shown = compare.display_rows(rows, params)
+    shown = compare_table.display_rows(rows, params)
     assert list(shown[0])[:3] == ["Name", "Architecture", "Learning rate (peak)"]
     assert [s["Learning rate (peak)"] for s in shown] == [1e-3, 3e-3, None]  # numbers sort
     assert "Batch size" not in shown[0]
@@ -103,18 +107,18 @@ def test_only_the_settings_that_differ_get_a_column() -> None:
 
 def test_all_the_training_images_is_told_from_no_settings() -> None:
     runs = [_run("all"), _run("some", train_subset=2000), _run("upload", config={})]
-    rows, params = compare.table_rows(runs)
+    rows, params = compare_table.table_rows(runs)
     assert params == ["train_subset"]
     # None is "all" here: text, so the column is text (blank for the file without settings).
-    assert compare.numeric_params(rows, params) == []
-    shown = [s["Training images"] for s in compare.display_rows(rows, params)]
+    assert compare_table.numeric_params(rows, params) == []
+    shown = [s["Training images"] for s in compare_table.display_rows(rows, params)]
     assert shown == ["all", "2000", ""]
 
 
 def test_settings_an_older_checkpoint_lacks_count_as_their_default() -> None:
     new = _run("new")
     old_config = {k: v for k, v in new.config.items() if k not in ("eval_every", "channels_last")}
-    _, params = compare.table_rows([new, _run("old", config=old_config)])
+    _, params = compare_table.table_rows([new, _run("old", config=old_config)])
     assert params == []
 
 
@@ -123,29 +127,32 @@ def test_architecture_options_and_choices_read_as_words() -> None:
         _run("wide", model_kwargs={"hidden": (512, 128)}, optimizer="sgd"),
         _run("narrow", model_kwargs={"hidden": (64,)}, optimizer="adamw"),
     ]
-    rows, params = compare.table_rows(runs)
+    rows, params = compare_table.table_rows(runs)
     assert params == ["model_kwargs", "optimizer"]
-    shown = compare.display_rows(rows, params)
+    shown = compare_table.display_rows(rows, params)
     assert shown[0]["Architecture options"].startswith("Hidden layer sizes 512, 128")
     assert [s["Optimizer"] for s in shown] == ["SGD with momentum", "AdamW"]
 
 
 def test_best_epoch_is_the_best_validation_accuracy_first_reached() -> None:
-    best = compare.best_of(_history([0.90, 0.95, 0.95, 0.94], [0.91, 0.93, 0.96, 0.92]))
+    best = compare_runs.best_of(_history([0.90, 0.95, 0.95, 0.94], [0.91, 0.93, 0.96, 0.92]))
     assert (best.val_accuracy, best.test_accuracy, best.epoch) == (0.95, 0.96, 2)
     # Without validation images: the best test accuracy's epoch.
-    no_val = compare.best_of(_history([None, None, None], [0.91, 0.97, 0.96]))
+    no_val = compare_runs.best_of(_history([None, None, None], [0.91, 0.97, 0.96]))
     assert (no_val.val_accuracy, no_val.test_accuracy, no_val.epoch) == (None, 0.97, 2)
-    assert compare.best_of(None) == compare.Best()
+    assert compare_runs.best_of(None) == compare_runs.Best()
 
 
 def test_status_says_where_a_stopped_run_stopped() -> None:
-    assert compare.status_text({"status": "finished"}) == "finished"
+    assert compare_runs.status_text({"status": "finished"}) == "finished"
     stopped = {"status": "stopped", "epochs_trained": 2.4567, "epochs_planned": 8}
-    assert compare.status_text(stopped) == "stopped at epoch 2.46 of 8"
-    assert compare.status_text({"status": "stopped", "epochs_trained": 3.0}) == "stopped at epoch 3"
-    assert compare.status_text({"status": "diverged"}) == "diverged"
-    assert compare.status_text({}) == ""  # pretrained and older files do not say
+    assert compare_runs.status_text(stopped) == "stopped at epoch 2.46 of 8"
+    assert (
+        compare_runs.status_text({"status": "stopped", "epochs_trained": 3.0})
+        == "stopped at epoch 3"
+    )
+    assert compare_runs.status_text({"status": "diverged"}) == "diverged"
+    assert compare_runs.status_text({}) == ""  # pretrained and older files do not say
 
 
 def test_the_table_rows_carry_results_and_the_sweep() -> None:
@@ -154,10 +161,10 @@ def test_the_table_rows_carry_results_and_the_sweep() -> None:
         history=_history([0.9, 0.95], [0.91, 0.94]),
         metrics={"train_seconds": 12.5, "images_per_s": 4321.7, "sweep": "s", "sweep_id": "x"},
     )
-    [row], _ = compare.table_rows([run])
+    [row], _ = compare_table.table_rows([run])
     assert row["best_epoch"] == 2 and row["best_val_accuracy"] == 0.95
     assert row["sweep"] == "s" and row["status"] == "finished"
-    [shown] = compare.display_rows([row], [])
+    [shown] = compare_table.display_rows([row], [])
     assert shown["Test accuracy"] == pytest.approx(97.0) and shown["Images / s"] == 4322
     assert shown["Best epoch"] == 2 and shown["Sweep"] == "s"
 
@@ -168,8 +175,8 @@ def test_csv_holds_every_row_in_full_precision() -> None:
         _run("b, with a comma", lr=3e-3, config=None, model="lenet5"),
         _run("upload", config={}),
     ]
-    rows, params = compare.table_rows(runs)
-    table = list(csv.DictReader(io.StringIO(compare.table_csv(rows, params))))
+    rows, params = compare_table.table_rows(runs)
+    table = list(csv.DictReader(io.StringIO(compare_table.table_csv(rows, params))))
     assert [r["name"] for r in table] == ["a", "b, with a comma", "upload"]
     assert float(table[0]["lr"]) == 0.0012345678
     assert float(table[0]["test_accuracy"]) == 0.987654321
@@ -182,9 +189,9 @@ def test_csv_holds_every_row_in_full_precision() -> None:
 def test_a_selection_follows_its_runs_when_the_list_changes() -> None:
     old = ["pre/a", "runs/x", "runs/y"]
     new = ["pre/a", "runs/new", "runs/x", "runs/y"]  # a new run listed first among the runs
-    assert compare.remap_rows(old, new, [1, 2]) == [2, 3]
-    assert compare.remap_rows(old, ["pre/a", "runs/y"], [1, 2]) == [1]  # runs/x was deleted
-    assert compare.remap_rows(old, new, [7]) == []
+    assert compare_table.remap_rows(old, new, [1, 2]) == [2, 3]
+    assert compare_table.remap_rows(old, ["pre/a", "runs/y"], [1, 2]) == [1]  # runs/x was deleted
+    assert compare_table.remap_rows(old, new, [7]) == []
 
 
 # ---- curves ----------------------------------------------------------------------------------
@@ -192,23 +199,23 @@ def test_a_selection_follows_its_runs_when_the_list_changes() -> None:
 
 def test_the_x_axis_choice_changes_the_x_values() -> None:
     run = _run("r", history=_history([0.9, 0.95], [0.91, 0.94], seconds_per_epoch=3.0))
-    by_epoch = compare.series(run, "epoch")
-    by_time = compare.series(run, "training seconds")
-    by_images = compare.series(run, "images seen")
+    by_epoch = compare_curves.series(run, "epoch")
+    by_time = compare_curves.series(run, "training seconds")
+    by_images = compare_curves.series(run, "images seen")
     assert by_epoch and by_time and by_images
     assert by_epoch.loss_x[-1] == 2.0 and by_epoch.test_x == [1.0, 2.0]
     assert by_time.loss_x[-1] == 6.0 and by_time.val_x == [3.0, 6.0]
     assert by_images.loss_x[-1] == 2 * N_TRAIN and by_images.test_x == [N_TRAIN, 2 * N_TRAIN]
     assert by_epoch.loss == by_time.loss  # only x changes
-    assert compare.series(_run("none"), "epoch") is None
+    assert compare_curves.series(_run("none"), "epoch") is None
 
 
 def test_images_seen_falls_back_to_the_settings_and_nan_losses_are_left_out() -> None:
     history = _history([0.9], [0.9], n_train=0, losses=[1.0, None, 0.5, 0.4])
     run = _run("r", history=history, train_subset=2000, val_size=100)
-    s = compare.series(run, "images seen")
+    s = compare_curves.series(run, "images seen")
     assert s is not None and s.loss_x == [500.0, 1500.0, 2000.0] and s.loss == [1.0, 0.5, 0.4]
-    assert compare.series(_run("r", history=history, config={}), "images seen") is None
+    assert compare_curves.series(_run("r", history=history, config={}), "images seen") is None
 
 
 def test_every_selected_run_is_a_named_trace_in_its_own_colour() -> None:
@@ -216,7 +223,7 @@ def test_every_selected_run_is_a_named_trace_in_its_own_colour() -> None:
         _run("first", history=_history([0.9, 0.95], [0.91, 0.94])),
         _run("second", history=_history([0.8, 0.85], [0.81, 0.84])),
     ]
-    series = [compare.series(r, "epoch") for r in runs]
+    series = [compare_curves.series(r, "epoch") for r in runs]
     loss = compare_charts.compare_loss_figure(series, "epoch")
     assert [t.name for t in loss.data] == ["first", "second"]
     assert loss.data[0].line.color != loss.data[1].line.color
@@ -227,7 +234,7 @@ def test_every_selected_run_is_a_named_trace_in_its_own_colour() -> None:
     assert {t.name for t in acc.data} >= {"first", "second", "first (validation)"}
     assert list(acc.data[0].y) == pytest.approx([91.0, 94.0])
     by_time = compare_charts.compare_accuracy_figure(
-        [compare.series(r, "training seconds") for r in runs], "training seconds"
+        [compare_curves.series(r, "training seconds") for r in runs], "training seconds"
     )
     assert list(by_time.data[0].x) == [2.0, 4.0] != list(acc.data[0].x)
     assert by_time.layout.xaxis.title.text.startswith("training seconds")
@@ -247,11 +254,11 @@ def _sweep_runs() -> list[Run]:
 
 def test_sweeps_are_found_with_their_swept_settings_and_best_run() -> None:
     runs = [_run("solo"), *_sweep_runs()]
-    [sweep] = compare.find_sweeps(runs)
+    [sweep] = compare_sweeps.find_sweeps(runs)
     assert sweep.key == "abc" and sweep.name == "lr x opt" and sweep.params == ["lr", "optimizer"]
     assert len(sweep.runs) == 4
     assert sweep.best is not None and sweep.best.name == "lr x opt · 0.003 adamw"
-    assert compare.best_caption(sweep) == (
+    assert compare_sweeps.best_caption(sweep) == (
         "Best: lr x opt · 0.003 adamw, lr=0.003, optimizer=adamw, test 97.00%"
     )
 
@@ -261,13 +268,13 @@ def test_a_sweep_without_its_params_tag_uses_the_settings_that_differ() -> None:
         _run("a", lr=1e-3, metrics={"sweep": "old"}),
         _run("b", lr=1e-2, metrics={"sweep": "old"}),
     ]
-    [sweep] = compare.find_sweeps(runs)
+    [sweep] = compare_sweeps.find_sweeps(runs)
     assert sweep.key == "old" and sweep.params == ["lr"]
 
 
 def test_parallel_coordinates_have_one_axis_per_swept_setting_and_test_accuracy() -> None:
-    [sweep] = compare.find_sweeps(_sweep_runs())
-    values = compare.sweep_values(sweep)
+    [sweep] = compare_sweeps.find_sweeps(_sweep_runs())
+    values = compare_sweeps.sweep_values(sweep)
     figure = compare_charts.sweep_figure(
         sweep.params, values, [r.test_accuracy for r in sweep.scored]
     )
@@ -306,14 +313,14 @@ def test_train_again_opens_train_with_the_runs_settings() -> None:
         "mlp", device="cpu", lr=0.0042, epochs=3, optimizer="sgd", model_kwargs={"hidden": (64,)}
     )
     run = _run("r", config=config.to_dict())
-    params = compare.train_again_params(run)
+    params = compare_runs.train_again_params(run)
     assert params is not None
     assert params["model"] == "mlp" and params["lr"] == "0.0042" and params["optimizer"] == "sgd"
     assert params["hidden"] == "64"
     model, values, options, notes = parse_query_params(params)
     assert notes == [] and model == "mlp"
     assert values["lr"] == 0.0042 and values["epochs"] == 3 and options["hidden"] == (64,)
-    assert compare.train_again_params(_run("upload", config={})) is None
+    assert compare_runs.train_again_params(_run("upload", config={})) is None
 
 
 def test_config_query_params_of_an_older_config_leaves_the_recipe_out() -> None:
@@ -325,9 +332,9 @@ def test_config_query_params_of_an_older_config_leaves_the_recipe_out() -> None:
 def test_history_json_holds_the_run_and_its_curves() -> None:
     history = _history([0.9], [0.91], losses=[1.0, None, 0.5, 0.4])
     run = _run("r", history=history, metrics={"final_train_loss": math.nan})
-    data = json.loads(compare.history_json(run))
+    data = json.loads(compare_runs.history_json(run))
     assert data["name"] == "r" and data["model"] == "mlp" and data["config"]["lr"]
     assert data["metrics"]["final_train_loss"] is None
     assert RunHistory.from_dict(data["history"]) == history
     with pytest.raises(ValueError):
-        compare.history_json(_run("no curves"))
+        compare_runs.history_json(_run("no curves"))

@@ -1,4 +1,4 @@
-"""What the Models page says about a checkpoint (ui/model_info.py), for checkpoints of this
+"""What the Models page says about a checkpoint (ui/models/info.py), for checkpoints of this
 version and of older ones that recorded less (issue 11 items 10 and 21)."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ from pathlib import Path
 
 from mnist_core.storage.checkpoints import load_checkpoint
 from tests.older import write_older_checkpoint
-from ui.model_info import history, outcome, settings_rows
+from ui.models.info import history, outcome, settings_rows
 
 PRETRAINED = Path(__file__).resolve().parents[1] / "checkpoints"
 

@@ -34,7 +34,7 @@ from tests.test_app import (  # noqa: F401  (fixtures)
     new_app,
     pretrained_dir,
 )
-from ui.crop import FULL, crop_fractions, crop_preview
+from ui.draw.crop import FULL, crop_fractions, crop_preview
 
 N_PHOTOS = 100  # about 15 s: 5 s to make them, 10 s to preprocess
 

@@ -119,7 +119,7 @@ MODELS_FLASH = "models_flash"
 # --- Compare --------------------------------------------------------------------------------
 COMPARE_TABLE = "compare_table"  # widget: the table's row selection ({"selection": {"rows"}})
 COMPARE_TABLE_IDS = "compare_table_ids"  # checkpoint ids of the rows last shown, in order
-COMPARE_X = "compare_x_axis"  # widget: the curves' x axis (one of ui.compare.X_AXES)
+COMPARE_X = "compare_x_axis"  # widget: the curves' x axis (one of ui.compare.curves.X_AXES)
 COMPARE_SWEEP = "compare_sweep"  # widget: the sweep on the parallel-coordinates chart
 COMPARE_RUN = "compare_run"  # widget: the selected run to train again or download
 
@@ -133,7 +133,7 @@ LOSS_SCALES = ("Auto", "Linear", "Log")  # Auto: log once the loss spans two dec
 # placeholder instead of the option's label.
 ALL_MISTAKES = "all"
 
-# --- Draw: the crop box of an uploaded photo (ui.crop) ---------------------------------------
+# --- Draw: the crop box of an uploaded photo (ui.draw.crop) ---------------------------------------
 DRAW_CROP_X = "draw_crop_x"  # widget: (left, right) of the box, percent of the width
 DRAW_CROP_Y = "draw_crop_y"  # widget: (top, bottom) of the box, percent of the height
 DRAW_CROP_FILE = "draw_crop_file"  # file id of the upload the box belongs to (None before one)

@@ -10,7 +10,7 @@ import torch._dynamo  # noqa: F401
 
 import ui.resources
 import ui.shell
-import ui.train_form.sidebar  # noqa: F401
+import ui.train.sidebar  # noqa: F401
 from mnist_core.machine import fit_threads_to_cpus
 
 # torch sizes its thread pool from the host's cores, not the container's CPU quota: capped here,

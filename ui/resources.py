@@ -22,6 +22,11 @@ from mnist_core.settings import settings
 from mnist_core.storage.store import ModelStore, StoredModel
 from mnist_core.train.evaluation import EvalResult, evaluate
 
+# What `shutdown` stops when the server stops, as they are made (one of each per server process;
+# more only where the folders or the executor change, as in the tests).
+_executors: list[Executor] = []
+_managers: list[JobManager] = []
+
 
 def pretrained_dir() -> Path:
     """The read-only pretrained checkpoints: $MNIST_CHECKPOINTS_DIR, else the packaged ones."""
@@ -52,7 +57,9 @@ def get_store() -> ModelStore:
 def _executor(kind: str, ray_address: str | None) -> Executor:
     # One child per training slot and no standby beside it: a job ending hands its warm child
     # to the next one, and a standby would only hold ~220 MB while every slot is busy.
-    return create_executor(kind, ray_address, warm=1, max_workers=default_max_running())
+    executor = create_executor(kind, ray_address, warm=1, max_workers=default_max_running())
+    _executors.append(executor)
+    return executor
 
 
 def get_executor() -> Executor:
@@ -64,15 +71,33 @@ def get_executor() -> Executor:
 
 @st.cache_resource(show_spinner=False)
 def _manager(pretrained: str, runs: str, kind: str, ray_address: str | None) -> JobManager:
-    return JobManager(
+    manager = JobManager(
         data=get_data_source(), store=_store(pretrained, runs), executor=get_executor()
     )
+    _managers.append(manager)
+    return manager
 
 
 def get_manager() -> JobManager:
     """The background training job manager (one per server process)."""
     s = settings()
     return _manager(str(pretrained_dir()), str(runs_dir()), s.executor, s.ray_address)
+
+
+def shutdown(timeout: float = 5.0) -> None:
+    """Stop every job between two steps (each ends "stopped"), then the executors' workers, and
+    forget them (a later `get_manager` makes new ones). `app.py`'s lifespan calls this when the
+    server stops, which otherwise killed the running jobs and their workers mid-step.
+
+    Made once per key by `st.cache_resource`, which calls no clean-up when the server stops
+    (its `on_release` runs on "Clear cache" too, which would stop every visitor's jobs): so
+    this keeps its own list of what it made."""
+    _manager.clear()
+    _executor.clear()
+    while _managers:
+        _managers.pop().shutdown(timeout)  # the jobs first: they train on the workers
+    while _executors:
+        _executors.pop().shutdown()
 
 
 @st.cache_resource(show_spinner=False)

@@ -101,7 +101,7 @@ def _defaults() -> dict[str, Any]:
         keys.MODELS_IMPORTED: {},
         keys.MODELS_FLASH: [],
         keys.SIDEBAR_SEEN_ACTIVE: False,
-        # Draw: the crop box of an uploaded photo (ui.crop), the whole image to begin with.
+        # Draw: the crop box of an uploaded photo (ui.draw.crop), the whole image to begin with.
         keys.DRAW_CROP_X: (0, 100),
         keys.DRAW_CROP_Y: (0, 100),
         keys.DRAW_CROP_FILE: None,

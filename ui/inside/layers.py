@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from mnist_core.explain import Activations, activations
-from ui import charts
+from ui import digit_charts
 from ui.inside import images
 from ui.inside.common import Digit, Subject
 
@@ -48,7 +48,7 @@ def render(acts: Activations) -> None:
             right.image(images.strip(out, per_row=STRIP_UNITS), caption=f"{out.size} units")
     st.markdown("**Probabilities**")
     st.plotly_chart(
-        charts.probability_figure(acts.probabilities[0], height=220),
+        digit_charts.probability_figure(acts.probabilities[0], height=220),
         key="inside_probabilities",
         config={"displayModeBar": False},
     )

@@ -1,4 +1,6 @@
-"""The Train page's settings form: sidebar widgets, URL query parameters and the TrainConfig.
+"""The training settings as the app shows them, shared by the Train page's form (`ui.train`),
+the Compare page and the Models page: labels and help, the settings' kinds, ranges and
+defaults, and URL query parameters <-> TrainConfig.
 
 Everything is generated from the engine's own definitions: the architectures and their options
 (`mnist_core.models`), the fields of `TrainConfig` with their help, ranges and choices
@@ -8,6 +10,7 @@ A field the engine adds later gets a widget and a query parameter without a chan
     labels      how settings are shown to people: labels, help texts, groups, steps
     fields      the settings described once (kind, range, default), recipes, widget defaults
     query       URL query parameters <-> settings (pure: no Streamlit, tested on dicts)
-    form_state  the widgets' session state: presets, reading it into a TrainConfig, the URL
-    sidebar     drawing the widgets
+
+The form's widget state (`ui.train.form_state`) and its drawing (`ui.train.sidebar`) are the
+Train page's own.
 """

@@ -1,7 +1,8 @@
 """Plotly figures of the Compare page: runs' curves overlaid against a chosen x axis, and a
 sweep's settings against test accuracy on parallel coordinates.
 
-Pure functions from `ui.compare` data to figures (no Streamlit), as `ui.charts`.
+Pure functions from the page's data (`ui.compare.curves`, `ui.compare.sweeps`) to figures (no
+Streamlit), as `ui.charts`.
 """
 
 from __future__ import annotations
@@ -13,8 +14,10 @@ from typing import Any
 import plotly.graph_objects as go
 
 from mnist_core.train.sweep import format_value
-from ui.charts import ACCENT, COMPARE_COLORS, METRIC_DASH, _layout, smooth, wants_log_scale
-from ui.compare import LOG_PARAMS, Series, param_label
+from ui.charts import ACCENT, COMPARE_COLORS, METRIC_DASH, base_layout, smooth, wants_log_scale
+from ui.compare.curves import Series
+from ui.compare.runs import param_label
+from ui.compare.sweeps import LOG_PARAMS
 
 RUN_COLORS = (ACCENT, *COMPARE_COLORS)
 MAX_LOG_TICKS = 6  # distinct values labelled one by one on a log axis; more: the decades
@@ -50,7 +53,7 @@ def compare_loss_figure(
         )
     if log_y is None:
         log_y = wants_log_scale([v for r in runs for v in r.loss])
-    _layout(fig, height=340, legend=dict(orientation="h", yanchor="top", y=-0.25, x=0))
+    base_layout(fig, height=340, legend=dict(orientation="h", yanchor="top", y=-0.25, x=0))
     fig.update_xaxes(title_text=_x_title(x_axis), rangemode="tozero")
     if log_y:
         fig.update_yaxes(title_text="loss, smoothed (log scale)", type="log")
@@ -81,7 +84,7 @@ def compare_accuracy_figure(runs: Sequence[Series], x_axis: str) -> go.Figure:
                 marker=dict(size=6),
                 hovertemplate=f"{run.name} · {metric} %{{y:.2f}}%<extra></extra>",
             )
-    _layout(fig, height=340, legend=dict(orientation="h", yanchor="top", y=-0.25, x=0))
+    base_layout(fig, height=340, legend=dict(orientation="h", yanchor="top", y=-0.25, x=0))
     fig.update_xaxes(title_text=_x_title(x_axis), rangemode="tozero")
     fig.update_yaxes(title_text="accuracy (%)", ticksuffix="%")
     return fig
@@ -169,5 +172,5 @@ def sweep_figure(
         )
     )
     # Room for the first axis's label at the left, the last's and the colour bar at the right.
-    _layout(fig, height=380, margin=dict(l=110, r=110, t=70, b=30), hovermode=False)
+    base_layout(fig, height=380, margin=dict(l=110, r=110, t=70, b=30), hovermode=False)
     return fig

@@ -20,8 +20,8 @@ from ui import charts, fmt, keys, state
 from ui.errors import flash, friendly_errors, guarded_callback
 from ui.live import live_panel
 from ui.resources import get_manager
+from ui.train.estimate import sweep_estimate
 from ui.train_form import labels
-from ui.train_form.estimate import sweep_estimate
 
 SWEEP_POLL_S = 1.0
 NO_SETTING = ""  # the "not used" choice of a row's setting (its default: ui.state)

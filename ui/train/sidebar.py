@@ -1,6 +1,7 @@
 """Drawing the Train form in the sidebar: architecture, its options, presets, every setting.
 
-Ranges come from `fields` (the config's field metadata); words from `labels`.
+Ranges come from `ui.train_form.fields` (the config's field metadata); words from
+`ui.train_form.labels`; the widgets' state is `form_state`.
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ from mnist_core.models import (
 )
 from mnist_core.train.recipes import PRESETS
 from ui import keys
-from ui.train_form import fields, form_state
+from ui.train import form_state
+from ui.train_form import fields
 from ui.train_form.labels import (
     CHOICE_LABELS,
     FLOAT_STEPS,

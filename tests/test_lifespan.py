@@ -1,0 +1,47 @@
+"""The server's lifespan (`app.py`): when the server stops, it stops the training jobs between
+two steps and closes their workers (`ui.resources.shutdown`), rather than leave the process's
+end to kill them mid-step (issue 25, item 8). Driven as the server drives it, without a server."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import time
+from pathlib import Path
+
+import pytest
+
+from mnist_core.jobs import JobError, JobManager
+from mnist_core.train.config import TrainConfig
+
+
+def test_the_lifespan_stops_the_jobs_when_the_server_stops(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, mnist_dir: Path
+) -> None:
+    monkeypatch.setenv("MNIST_RUNS_DIR", str(tmp_path / "runs"))
+    monkeypatch.setenv("MNIST_CHECKPOINTS_DIR", str(tmp_path / "pretrained"))
+    monkeypatch.setenv("MNIST_DATA_DIR", str(mnist_dir))
+    monkeypatch.setenv("MNIST_EXECUTOR", "thread")
+    app = importlib.import_module("app")  # as `streamlit run app.py` imports it to serve it
+    from ui.resources import get_manager
+
+    config = TrainConfig.for_model("mlp", epochs=50)  # minutes: still training at the stop
+
+    async def serve() -> tuple[JobManager, str]:
+        async with app.lifespan(app.app):
+            manager = get_manager()  # made by a visitor's first page, in the server's process
+            job_id = manager.submit(config, "visitor")
+            deadline = time.monotonic() + 60
+            while manager.snapshot(job_id).step == 0 and time.monotonic() < deadline:
+                await asyncio.sleep(0.1)
+            assert manager.snapshot(job_id).status == "running"
+        return manager, job_id
+
+    manager, job_id = asyncio.run(serve())
+    snap = manager.snapshot(job_id)
+    assert snap.status == "stopped", snap
+    assert "shutting down" in snap.message
+    assert 0 < snap.step < snap.total_steps  # ended between two steps, not at the end
+    with pytest.raises(JobError):
+        manager.submit(config, "visitor")
+    assert get_manager() is not manager  # forgotten: a new server would start afresh
