@@ -12,7 +12,7 @@ import torch
 
 from bench import drawn as D
 from bench.cli import main as bench_main
-from mnist_core.digits.preprocess import _stroke_width, preprocess
+from mnist_core.digits.preprocess import preprocess, stroke_width
 from mnist_core.errors import ConfigError
 from mnist_core.settings import PACKAGED_PRETRAINED_DIR
 from mnist_core.storage.checkpoints import load_checkpoint
@@ -83,14 +83,14 @@ def test_hand_families_have_several_styles() -> None:
 @pytest.mark.parametrize("width", [6, 16, 40])
 def test_pen_width_is_respected(width: int) -> None:
     ds = D.render(20, seed=4, families=["hand-american", "hershey-futural"], widths=(width, width))
-    measured = np.median([_stroke_width((img[..., 0] > 127).astype(np.float32)) for img in ds.rgba])
+    measured = np.median([stroke_width((img[..., 0] > 127).astype(np.float32)) for img in ds.rgba])
     # 2*area/perimeter underestimates at stroke ends and crossings: within 25%
     assert 0.75 * width <= measured <= 1.1 * width, measured
 
 
 def test_pen_widths_are_drawn_from_the_range() -> None:
     ds = D.render(40, seed=8, families=["hand-european"], widths=(6, 40))
-    ws = [_stroke_width((img[..., 0] > 127).astype(np.float32)) for img in ds.rgba]
+    ws = [stroke_width((img[..., 0] > 127).astype(np.float32)) for img in ds.rgba]
     assert min(ws) < 14 and max(ws) > 25  # thin and thick pens both occur
 
 

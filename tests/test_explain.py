@@ -13,10 +13,10 @@ from torch import nn
 
 from mnist_core import explain as E
 from mnist_core.data.mnist import MnistRaw, load_mnist
-from mnist_core.digits.preprocess import predict
 from mnist_core.errors import ExplainError
 from mnist_core.explain.common import LruCache, leaf_modules
 from mnist_core.models import count_parameters, create_model, list_models
+from mnist_core.models.inference import predict
 from mnist_core.settings import PACKAGED_PRETRAINED_DIR
 from mnist_core.storage.checkpoints import Checkpoint, load_checkpoint, make_checkpoint
 from mnist_core.train.config import TrainConfig

@@ -21,8 +21,9 @@ from PIL import Image, ImageDraw
 from bench.photos import KINDS, PhotoSet, make_photo, make_photos
 from mnist_core.data.mnist import MnistRaw
 from mnist_core.digits.photo import CropError, crop_box, decide_polarity
-from mnist_core.digits.preprocess import predict, preprocess
+from mnist_core.digits.preprocess import preprocess
 from mnist_core.errors import ImageError
+from mnist_core.models.inference import predict
 from mnist_core.settings import PACKAGED_PRETRAINED_DIR
 from mnist_core.storage.checkpoints import load_checkpoint
 from tests.test_app import (  # noqa: F401  (fixtures)

@@ -21,8 +21,10 @@ import torch
 from PIL import Image, ImageDraw
 
 from mnist_core.digits.decode import MAX_PIXELS, MAX_UPLOAD_BYTES, load_image_bytes
-from mnist_core.digits.preprocess import EMPTY_MESSAGE, predict, preprocess, to_grayscale
+from mnist_core.digits.grayscale import to_grayscale
+from mnist_core.digits.preprocess import EMPTY_MESSAGE, preprocess
 from mnist_core.errors import ImageError
+from mnist_core.models.inference import predict
 
 N_DIGITS = 20
 CANVAS = 280

@@ -42,9 +42,10 @@ from PIL import Image, ImageDraw
 
 from mnist_core.data.mnist import MNIST_FILES, MnistRaw, download_mnist, load_mnist, verify_file
 from mnist_core.digits.decode import load_image_bytes
-from mnist_core.digits.preprocess import EMPTY_MESSAGE, predict, preprocess
+from mnist_core.digits.preprocess import EMPTY_MESSAGE, preprocess
 from mnist_core.errors import CheckpointError, ConfigError, DataError, ImageError
 from mnist_core.jobs import JobManager, JobSnapshot
+from mnist_core.models.inference import predict
 from mnist_core.storage.checkpoints import (
     FORMAT_VERSION,
     MAX_CHECKPOINT_BYTES,

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from mnist_core.jobs.snapshot import _EVAL_SPEEDUP, JobState, LrChange, seconds_left
+from mnist_core.jobs.snapshot import EVAL_SPEEDUP, JobState, LrChange, seconds_left
 from mnist_core.train.config import TrainConfig
 from mnist_core.train.events import EpochMetrics, RunEnded, RunStarted, StepMetrics
 
 # 2 epochs of 10 steps, 1000 training images of batch 100, 500 validation, 10,000 test.
 CONFIG = TrainConfig.for_model("mlp", train_subset=1000, val_size=500, batch_size=100, epochs=2)
-SPEEDUP = _EVAL_SPEEDUP["mlp"]  # evaluation throughput / training throughput, until measured
+SPEEDUP = EVAL_SPEEDUP["mlp"]  # evaluation throughput / training throughput, until measured
 STARTED = RunStarted("cpu", "CPU", 1000, 1000, 500, 10_000, steps_per_epoch=10, total_steps=20)
 
 

@@ -124,7 +124,7 @@ def _model(model_id: str, version: float, pretrained: str, runs: str) -> nn.Modu
 def get_model(stored: StoredModel) -> nn.Module:
     """The built model (CPU, eval mode) of a stored checkpoint, cached by id and file time.
 
-    Shared between sessions: use it only for inference (`mnist_core.digits.preprocess.predict`).
+    Shared between sessions: use it only for inference (`mnist_core.models.inference.predict`).
     """
     return _model(stored.id, model_version(stored), str(pretrained_dir()), str(runs_dir()))
 

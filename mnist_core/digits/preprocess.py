@@ -25,8 +25,7 @@ any input, so that a model trained on MNIST sees what it was trained on:
    offset is part of the resampling, so it adds no blur), clipped so the whole digit stays inside.
 
 Nothing here imports streamlit; the UI shows `PreprocessResult.steps`. `predict` (the model's
-probabilities for the result) lives in `mnist_core.models.inference`; it is re-exported here
-for the callers that import both from one place.
+probabilities for the result) lives in `mnist_core.models.inference`.
 """
 
 from __future__ import annotations
@@ -48,24 +47,20 @@ from mnist_core.digits.photo import (
 )
 from mnist_core.models.common import IMAGE_SIZE
 
-# Re-exported: the Draw page (and tests) import it along with `preprocess`.
-from mnist_core.models.inference import predict
-
 __all__ = [
     "BACKGROUNDS",
     "BOX_SIZE",
     "EMPTY_MESSAGE",
     "MIN_STROKE_PX",
     "PreprocessResult",
-    "predict",
     "preprocess",
-    "to_grayscale",
+    "stroke_width",
 ]
 
 BOX_SIZE = 20  # the digit's longer side in MNIST
 CENTRE = 14.0  # target centre of mass (row and column, pixel indices), as in MNIST
 # Strokes thinner than this at 20x20 scale are thickened to it. MNIST test digits, enlarged x10
-# and measured with `_stroke_width` at that resolution: 5th percentile 1.7 px, median 2.3 px,
+# and measured with `stroke_width` at that resolution: 5th percentile 1.7 px, median 2.3 px,
 # 95th 3.6 px. Thin pen strokes become median MNIST strokes; real MNIST digits thinner than the
 # median are widened by at most ~0.3 px, which keeps them close to the originals.
 MIN_STROKE_PX = 2.3
@@ -164,7 +159,7 @@ def _border(img: np.ndarray) -> np.ndarray:
     )
 
 
-def _stroke_width(ink: np.ndarray) -> float:
+def stroke_width(ink: np.ndarray) -> float:
     """Estimate the mean stroke width (px) of (H, W) ink in [0, 1].
 
     A stroke of width w and length L has area w*L and perimeter about 2*L, so w ~ 2*area /
@@ -253,7 +248,7 @@ def preprocess(
         A `PreprocessResult`. Blank inputs (all one colour, fully transparent, only noise or a
         few specks) give `empty=True`, `image=None` and a message; they never raise.
 
-    Stroke thickening: the ink's stroke width is estimated (`_stroke_width`) and, if it would be
+    Stroke thickening: the ink's stroke width is estimated (`stroke_width`) and, if it would be
     under `MIN_STROKE_PX` (2.3 px, MNIST's median) after scaling to 20 px, the ink is
     grey-dilated with a disk just wide enough to reach it. Thicker strokes are left alone, so a
     280x280 canvas with an 8-25 px pen gets MNIST's 2-3 px strokes, and real MNIST digits drawn
@@ -345,7 +340,7 @@ def preprocess(
     # Dilating by r widens the strokes by 2r but also the box by 2r, so solve
     # (width + 2r) * 20 / (side + 2r) = MIN_STROKE_PX for r (working px).
     side = max(ink.shape)
-    width = _stroke_width(ink)
+    width = stroke_width(ink)
     if width * BOX_SIZE / side < MIN_STROKE_PX:
         radius = (MIN_STROKE_PX * side - BOX_SIZE * width) / (2.0 * (BOX_SIZE - MIN_STROKE_PX))
         if radius >= 1.0:

@@ -48,7 +48,7 @@ assert DONE_STATUSES | ACTIVE_STATUSES | {"queued"} == set(get_args(JobStatus))
 # before the first epoch has measured it: forward passes in batches of 500 without gradients.
 # Measured on our 2-core CPU (issue 11): 18x for the MLP, 6x for LeNet-5, 4.6x for the ResNet;
 # a little under, so that the guess errs long rather than short. Other models: the lowest.
-_EVAL_SPEEDUP = {"mlp": 15.0, "lenet5": 5.0, "resnet": 4.0}
+EVAL_SPEEDUP = {"mlp": 15.0, "lenet5": 5.0, "resnet": 4.0}
 _EVAL_SPEEDUP_OTHER = 4.0
 # Training seconds of history behind the step rate of the time-left estimate: long enough to
 # average out slow windows (a busy CPU, the first batches after an evaluation).
@@ -155,7 +155,7 @@ def seconds_left(
 ) -> float | None:
     """Seconds left: steps left at the training rate of the last _RATE_WINDOW_S seconds, plus
     the evaluations still to come (measured per epoch once one has run, else guessed from
-    that rate and _EVAL_SPEEDUP), less the `since` seconds (not paused) gone by since the
+    that rate and EVAL_SPEEDUP), less the `since` seconds (not paused) gone by since the
     latest of these events, counted off the phase under way (training, an end-of-epoch
     evaluation or the final test), so that the estimate counts down between events instead
     of standing still.
@@ -172,7 +172,7 @@ def seconds_left(
     if epochs and epochs[-1].eval_seconds > 0 and per_epoch_images:
         per_image = epochs[-1].eval_seconds / len(epochs) / per_epoch_images  # measured
     else:  # guessed from the training throughput
-        speedup = _EVAL_SPEEDUP.get(config.model, _EVAL_SPEEDUP_OTHER)
+        speedup = EVAL_SPEEDUP.get(config.model, _EVAL_SPEEDUP_OTHER)
         per_image = 1.0 / max(rate * config.batch_size * speedup, 1e-9)
     per_epoch = per_epoch_images * per_image
     final_test = 0.0 if config.eval_test else started.n_test * per_image

@@ -13,7 +13,7 @@ import numpy as np
 import streamlit as st
 from PIL import Image, ImageDraw
 
-from mnist_core.digits.preprocess import to_grayscale
+from mnist_core.digits.grayscale import to_grayscale
 from ui import keys
 
 __all__ = ["FULL", "PREVIEW_SIDE", "crop_controls", "crop_fractions", "crop_preview", "reset_crop"]

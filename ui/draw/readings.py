@@ -9,8 +9,9 @@ import time
 import numpy as np
 import streamlit as st
 
-from mnist_core.digits.preprocess import PreprocessResult, predict
+from mnist_core.digits.preprocess import PreprocessResult
 from mnist_core.models import get_spec
+from mnist_core.models.inference import predict
 from mnist_core.storage.store import StoredModel
 from ui import digit_charts, fmt
 from ui.draw.handwriting.label import label_buttons
