@@ -136,3 +136,17 @@ def test_the_server_preloads_what_the_first_training_run_imports() -> None:
         [sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True
     ).stdout
     assert out.strip() == "[]", f"imported only when the first run starts: {out}"
+
+
+def test_no_private_name_is_imported_across_modules() -> None:
+    """A leading underscore says "this module's own": another module that imports it breaks
+    when the owner renames it freely. Public names (`__version__` aside) are the contract."""
+    found = []
+    for top in ("mnist_core", "ui", "pages", "bench", "tests"):
+        for path in (REPO / top).rglob("*.py"):
+            for node in ast.walk(ast.parse(path.read_text())):
+                if isinstance(node, ast.ImportFrom) and node.module != "__future__":
+                    for alias in node.names:
+                        if alias.name.startswith("_") and not alias.name.startswith("__"):
+                            found.append(f"{path.relative_to(REPO)}: {node.module}.{alias.name}")
+    assert found == []
