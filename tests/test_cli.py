@@ -178,3 +178,21 @@ def test_stop_at_target_ends_the_run_at_the_first_check_at_target(tmp_path, mnis
     assert r["status"] == "stopped" and r["steps"] == r["step_at_target"] < 24
     assert r["train_seconds"] == pytest.approx(r["seconds_to_target"], abs=0.05)
     assert r["test_accuracy"] >= 0.8  # the check's own accuracy, of the weights it stopped at
+
+
+def test_a_reader_that_stops_early_gets_no_traceback():
+    """`python -m mnist_core models | head -1`: the reader closes the pipe; the command ends
+    without a traceback on stderr. (Closed before the command writes: its first write fails.)"""
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "mnist_core", "models"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        bufsize=0,
+    )
+    proc.stdout.close()
+    err = proc.stderr.read().decode()
+    proc.wait(timeout=60)
+    assert "Traceback" not in err, err
