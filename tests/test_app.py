@@ -28,7 +28,7 @@ from PIL import Image
 from streamlit.proto.WidgetStates_pb2 import WidgetStates
 from streamlit.testing.v1 import AppTest
 
-from mnist_core.data.mnist import MnistRaw, load_mnist
+from mnist_core.data.mnist import MnistRaw
 from mnist_core.models import get_spec
 from mnist_core.storage.checkpoints import (
     checkpoint_bytes,
@@ -49,11 +49,6 @@ GENERIC_ERROR = "Something went wrong"
 
 
 # ---- fixtures --------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="session")
-def mnist_raw(mnist_dir: Path) -> MnistRaw:
-    return load_mnist(mnist_dir)
 
 
 def _train_throwaway(raw: MnistRaw, model: str, folder: Path, **overrides: Any) -> None:

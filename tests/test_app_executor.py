@@ -14,7 +14,6 @@ from tests.test_app import (  # noqa: F401  (fixtures)
     app_env,
     assert_clean,
     manager_snapshot,
-    mnist_raw,
     new_app,
     pretrained_dir,
     start_a_run_that_lasts,

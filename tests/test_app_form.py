@@ -13,7 +13,6 @@ from tests.test_app import (  # noqa: F401  (fixtures)
     assert_clean,
     canvas,
     manager_snapshot,
-    mnist_raw,
     new_app,
     pretrained_dir,
     stop_jobs,

@@ -20,7 +20,6 @@ from tests.test_app import (  # noqa: F401  (fixtures)
     canvas,
     canvas_image,
     metric_value,
-    mnist_raw,
     new_app,
     pretrained_dir,
     stop_jobs,

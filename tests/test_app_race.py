@@ -12,7 +12,6 @@ from tests.test_app import (  # noqa: F401  (fixtures)
     app_env,
     assert_clean,
     manager_snapshot,
-    mnist_raw,
     new_app,
     plotly_spec,
     pretrained_dir,

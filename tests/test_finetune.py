@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from mnist_core.data.mnist import MnistRaw, load_mnist
+from mnist_core.data.mnist import MnistRaw
 from mnist_core.digits.handwriting import HandwritingError, HandwritingSet, to_zip
 from mnist_core.errors import ConfigError
 from mnist_core.jobs import JobManager
@@ -20,11 +20,6 @@ from mnist_core.train.evaluation import evaluate
 from tests.test_cli import cli
 
 LENET = "checkpoints/lenet5.pt"
-
-
-@pytest.fixture(scope="module")
-def raw(mnist_dir) -> MnistRaw:
-    return load_mnist(mnist_dir)
 
 
 def turned(raw: MnistRaw, start: int, n: int) -> tuple[np.ndarray, np.ndarray]:

@@ -30,7 +30,6 @@ from tests.test_app import (  # noqa: F401  (fixtures)
     canvas_image,
     manager_snapshot,
     metric_value,
-    mnist_raw,
     new_app,
     plotly_array,
     plotly_spec,

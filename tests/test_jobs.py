@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from mnist_core.data.mnist import MnistRaw, load_mnist
+from mnist_core.data.mnist import MnistRaw
 from mnist_core.errors import DataMissingError
 from mnist_core.jobs import (
     JobError,
@@ -37,11 +37,6 @@ from mnist_core.train.events import RunEnded, StepMetrics
 from mnist_core.train.loop import build_model, fit
 
 EXECUTORS = ["thread", "process", "ray"]
-
-
-@pytest.fixture(scope="module")
-def raw(mnist_dir: Path) -> MnistRaw:
-    return load_mnist(mnist_dir)
 
 
 @pytest.fixture

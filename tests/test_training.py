@@ -5,17 +5,11 @@ import threading
 import pytest
 import torch
 
-from mnist_core.data.mnist import load_mnist
 from mnist_core.train.config import TrainConfig
 from mnist_core.train.control import TrainControl
 from mnist_core.train.evaluation import evaluate
 from mnist_core.train.events import AccuracyCheck, EpochMetrics, RunEnded, RunStarted, StepMetrics
 from mnist_core.train.loop import build_model, fit
-
-
-@pytest.fixture(scope="module")
-def raw(mnist_dir):
-    return load_mnist(mnist_dir)
 
 
 def small(model="lenet5", **kw):
