@@ -71,6 +71,7 @@ def unreachable_cluster_app(app_env: Path, monkeypatch: pytest.MonkeyPatch) -> I
     get_executor().shutdown()
 
 
+@pytest.mark.ray
 def test_an_unreachable_cluster_is_said_in_the_sidebar_and_jobs_train_here(
     unreachable_cluster_app: Path,
 ) -> None:
@@ -97,6 +98,8 @@ def ray_app(app_env: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:  
     ray.shutdown()
 
 
+@pytest.mark.ray
+@pytest.mark.slow
 def test_with_ray_a_job_trains_on_an_actor_started_from_a_page_run(ray_app: Path) -> None:
     """The local cluster is started inside a page run, in a thread that ends with the run:
     its services must outlive that thread (they are started from one of their own)."""

@@ -22,6 +22,7 @@ from tests.test_app import (  # noqa: F401  (fixtures)
 
 
 @pytest.mark.usefixtures("app_env", "stop_jobs")
+@pytest.mark.slow
 def test_race_to_99_preset_marks_the_moment_and_keeps_the_best_time() -> None:
     at = new_app().run()
     assert at.selectbox(key="train_model").value == "lenet5"  # the default

@@ -74,6 +74,7 @@ def test_refusals(raw: MnistRaw) -> None:
         finetune.prepare(ckpt, HandwritingSet.from_arrays(*turned(raw, 0, 60)), steps=0)
 
 
+@pytest.mark.slow
 def test_command_line(raw: MnistRaw, tmp_path, mnist_dir) -> None:
     images = tmp_path / "mine.zip"
     images.write_bytes(to_zip(HandwritingSet.from_arrays(*turned(raw, 0, 120))))

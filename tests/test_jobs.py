@@ -39,10 +39,11 @@ from mnist_core.train.events import RunEnded, StepMetrics
 from mnist_core.train.loop import build_model, fit
 from tests.canned_executor import CannedExecutor
 
+RAY = pytest.param("ray", marks=[pytest.mark.ray, pytest.mark.slow])  # a Ray cluster starts
 EXECUTORS = [
     "thread",
     "process",
-    pytest.param("ray", marks=pytest.mark.ray),
+    RAY,
 ]
 # The manager's bookkeeping does not depend on what trains the jobs: once, on canned events.
 BOOKKEEPING = pytest.mark.parametrize("executor", ["canned"], indirect=True)
@@ -661,7 +662,7 @@ def test_the_same_run_gives_the_same_model_on_every_executor(make_manager, raw, 
     assert [m.loss for m in s.steps] == losses and len(losses) == config.steps_per_epoch
 
 
-@pytest.mark.parametrize("executor", ["process", "ray"], indirect=True)
+@pytest.mark.parametrize("executor", ["process", RAY], indirect=True)
 def test_a_killed_worker_fails_its_job_and_the_next_job_runs(make_manager, executor):
     assert isinstance(executor, RemoteExecutor)
     manager = make_manager(1)
@@ -702,6 +703,7 @@ def test_where_jobs_run_is_described(make_manager, executor):
     assert wait_done(manager, job).status == "stopped"
 
 
+@pytest.mark.ray
 def test_an_unreachable_cluster_falls_back_to_processes_and_says_so():
     t0 = time.monotonic()
     fallback = create_executor("ray", "ray://127.0.0.1:9", warm=0)  # nothing listens on 9

@@ -154,6 +154,7 @@ def test_stop_sweep_stops_the_running_run_and_empties_the_queue(mnist_raw, tmp_p
         manager.shutdown()
 
 
+@pytest.mark.slow
 def test_the_sweep_command_writes_a_json_report(mnist_dir, tmp_path, capsys):
     out = tmp_path / "sweep.json"
     rc = main(

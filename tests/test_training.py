@@ -51,6 +51,7 @@ def test_other_models_learn(raw, model):
     assert end.test_accuracy > 0.5  # measured at the end even with eval_test off
 
 
+@pytest.mark.slow
 def test_same_seed_same_numbers_on_cpu(raw):
     config = small("resnet", epochs=1, train_subset=300)
     a = [e for e in run(config, raw) if isinstance(e, StepMetrics | EpochMetrics)]
