@@ -3,6 +3,8 @@
 Data fixtures:
     mnist_dir       folder with the real MNIST files, found as the engine finds them, else
                     downloaded once into ./data/MNIST/raw (fails, never skips, when offline)
+    mnist_raw       the real MNIST loaded from mnist_dir (checksums verified) once per session;
+                    `raw` is the same object. Shared: no test may change its tensors in place
     tiny_mnist_dir  small synthetic MNIST in tmp_path (checksums differ: load with verify=False)
     serve_folder    factory: serve_folder(root) -> base URL of a local HTTP server for root
                     (127.0.0.1 only, proxies off; the download tests never reach the internet)
@@ -21,7 +23,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mnist_core.data.mnist import DEFAULT_DIR, download_mnist, find_data_dir, search_dirs
+from mnist_core.data.mnist import (
+    DEFAULT_DIR,
+    MnistRaw,
+    download_mnist,
+    find_data_dir,
+    load_mnist,
+    search_dirs,
+)
 from mnist_core.errors import DownloadError
 from mnist_core.settings import settings
 
@@ -51,6 +60,19 @@ def mnist_dir() -> Path:
         f"failed. {failure}",
         pytrace=False,
     )
+
+
+@pytest.fixture(scope="session")
+def mnist_raw(mnist_dir: Path) -> MnistRaw:
+    """The real MNIST, loaded once for the whole run (verify=True: all four checksums are
+    checked). Every test on real data shares it: read it, never change it in place."""
+    return load_mnist(mnist_dir)
+
+
+@pytest.fixture(scope="session")
+def raw(mnist_raw: MnistRaw) -> MnistRaw:
+    """`mnist_raw` under the short name most engine tests use."""
+    return mnist_raw
 
 
 def _idx_gz(array: np.ndarray) -> bytes:

@@ -28,7 +28,7 @@ from PIL import Image
 from streamlit.proto.WidgetStates_pb2 import WidgetStates
 from streamlit.testing.v1 import AppTest
 
-from mnist_core.data.mnist import MnistRaw, load_mnist
+from mnist_core.data.mnist import MnistRaw
 from mnist_core.models import get_spec
 from mnist_core.storage.checkpoints import (
     checkpoint_bytes,
@@ -49,11 +49,6 @@ GENERIC_ERROR = "Something went wrong"
 
 
 # ---- fixtures --------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="session")
-def mnist_raw(mnist_dir: Path) -> MnistRaw:
-    return load_mnist(mnist_dir)
 
 
 def _train_throwaway(raw: MnistRaw, model: str, folder: Path, **overrides: Any) -> None:
@@ -176,18 +171,35 @@ def manager_snapshot(at: AppTest) -> Any:
     return get_manager().snapshot(at.session_state["train_job_id"])
 
 
-def wait_for(condition: Callable[[], bool], at: AppTest, timeout: float, what: str) -> None:
-    """Rerun the app until `condition` (checked before each run, so that the run that follows
-    shows at least what the condition saw) holds."""
+def wait_for(
+    condition: Callable[[], bool], at: AppTest, timeout: float, what: str, *, rerun: bool = False
+) -> None:
+    """Wait until `condition` holds, then run the app once (checked before that run, so that
+    it shows at least what the condition saw). A condition on the job manager is polled
+    without running the page, which would only take the CPU from the job; `rerun=True` for a
+    condition on the page itself: the app is rerun between checks, as the browser's live
+    panel does."""
     deadline = time.monotonic() + timeout
     while True:
         ok = condition()
-        at.run()
+        if ok or rerun:
+            at.run()
         if ok:
             return
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
-        time.sleep(0.5)
+        time.sleep(0.5 if rerun else 0.02)
+
+
+def wait_done(at: AppTest, timeout: float, what: str, job_id: str | None = None) -> None:
+    """Wait for the job (default: the Train page's current one) to be done, on the job
+    manager (`JobManager.wait`), then run the app once."""
+    from ui.resources import get_manager
+
+    job_id = job_id or at.session_state["train_job_id"]
+    if not get_manager().wait(job_id, timeout):
+        raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+    at.run()
 
 
 def start_a_run_that_lasts(at: AppTest, model: str | None = None) -> str:
@@ -406,7 +418,7 @@ def test_train_quick_look_streams_into_the_charts(app_env: Path, stop_jobs: None
 
     if not snap.done:
         at.button(key="train_stop").click().run()
-        wait_for(lambda: manager_snapshot(at).done, at, timeout=120, what="the job to stop")
+        wait_done(at, 120, "the job to stop")
     assert_clean(at)
     assert not at.button(key="train_start").disabled
 
@@ -415,7 +427,7 @@ def _finish_a_quick_run(at: AppTest) -> Any:
     """Train the Quick look preset to its end (a few seconds); its finished snapshot."""
     at.button(key="train_preset_quick_look").click().run()
     at.button(key="train_start").click().run()
-    wait_for(lambda: manager_snapshot(at).done, at, timeout=240, what="the quick run to end")
+    wait_done(at, 240, "the quick run to end")
     snap = manager_snapshot(at)
     assert snap.status == "finished" and snap.checkpoint_id, snap.message
     return snap
@@ -456,7 +468,7 @@ def test_stopped_runs_say_what_there_is_once(app_env: Path, stop_jobs: None) -> 
     at.button(key="train_start").click().run()
     wait_for(lambda: bool(manager_snapshot(at).steps), at, timeout=240, what="the first steps")
     at.button(key="train_stop").click().run()
-    wait_for(lambda: manager_snapshot(at).done, at, timeout=120, what="the run to stop")
+    wait_done(at, 120, "the run to stop")
     assert_clean(at)
     snap = manager_snapshot(at)
     assert snap.status == "stopped"
@@ -608,6 +620,7 @@ def test_draw_can_use_a_model_that_is_still_training(
         at,
         timeout=120,
         what="a prediction of the live model",
+        rerun=True,
     )
     assert_clean(at)
     assert metric_value(at, "Prediction") in {str(d) for d in range(10)}
@@ -670,7 +683,7 @@ def test_a_run_whose_save_failed_stays_downloadable(
     }
     at.run()
     at.button(key="train_start").click().run()
-    wait_for(lambda: manager_snapshot(at).done, at, timeout=240, what="the run to end")
+    wait_done(at, 240, "the run to end")
     snap = manager_snapshot(at)
     assert snap.status == "finished", snap.message
     assert snap.save_error and snap.checkpoint_id is None

@@ -25,7 +25,6 @@ from tests.older import write_older_checkpoint
 from tests.test_app import (  # noqa: F401  (fixtures)
     app_env,
     assert_clean,
-    mnist_raw,
     new_app,
     plotly_spec,
     pretrained_dir,
@@ -41,7 +40,7 @@ PAGE = "pages/compare.py"
 @pytest.fixture(scope="module")
 def trained_runs(
     tmp_path_factory: pytest.TempPathFactory,
-    mnist_raw: MnistRaw,  # noqa: F811
+    mnist_raw: MnistRaw,
     pretrained_dir: Path,  # noqa: F811
 ) -> Path:
     """The folder of OWNER's checkpoints: a 2-run sweep of the learning rate and one run of

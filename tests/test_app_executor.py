@@ -14,11 +14,11 @@ from tests.test_app import (  # noqa: F401  (fixtures)
     app_env,
     assert_clean,
     manager_snapshot,
-    mnist_raw,
     new_app,
     pretrained_dir,
     start_a_run_that_lasts,
     texts,
+    wait_done,
     wait_for,
 )
 
@@ -50,7 +50,7 @@ def test_a_job_trains_in_a_child_process_and_stops_from_the_page(process_app: Pa
     model = get_manager().model_copy(job_id)  # the weights of the child, mid-run
     assert model is not None and not model.training
     at.button(key="train_stop").click().run()
-    wait_for(lambda: manager_snapshot(at).done, at, 60, "the stop to reach the child")
+    wait_done(at, 60, "the stop to reach the child")
     assert manager_snapshot(at).status == "stopped"
     assert_clean(at)
     # One child stays warm for the next job (the job's own, or the standby started meanwhile);
@@ -71,6 +71,7 @@ def unreachable_cluster_app(app_env: Path, monkeypatch: pytest.MonkeyPatch) -> I
     get_executor().shutdown()
 
 
+@pytest.mark.ray
 def test_an_unreachable_cluster_is_said_in_the_sidebar_and_jobs_train_here(
     unreachable_cluster_app: Path,
 ) -> None:
@@ -97,6 +98,8 @@ def ray_app(app_env: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:  
     ray.shutdown()
 
 
+@pytest.mark.ray
+@pytest.mark.slow
 def test_with_ray_a_job_trains_on_an_actor_started_from_a_page_run(ray_app: Path) -> None:
     """The local cluster is started inside a page run, in a thread that ends with the run:
     its services must outlive that thread (they are started from one of their own)."""
@@ -106,7 +109,7 @@ def test_with_ray_a_job_trains_on_an_actor_started_from_a_page_run(ray_app: Path
     assert "**Jobs train in** the Ray cluster: 1 node" in texts(at.sidebar.caption)
     at.button(key="train_preset_quick_look").click().run()
     at.button(key="train_start").click().run()
-    wait_for(lambda: manager_snapshot(at).done, at, 180, "the quick look to finish on Ray")
+    wait_done(at, 180, "the quick look to finish on Ray")
     snap = manager_snapshot(at)
     assert snap.status == "finished" and snap.checkpoint_id, snap.message
     assert_clean(at)

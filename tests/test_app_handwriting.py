@@ -20,12 +20,11 @@ from tests.test_app import (  # noqa: F401  (fixtures)
     canvas,
     canvas_image,
     metric_value,
-    mnist_raw,
     new_app,
     pretrained_dir,
     stop_jobs,
     texts,
-    wait_for,
+    wait_done,
 )
 
 
@@ -133,7 +132,7 @@ def test_upload_a_set_fine_tune_and_see_the_new_model(
     from ui.resources import get_manager
 
     manager = get_manager()
-    wait_for(lambda: manager.snapshot(job_id).done, at, 240, "the fine-tune to end")
+    wait_done(at, 240, "the fine-tune to end", job_id)
     at.run()
     assert_clean(at)
     snap = manager.snapshot(job_id)

@@ -12,17 +12,17 @@ from tests.test_app import (  # noqa: F401  (fixtures)
     app_env,
     assert_clean,
     manager_snapshot,
-    mnist_raw,
     new_app,
     plotly_spec,
     pretrained_dir,
     stop_jobs,
     texts,
-    wait_for,
+    wait_done,
 )
 
 
 @pytest.mark.usefixtures("app_env", "stop_jobs")
+@pytest.mark.slow
 def test_race_to_99_preset_marks_the_moment_and_keeps_the_best_time() -> None:
     at = new_app().run()
     assert at.selectbox(key="train_model").value == "lenet5"  # the default
@@ -36,7 +36,7 @@ def test_race_to_99_preset_marks_the_moment_and_keeps_the_best_time() -> None:
     assert "best to" not in texts(at.sidebar.markdown)  # no time before a run reached 99%
 
     at.button(key="train_start").click().run()
-    wait_for(lambda: manager_snapshot(at).done, at, timeout=300, what="the race to end")
+    wait_done(at, 300, "the race to end")
     snap = manager_snapshot(at)
     assert snap.status == "finished", snap.message
     assert snap.config.model == "speednet" and len(snap.checks) >= 15

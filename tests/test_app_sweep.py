@@ -10,7 +10,6 @@ from tests.test_app import (  # noqa: F401  (fixtures)
     app_env,
     assert_clean,
     metric_value,
-    mnist_raw,
     new_app,
     pretrained_dir,
     stop_jobs,

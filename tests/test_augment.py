@@ -8,15 +8,10 @@ import pytest
 import torch
 
 from mnist_core.data.augment import random_affine, random_elastic, random_stroke_width
-from mnist_core.data.mnist import MnistRaw, load_mnist
+from mnist_core.data.mnist import MnistRaw
 from mnist_core.train.config import TrainConfig
 from mnist_core.train.events import RunEnded
 from mnist_core.train.loop import fit
-
-
-@pytest.fixture(scope="module")
-def raw(mnist_dir) -> MnistRaw:
-    return load_mnist(mnist_dir)
 
 
 @pytest.fixture(scope="module")

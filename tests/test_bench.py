@@ -39,6 +39,7 @@ def smoke(mnist_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[di
     return json.loads(out.read_text()), proc.stdout
 
 
+@pytest.mark.slow
 def test_smoke_report_has_sane_figures(smoke: tuple[dict, str]) -> None:
     report, _ = smoke
     assert set(report) >= {"machine", "settings", "summary", "peers", "ratios", "runs"}
@@ -72,6 +73,7 @@ def test_smoke_report_has_sane_figures(smoke: tuple[dict, str]) -> None:
         assert ratio == pytest.approx(s["train_images_per_s"]["mean"] / p["images_per_s"])
 
 
+@pytest.mark.slow
 def test_smoke_prints_both_tables(smoke: tuple[dict, str]) -> None:
     report, stdout = smoke
     assert stdout.strip() == format_tables(report)
@@ -108,6 +110,7 @@ def test_bad_options_exit_2_with_one_line(
     assert err.startswith("error: ") and "\n" not in err
 
 
+@pytest.mark.slow
 def test_race_smoke_reports_the_seconds_to_target_per_entry(
     mnist_dir: Path, tmp_path: Path
 ) -> None:

@@ -47,8 +47,8 @@ def idx_bytes(array: np.ndarray, magic: int | None = None) -> bytes:
 
 
 @pytest.fixture(scope="module")
-def real_raw(mnist_dir: Path) -> MnistRaw:
-    return load_mnist(mnist_dir)  # verify=True: all four checksums are checked
+def real_raw(mnist_raw: MnistRaw) -> MnistRaw:
+    return mnist_raw  # loaded once per session (conftest), verify=True: all four checksums
 
 
 # --- real data ----------------------------------------------------------------------------

@@ -9,16 +9,11 @@ import math
 import pytest
 import torch
 
-from mnist_core.data.mnist import MnistRaw, load_mnist, make_splits
+from mnist_core.data.mnist import MnistRaw, make_splits
 from mnist_core.train.config import TrainConfig
 from mnist_core.train.dynamics import HISTOGRAM_BINS, DynamicsProbe, tracked_weights
 from mnist_core.train.events import EpochMetrics, RunEnded, StepMetrics
 from mnist_core.train.loop import build_model, fit
-
-
-@pytest.fixture(scope="module")
-def raw(mnist_dir) -> MnistRaw:
-    return load_mnist(mnist_dir)
 
 
 def _run(

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 import torch
@@ -12,7 +10,7 @@ from sklearn.neighbors import KNeighborsClassifier
 from torch import nn
 
 from mnist_core import explain as E
-from mnist_core.data.mnist import MnistRaw, load_mnist
+from mnist_core.data.mnist import MnistRaw
 from mnist_core.errors import ExplainError
 from mnist_core.explain.common import LruCache, leaf_modules
 from mnist_core.models import count_parameters, create_model, list_models
@@ -40,8 +38,8 @@ def shipped(name: str) -> Checkpoint:
 
 
 @pytest.fixture(scope="module")
-def mnist(mnist_dir: Path) -> MnistRaw:
-    return load_mnist(mnist_dir)
+def mnist(mnist_raw: MnistRaw) -> MnistRaw:
+    return mnist_raw  # loaded once per session (conftest)
 
 
 @pytest.fixture(scope="module", autouse=True)

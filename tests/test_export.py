@@ -12,7 +12,6 @@ import pytest
 import torch
 
 from mnist_core.cli.main import main
-from mnist_core.data.mnist import load_mnist
 from mnist_core.errors import MnistError
 from mnist_core.models import create_model, list_models
 from mnist_core.storage.checkpoints import make_checkpoint
@@ -23,8 +22,7 @@ PRETRAINED = "checkpoints/lenet5.pt"
 
 
 @pytest.fixture(scope="module")
-def digits(mnist_dir):
-    raw = load_mnist(mnist_dir)
+def digits(raw):
     return raw.test_images[:100].float().div(255).unsqueeze(1)
 
 

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from mnist_core.data.mnist import MnistRaw, load_mnist
+from mnist_core.data.mnist import MnistRaw
 from mnist_core.digits.handwriting import HandwritingError, HandwritingSet, to_zip
 from mnist_core.errors import ConfigError
 from mnist_core.jobs import JobManager
@@ -20,11 +20,6 @@ from mnist_core.train.evaluation import evaluate
 from tests.test_cli import cli
 
 LENET = "checkpoints/lenet5.pt"
-
-
-@pytest.fixture(scope="module")
-def raw(mnist_dir) -> MnistRaw:
-    return load_mnist(mnist_dir)
 
 
 def turned(raw: MnistRaw, start: int, n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -79,6 +74,7 @@ def test_refusals(raw: MnistRaw) -> None:
         finetune.prepare(ckpt, HandwritingSet.from_arrays(*turned(raw, 0, 60)), steps=0)
 
 
+@pytest.mark.slow
 def test_command_line(raw: MnistRaw, tmp_path, mnist_dir) -> None:
     images = tmp_path / "mine.zip"
     images.write_bytes(to_zip(HandwritingSet.from_arrays(*turned(raw, 0, 120))))

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from mnist_core.data.mnist import MnistRaw, load_mnist
+from mnist_core.data.mnist import MnistRaw
 from mnist_core.digits.handwriting import (
     MAX_DIGITS,
     HandwritingError,
@@ -21,11 +21,6 @@ from mnist_core.digits.handwriting import (
     to_zip,
     trainable_problem,
 )
-
-
-@pytest.fixture(scope="module")
-def raw(mnist_dir) -> MnistRaw:
-    return load_mnist(mnist_dir)
 
 
 @pytest.fixture(scope="module")

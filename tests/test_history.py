@@ -10,7 +10,6 @@ import json
 import pytest
 import torch
 
-from mnist_core.data.mnist import load_mnist
 from mnist_core.errors import CheckpointError
 from mnist_core.models import create_model
 from mnist_core.storage.checkpoints import (
@@ -27,10 +26,9 @@ from mnist_core.train.loop import build_model, fit
 
 
 @pytest.fixture(scope="module")
-def real_run(mnist_dir):
+def real_run(raw):
     """A real 2-epoch MLP run on 2,000 images with test checks inside epochs: its events and
     model."""
-    raw = load_mnist(mnist_dir)
     config = TrainConfig(
         model="mlp", epochs=2, train_subset=2000, val_size=500, log_every=1, eval_every=5
     )

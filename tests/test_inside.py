@@ -30,7 +30,6 @@ from tests.test_app import (  # noqa: F401  (fixtures)
     canvas_image,
     manager_snapshot,
     metric_value,
-    mnist_raw,
     new_app,
     plotly_array,
     plotly_spec,
@@ -204,6 +203,7 @@ def test_a_model_still_training_is_shown_live(
         at,
         timeout=120,
         what="the live model's prediction",
+        rerun=True,
     )
     assert at.session_state["inside_model"] == f"job:{job_id}"
     assert "Live model of" in texts(at.caption)

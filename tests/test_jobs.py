@@ -3,7 +3,9 @@
 The executor contract: every test that makes a manager runs once per executor (`thread`,
 `process`: warm child processes, `ray`: actors on a local Ray cluster started here), since
 the job manager must behave the same whichever runs the training loop. Every job trains for
-well under a few seconds.
+well under a few seconds. The manager's own bookkeeping (names, queue order, caps, leases,
+TTLs, the weight cap) runs once, on `CannedExecutor` (canned events, nothing trains: see
+canned_executor.py), marked `BOOKKEEPING`; leases and TTLs on a `ManualClock`, not by sleeping.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from mnist_core.data.mnist import MnistRaw, load_mnist
+from mnist_core.data.mnist import MnistRaw
 from mnist_core.errors import DataMissingError
 from mnist_core.jobs import (
     JobError,
@@ -35,13 +37,30 @@ from mnist_core.train.config import TrainConfig
 from mnist_core.train.evaluation import evaluate
 from mnist_core.train.events import RunEnded, StepMetrics
 from mnist_core.train.loop import build_model, fit
+from tests.canned_executor import CannedExecutor
 
-EXECUTORS = ["thread", "process", "ray"]
+RAY = pytest.param("ray", marks=[pytest.mark.ray, pytest.mark.slow])  # a Ray cluster starts
+EXECUTORS = [
+    "thread",
+    "process",
+    RAY,
+]
+# The manager's bookkeeping does not depend on what trains the jobs: once, on canned events.
+BOOKKEEPING = pytest.mark.parametrize("executor", ["canned"], indirect=True)
 
 
-@pytest.fixture(scope="module")
-def raw(mnist_dir: Path) -> MnistRaw:
-    return load_mnist(mnist_dir)
+class ManualClock:
+    """A monotonic clock that moves only when told: `JobManager(clock=...)` in lease and TTL
+    tests, which then need not sleep through them."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
 
 
 @pytest.fixture
@@ -54,6 +73,11 @@ def executor(request: pytest.FixtureRequest) -> Iterator[Executor]:
     """One executor of each kind, shared by the tests of that kind: its workers stay warm
     between tests, as in the app. The ray one runs on a local cluster started here."""
     kind = request.param
+    if kind == "canned":
+        made = CannedExecutor()
+        yield made
+        made.shutdown()
+        return
     if kind == "ray":
         import ray
 
@@ -124,6 +148,7 @@ def wait_done(manager: JobManager, job_id: str, timeout: float = 60) -> JobSnaps
 # ---- scheduling ----------------------------------------------------------------------------
 
 
+@BOOKKEEPING
 def test_eight_jobs_two_at_a_time_fifo_with_queue_positions(make_manager):
     manager = make_manager(2, keep_finished=10)
     ids = [manager.submit(tiny(seed=i), owner="ann") for i in range(8)]
@@ -160,6 +185,7 @@ def test_eight_jobs_two_at_a_time_fifo_with_queue_positions(make_manager):
     assert manager.running_count() == 0
 
 
+@BOOKKEEPING
 def test_submit_from_many_threads_at_once(make_manager):
     manager = make_manager(1)
     ids: list[str] = []
@@ -187,12 +213,14 @@ def test_submit_from_many_threads_at_once(make_manager):
     assert all(wait_done(manager, job).status == "stopped" for job in ids)
 
 
+@BOOKKEEPING
 def test_finished_jobs_kept_per_owner_oldest_dropped(make_manager):
     manager = make_manager(1, keep_finished=2)
     ids = [manager.submit(tiny(), owner="ann") for _ in range(3)]
     other = manager.submit(tiny(), owner="bob")
     wait_done(manager, other)  # FIFO: the last submitted ends last
-    time.sleep(0.3)  # a scheduler tick trims the history
+    # the scheduler's tick after the run's end trims the history
+    wait_for(lambda: manager.jobs("ann"), lambda jobs: len(jobs) <= 2)
     assert [s.job_id for s in manager.jobs("ann")] == [ids[2], ids[1]]
     assert [s.job_id for s in manager.jobs("bob")] == [other]
     with pytest.raises(JobNotFound, match="no job"):
@@ -201,27 +229,29 @@ def test_finished_jobs_kept_per_owner_oldest_dropped(make_manager):
     assert [s.job_id for s in manager.jobs("ann")] == [ids[2]]
 
 
+@BOOKKEEPING
 def test_done_jobs_of_visitors_who_left_are_forgotten(make_manager):
-    manager = make_manager(1, done_ttl_s=1.0, lease_s=30)
+    clock = ManualClock()  # no lease runs out while the jobs train: the clock stands still
+    manager = make_manager(1, done_ttl_s=1.0, lease_s=30, clock=clock)
     gone = manager.submit(tiny(), owner="gone")
     stays = manager.submit(tiny(), owner="stays")
-
-    def watched() -> JobSnapshot:  # "stays" watches its job, as its page does, while it runs
-        manager.heartbeat(stays)
-        return manager.snapshot(stays)
-
-    # Without the heartbeats, a machine slow enough to take lease_s over both jobs expired
-    # "stays" too, and its finished job was forgotten under the test (seen once in CI).
-    wait_for(watched, lambda s: s.done)
-    deadline = time.monotonic() + 5
-    while time.monotonic() < deadline:  # "stays" keeps looking at its jobs; "gone" left
+    wait_done(manager, stays)  # FIFO: "gone" ended first
+    for _ in range(10):  # 5 s: "stays" keeps looking at its jobs; "gone" left
+        clock.advance(0.5)
         assert [s.job_id for s in manager.jobs("stays")] == [stays]
-        time.sleep(0.2)
-    with pytest.raises(JobNotFound):
-        manager.snapshot(gone)
+
+    def forgotten() -> bool:
+        try:
+            manager.snapshot(gone)
+        except JobNotFound:
+            return True
+        return False
+
+    wait_for(forgotten, bool)  # at the scheduler's next tick
     assert manager.snapshot(stays).status == "finished"
 
 
+@BOOKKEEPING
 def test_unknown_job_bad_requests_and_default_threads(make_manager, raw):
     threads_seen = []
 
@@ -356,6 +386,7 @@ def test_a_stopped_run_records_its_history_in_the_checkpoint(make_manager, store
     assert store.load(manager.save(job)).config["lr"] == 1e-3  # the settings it started with
 
 
+@BOOKKEEPING
 def test_run_names_continue_past_the_owners_saved_models(make_manager, store, raw):
     """Issue 11 item 5: with a visitor id that outlives the server's memory (a cookie), a new
     run must not get the name of a model the visitor already has."""
@@ -372,6 +403,7 @@ def test_run_names_continue_past_the_owners_saved_models(make_manager, store, ra
     assert again.snapshot(again.submit(tiny(), owner="bob")).name == "mlp #1"
 
 
+@BOOKKEEPING
 def test_a_name_already_used_is_numbered_from_the_start(make_manager, store, raw):
     """Issue 11 item 5: a typed name the visitor already used was saved as "mine (2)" while
     Train showed "mine" for the whole run."""
@@ -422,6 +454,7 @@ def test_failure_and_divergence_leave_the_manager_serving(make_manager, raw):
     assert s.status == "finished" and s.checkpoint_id is not None
 
 
+@BOOKKEEPING
 def test_autosave_failure_keeps_the_model_in_memory(make_manager, tmp_path):
     blocked = tmp_path / "not-a-folder"
     blocked.write_text("a file where the runs folder should be")
@@ -434,21 +467,21 @@ def test_autosave_failure_keeps_the_model_in_memory(make_manager, tmp_path):
     assert ckpt is not None and ckpt.test_accuracy == s.test_accuracy
 
 
+@BOOKKEEPING
 def test_job_without_heartbeat_is_stopped_after_its_lease(make_manager):
-    manager = make_manager(2, lease_s=1.0)
+    clock = ManualClock()
+    manager = make_manager(2, lease_s=1.0, clock=clock)
     orphan = manager.submit(long(), owner="gone")
     watched = manager.submit(long(), owner="here")
     queued = manager.submit(long(), owner="gone")
     assert manager.snapshot(queued).queue_position == 1
     assert not manager.wait(queued, timeout=0.1)  # a queued job is not waited for past it
-    t0 = time.monotonic()
-    # Watch one job for at least twice the lease, and until the other's stop has landed (in a
-    # child process or an actor that can take a step and a round trip, later on a busy machine).
-    while time.monotonic() - t0 < 2.0 or not manager.snapshot(orphan).done:
-        assert time.monotonic() - t0 < 60, manager.snapshot(orphan)
+    # Watch one job for twice the lease (the clock moves by hand), then until the other's stop
+    # has landed at a scheduler tick.
+    for _ in range(5):
+        clock.advance(0.4)
         manager.heartbeat(watched)
-        time.sleep(0.2)
-    s = manager.snapshot(orphan)
+    s = wait_done(manager, orphan)
     assert s.status == "stopped" and "no heartbeat" in s.message
     q = manager.snapshot(queued)
     assert q.status == "stopped" and q.started is None and "Removed from the queue" in q.message
@@ -458,19 +491,26 @@ def test_job_without_heartbeat_is_stopped_after_its_lease(make_manager):
     manager.stop(watched)
 
 
+@BOOKKEEPING
 def test_unsaved_weights_in_memory_are_bounded_over_all_owners(make_manager):
-    manager = make_manager(1, keep_weights=2)
+    clock = ManualClock()
+    manager = make_manager(1, keep_weights=2, clock=clock)
     stopped = []
     for owner in ("left-first", "left-later", "still-here"):
+        clock.advance(1.0)  # each owner last seen a second after the one before
         job = manager.submit(long(), owner=owner)
         wait_for(lambda job=job: manager.snapshot(job), lambda s: s.step >= 1)
         manager.stop(job)
         assert manager.wait(job, timeout=5)
         stopped.append(job)
+    clock.advance(1.0)
     manager.heartbeat(stopped[2])  # this visitor is still here
-    time.sleep(0.6)  # a scheduler tick or two
-    kept = [manager.checkpoint(j) is not None for j in stopped]
-    assert kept == [False, True, True]  # the owner seen least recently lost its weights
+
+    def kept() -> list[bool]:
+        return [manager.checkpoint(j) is not None for j in stopped]
+
+    wait_for(kept, lambda held: sum(held) <= 2)  # a scheduler tick
+    assert kept() == [False, True, True]  # the owner seen least recently lost its weights
     assert [manager.snapshot(j).status for j in stopped] == ["stopped"] * 3  # history stays
 
 
@@ -622,7 +662,7 @@ def test_the_same_run_gives_the_same_model_on_every_executor(make_manager, raw, 
     assert [m.loss for m in s.steps] == losses and len(losses) == config.steps_per_epoch
 
 
-@pytest.mark.parametrize("executor", ["process", "ray"], indirect=True)
+@pytest.mark.parametrize("executor", ["process", RAY], indirect=True)
 def test_a_killed_worker_fails_its_job_and_the_next_job_runs(make_manager, executor):
     assert isinstance(executor, RemoteExecutor)
     manager = make_manager(1)
@@ -663,6 +703,7 @@ def test_where_jobs_run_is_described(make_manager, executor):
     assert wait_done(manager, job).status == "stopped"
 
 
+@pytest.mark.ray
 def test_an_unreachable_cluster_falls_back_to_processes_and_says_so():
     t0 = time.monotonic()
     fallback = create_executor("ray", "ray://127.0.0.1:9", warm=0)  # nothing listens on 9

@@ -34,6 +34,7 @@ def smoke(mnist_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[di
     return json.loads(out.read_text()), stdout.getvalue()
 
 
+@pytest.mark.slow
 def test_smoke_run_has_no_errors(smoke: tuple[dict, str]) -> None:
     report, _ = smoke
     errors = report["errors"]
@@ -41,6 +42,7 @@ def test_smoke_run_has_no_errors(smoke: tuple[dict, str]) -> None:
     assert errors["exceptions"] == errors["violations"] == errors["failed_jobs"] == 0
 
 
+@pytest.mark.slow
 def test_smoke_report_structure(smoke: tuple[dict, str]) -> None:
     report, _ = smoke
     assert report["options"]["sessions"] == 4 and report["options"]["max_running"] == 1
@@ -69,6 +71,7 @@ def test_smoke_report_structure(smoke: tuple[dict, str]) -> None:
     assert all(isinstance(t["pass"], bool) for t in report["targets"])
 
 
+@pytest.mark.slow
 def test_smoke_prints_summary_with_pass_or_miss(smoke: tuple[dict, str]) -> None:
     _, stdout = smoke
     assert "Jobs" in stdout and "predict, a job training" in stdout and "Memory (MB)" in stdout

@@ -12,7 +12,6 @@ from tests.test_app import (  # the app's fixtures and helpers
     app_env,  # noqa: F401
     assert_clean,
     click_cell,
-    mnist_raw,  # noqa: F401
     new_app,
     plotly_array,
     pretrained_dir,  # noqa: F401

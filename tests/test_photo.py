@@ -31,7 +31,6 @@ from tests.test_app import (  # noqa: F401  (fixtures)
     assert_clean,
     canvas,
     metric_value,
-    mnist_raw,
     new_app,
     pretrained_dir,
 )

@@ -68,11 +68,6 @@ SLUG_FILE = re.compile(r"[a-z0-9_][a-z0-9_-]{0,59}\.pt")
 # ---- fixtures and helpers ----------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def raw(mnist_dir: Path) -> MnistRaw:
-    return load_mnist(mnist_dir)
-
-
 @pytest.fixture
 def pretrained(tmp_path: Path) -> Path:
     """A copy of the shipped pretrained checkpoints (the tests must never touch the real ones)."""

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from bench import drawn
-from mnist_core.data.mnist import load_mnist, make_splits
+from mnist_core.data.mnist import make_splits
 from mnist_core.digits.strokes import BENCH_SEEDS, HAND_FAMILIES, synthetic_digits
 from mnist_core.train.config import TrainConfig
 from mnist_core.train.loop import with_synthetic
@@ -34,8 +34,7 @@ def test_training_digits_are_never_the_benchmarks() -> None:
         assert not same.any()
 
 
-def test_they_join_the_training_set_only(mnist_dir) -> None:
-    raw = load_mnist(mnist_dir)
+def test_they_join_the_training_set_only(raw) -> None:
     config = TrainConfig(model="lenet5", train_subset=1000, val_size=500, synthetic=40)
     assert config.train_size == 1040
     splits = make_splits(raw, val_size=500, train_subset=1000, seed=0)

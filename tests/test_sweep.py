@@ -10,18 +10,11 @@ import time
 import pytest
 
 from mnist_core.cli.main import main
-from mnist_core.data.mnist import load_mnist
 from mnist_core.errors import ConfigError
 from mnist_core.jobs import JobManager
 from mnist_core.storage.store import ModelStore
 from mnist_core.train.config import TrainConfig
 from mnist_core.train.sweep import MAX_RUNS, SweepParam, SweepSpec
-
-
-@pytest.fixture(scope="module")
-def mnist_raw(mnist_dir):
-    return load_mnist(mnist_dir)
-
 
 BASE = TrainConfig(model="mlp", epochs=1, train_subset=600, val_size=100)
 
@@ -161,6 +154,7 @@ def test_stop_sweep_stops_the_running_run_and_empties_the_queue(mnist_raw, tmp_p
         manager.shutdown()
 
 
+@pytest.mark.slow
 def test_the_sweep_command_writes_a_json_report(mnist_dir, tmp_path, capsys):
     out = tmp_path / "sweep.json"
     rc = main(

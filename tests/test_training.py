@@ -5,17 +5,11 @@ import threading
 import pytest
 import torch
 
-from mnist_core.data.mnist import load_mnist
 from mnist_core.train.config import TrainConfig
 from mnist_core.train.control import TrainControl
 from mnist_core.train.evaluation import evaluate
 from mnist_core.train.events import AccuracyCheck, EpochMetrics, RunEnded, RunStarted, StepMetrics
 from mnist_core.train.loop import build_model, fit
-
-
-@pytest.fixture(scope="module")
-def raw(mnist_dir):
-    return load_mnist(mnist_dir)
 
 
 def small(model="lenet5", **kw):
@@ -57,6 +51,7 @@ def test_other_models_learn(raw, model):
     assert end.test_accuracy > 0.5  # measured at the end even with eval_test off
 
 
+@pytest.mark.slow
 def test_same_seed_same_numbers_on_cpu(raw):
     config = small("resnet", epochs=1, train_subset=300)
     a = [e for e in run(config, raw) if isinstance(e, StepMetrics | EpochMetrics)]

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from mnist_core.data.mnist import load_mnist
+from mnist_core.data.mnist import MnistRaw
 from mnist_core.errors import CheckpointError
 from mnist_core.jobs.snapshot import JobState
 from mnist_core.jobs.weights import RunWeights, save_to_store
@@ -27,8 +27,7 @@ CONFIG = TrainConfig.for_model("mlp", train_subset=1000, val_size=500, batch_siz
 
 
 @pytest.fixture(scope="module")
-def test_set(mnist_dir: Path) -> tuple[torch.Tensor, torch.Tensor]:
-    raw = load_mnist(mnist_dir)
+def test_set(raw: MnistRaw) -> tuple[torch.Tensor, torch.Tensor]:
     return raw.test_images[:500], raw.test_labels[:500]
 
 

@@ -92,6 +92,8 @@ class JobManager:
             one, divided by max_running, so concurrent jobs share the cores instead of fighting).
         executor: where each job's training loop runs (`executors/base.py`; default: a thread of
             this process). One that is passed in is shared: `shutdown` leaves it running.
+        clock: the monotonic seconds that leases and `done_ttl_s` are measured in (default:
+            `time.monotonic`; tests pass a clock they move by hand instead of sleeping).
     """
 
     def __init__(
@@ -106,7 +108,9 @@ class JobManager:
         done_ttl_s: float = 1800.0,
         keep_weights: int = 32,
         executor: Executor | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        self._clock = clock
         self._owns_executor = executor is None
         self.executor = executor if executor is not None else ThreadExecutor()
         self.max_running = (
@@ -120,7 +124,7 @@ class JobManager:
             raise ConfigError(f"keep_finished must be 0 or more, got {keep_finished!r}.")
         self.lease_s = float(lease_s)
         self.done_ttl_s = float(done_ttl_s)
-        self._owner_seen: dict[str, float] = {}  # owner -> time.monotonic() of last contact
+        self._owner_seen: dict[str, float] = {}  # owner -> clock() of last contact
         self.keep_finished = int(keep_finished)
         if keep_weights < 0:
             raise ConfigError(f"keep_weights must be 0 or more, got {keep_weights!r}.")
@@ -194,8 +198,8 @@ class JobManager:
                 finetune=finetune,
                 executor=self.executor,
             )
-            self._jobs[job_id] = Job(runner, owner, next(self._seq), time.monotonic())
-            self._owner_seen[owner] = time.monotonic()
+            self._jobs[job_id] = Job(runner, owner, next(self._seq), self._clock())
+            self._owner_seen[owner] = self._clock()
             self._queue.append(job_id)
             self._tick()  # starts it at once when a slot is free
             self._cond.notify_all()
@@ -226,7 +230,7 @@ class JobManager:
             )
             self._sweeps[sweep_id] = record
             self._submitting.add(sweep_id)  # no jobs yet: not to be taken for a done sweep
-            self._owner_seen[owner] = time.monotonic()
+            self._owner_seen[owner] = self._clock()
         tags = {"sweep": name, "sweep_id": sweep_id, "sweep_params": list(spec.param_names)}
         try:
             for overrides in spec.overrides():
@@ -270,7 +274,7 @@ class JobManager:
         """The owner is still around: renew the lease of every run of their sweeps not yet
         done (cheap: no snapshots; the sidebar calls it on every page run)."""
         with self._cond:
-            now = time.monotonic()
+            now = self._clock()
             self._owner_seen[owner] = now
             for record in self._sweeps.values():
                 if record.owner != owner:
@@ -314,7 +318,7 @@ class JobManager:
         """The owner is still watching: renew the job's lease."""
         with self._cond:
             job = self._get(job_id)
-            job.last_seen = self._owner_seen[job.owner] = time.monotonic()
+            job.last_seen = self._owner_seen[job.owner] = self._clock()
 
     def remove(self, job_id: str) -> None:
         """Forget a done job (its saved checkpoint, if any, stays in the store)."""
@@ -359,7 +363,7 @@ class JobManager:
         """
         with self._cond:
             if owner is not None:
-                self._owner_seen[owner] = time.monotonic()
+                self._owner_seen[owner] = self._clock()
             chosen = [j for j in self._jobs.values() if owner is None or j.owner == owner]
             chosen.sort(key=lambda j: j.seq, reverse=True)
             return [self._snapshot(j) for j in chosen]
@@ -414,7 +418,7 @@ class JobManager:
 
     def _tick(self) -> None:
         """Expire leases, start queued jobs into free slots, trim histories. Lock held."""
-        now = time.monotonic()
+        now = self._clock()
         expire_leases(self._jobs.values(), now, self.lease_s)
         # FIFO: drop ids that are no longer queued (stopped, expired), start the rest in order.
         self._queue = deque(
