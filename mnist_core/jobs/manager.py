@@ -8,6 +8,10 @@ closed, so a lease is the only way to learn that nobody is watching any more.
 
 Each owner (a browser session) keeps its most recent `keep_finished` done jobs; older ones
 are dropped. An exception inside a job marks that job failed and nothing else.
+
+Over 400 lines on purpose: the public API the app calls (submit, sweeps, control, snapshots,
+weights) and the scheduler share one lock and one table of jobs; the pieces that stand alone
+live in runner.py, sweeps.py, housekeeping.py and executors/.
 """
 
 from __future__ import annotations
