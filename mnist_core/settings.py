@@ -14,6 +14,9 @@ This is the only module that reads ``MNIST_*`` variables; everything else asks `
     MNIST_MAX_JOBS         training jobs run at once by a job manager; the others queue.
                            Default: not set (2 with a CUDA GPU, 1 on a CPU; on Ray, one
                            per CPU of the cluster).
+    MNIST_MAX_QUEUED       runs one visitor may have waiting in the queue (a sweep's runs count
+                           one each); beyond it a new run is refused with a message.
+                           Default: 64 (the largest sweep).
     MNIST_EXECUTOR         where the app's jobs train: process (warm child processes of this
                            machine), thread (threads of the app's process) or ray.
                            Default: process; ray when MNIST_RAY_ADDRESS is set.
@@ -40,10 +43,12 @@ __all__ = [
     "CHECKPOINTS_DIR_ENV",
     "DATA_DIR_ENV",
     "DEFAULT_DATA_DIR",
+    "DEFAULT_MAX_QUEUED",
     "DEFAULT_RUNS_DIR",
     "EXECUTOR_ENV",
     "EXECUTOR_KINDS",
     "MAX_JOBS_ENV",
+    "MAX_QUEUED_ENV",
     "PACKAGED_PRETRAINED_DIR",
     "RAY_ADDRESS_ENV",
     "RUNS_DIR_ENV",
@@ -57,6 +62,8 @@ DATA_DIR_ENV = "MNIST_DATA_DIR"
 RUNS_DIR_ENV = "MNIST_RUNS_DIR"
 CHECKPOINTS_DIR_ENV = "MNIST_CHECKPOINTS_DIR"
 MAX_JOBS_ENV = "MNIST_MAX_JOBS"
+MAX_QUEUED_ENV = "MNIST_MAX_QUEUED"
+DEFAULT_MAX_QUEUED = 64  # per visitor: room for the largest sweep (64 runs) and nothing else
 EXECUTOR_ENV = "MNIST_EXECUTOR"
 RAY_ADDRESS_ENV = "MNIST_RAY_ADDRESS"
 EXECUTOR_KINDS = ("process", "thread", "ray")
@@ -97,6 +104,11 @@ VARIABLES: dict[str, tuple[str, str]] = {
         "training jobs run at once, a whole number of at least 1; the others queue "
         "(not set: 2 with a CUDA GPU, 1 on a CPU; on Ray, one per CPU of the cluster)",
     ),
+    MAX_QUEUED_ENV: (
+        str(DEFAULT_MAX_QUEUED),
+        "runs one visitor may have waiting in the queue, a whole number of at least 1 (a "
+        "sweep's runs count one each); beyond it a new run is refused with a message",
+    ),
     EXECUTOR_ENV: (
         "process",
         "where the app's jobs train: process (warm child processes of this machine), thread "
@@ -119,6 +131,7 @@ class Settings:
     runs_dir: Path = DEFAULT_RUNS_DIR  # $MNIST_RUNS_DIR
     pretrained_dir: Path = PACKAGED_PRETRAINED_DIR  # $MNIST_CHECKPOINTS_DIR
     max_jobs: int | None = None  # $MNIST_MAX_JOBS; None: the job manager picks (GPU 2, CPU 1)
+    max_queued: int = DEFAULT_MAX_QUEUED  # $MNIST_MAX_QUEUED, per visitor
     executor: str = "process"  # $MNIST_EXECUTOR
     ray_address: str | None = None  # $MNIST_RAY_ADDRESS
 
@@ -134,6 +147,10 @@ class Settings:
             raise ConfigError(f"max_jobs must be a whole number, got {self.max_jobs!r}.")
         if self.max_jobs is not None and self.max_jobs < 1:
             raise ConfigError(f"max_jobs must be at least 1, got {self.max_jobs}.")
+        if isinstance(self.max_queued, bool) or not isinstance(self.max_queued, int):
+            raise ConfigError(f"max_queued must be a whole number, got {self.max_queued!r}.")
+        if self.max_queued < 1:
+            raise ConfigError(f"max_queued must be at least 1, got {self.max_queued}.")
 
 
 def _text(environ: Mapping[str, str], name: str) -> str | None:
@@ -146,8 +163,9 @@ def _path(environ: Mapping[str, str], name: str) -> Path | None:
     return Path(value).expanduser() if value is not None else None
 
 
-def _max_jobs(environ: Mapping[str, str]) -> int | None:
-    value = _text(environ, MAX_JOBS_ENV)
+def _whole_number(environ: Mapping[str, str], name: str, unset: str) -> int | None:
+    """A whole number of at least 1, None when not set; `unset` says what not setting does."""
+    value = _text(environ, name)
     if value is None:
         return None
     try:
@@ -156,8 +174,8 @@ def _max_jobs(environ: Mapping[str, str]) -> int | None:
         number = 0
     if number < 1:
         raise ConfigError(
-            f"{MAX_JOBS_ENV} must be a whole number of at least 1, got {value!r}. "
-            f"Set it to e.g. 1, or unset it to let the app choose (2 with a CUDA GPU, 1 on a CPU)."
+            f"{name} must be a whole number of at least 1, got {value!r}. "
+            f"Set it to e.g. 1, or unset it {unset}."
         )
     return number
 
@@ -191,7 +209,11 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         data_dir=_path(env, DATA_DIR_ENV),
         runs_dir=_path(env, RUNS_DIR_ENV) or DEFAULT_RUNS_DIR,
         pretrained_dir=_path(env, CHECKPOINTS_DIR_ENV) or PACKAGED_PRETRAINED_DIR,
-        max_jobs=_max_jobs(env),
+        max_jobs=_whole_number(
+            env, MAX_JOBS_ENV, "to let the app choose (2 with a CUDA GPU, 1 on a CPU)"
+        ),
+        max_queued=_whole_number(env, MAX_QUEUED_ENV, f"for the default ({DEFAULT_MAX_QUEUED})")
+        or DEFAULT_MAX_QUEUED,
     )
 
 

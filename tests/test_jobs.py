@@ -37,6 +37,7 @@ from mnist_core.train.config import TrainConfig
 from mnist_core.train.evaluation import evaluate
 from mnist_core.train.events import RunEnded, StepMetrics
 from mnist_core.train.loop import build_model, fit
+from mnist_core.train.sweep import SweepParam, SweepSpec
 from tests.canned_executor import CannedExecutor
 
 RAY = pytest.param("ray", marks=[pytest.mark.ray, pytest.mark.slow])  # a Ray cluster starts
@@ -137,7 +138,8 @@ def wait_for(
         if until(snap):
             return snap
         if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting; last snapshot: {snap.status} {snap.message}")
+            last = f"{snap.status} {snap.message}" if isinstance(snap, JobSnapshot) else snap
+            raise AssertionError(f"timed out waiting; last: {last}")
         time.sleep(0.01)
 
 
@@ -186,6 +188,69 @@ def test_eight_jobs_two_at_a_time_fifo_with_queue_positions(make_manager):
 
 
 @BOOKKEEPING
+def test_a_single_run_waits_for_at_most_one_run_of_another_visitors_sweep(make_manager):
+    """Issue 26, item 5: one visitor's 12-run sweep held another visitor's Quick look at
+    position 7. Visitors take turns now: the sweep's first run trains, the other visitor's run
+    is next (position 1), and the sweep's other runs follow it."""
+    manager = make_manager(1, keep_finished=20)
+    sweep = manager.submit_sweep(
+        SweepSpec(long(), (SweepParam("seed", tuple(range(12))),)), owner="ann"
+    )
+    sweep_jobs = [r.job_id for r in manager.sweep(sweep).runs]
+    quick = manager.submit(tiny(), owner="bob")
+    wait_for(lambda: manager.snapshot(quick), lambda s: s.queue_position == 1)
+    positions = {j: manager.snapshot(j).queue_position for j in sweep_jobs[1:]}
+    assert sorted(positions.values()) == list(range(2, 13))
+    manager.stop(sweep_jobs[0])
+    assert wait_done(manager, quick).status == "finished"  # before any other run of the sweep
+    assert all(manager.snapshot(j).status == "queued" for j in sweep_jobs[2:])
+    manager.stop_sweep(sweep)
+
+
+@BOOKKEEPING
+def test_three_visitors_take_turns_and_positions_follow_the_turns(make_manager):
+    manager = make_manager(1, keep_finished=20)
+    first = manager.submit(long(), owner="ann")  # trains now
+    ann = [manager.submit(long(), owner="ann") for _ in range(2)]
+    bob = [manager.submit(long(), owner="bob") for _ in range(2)]
+    cid = manager.submit(long(), owner="cid")
+    expected = [bob[0], cid, ann[0], bob[1], ann[1]]  # who was served least recently goes first
+    wait_for(
+        lambda: [manager.snapshot(j).queue_position for j in expected],
+        lambda got: got == [1, 2, 3, 4, 5],
+    )
+    started: list[str] = []
+    running = first
+    for _ in expected:
+        manager.stop(running)
+        wait_done(manager, running)
+        running = wait_for(
+            lambda: [s.job_id for s in manager.jobs() if s.active],
+            lambda ids: len(ids) == 1,
+        )[0]
+        started.append(running)
+    assert started == expected
+    manager.stop(running)
+
+
+@BOOKKEEPING
+def test_a_visitor_may_queue_at_most_max_queued_runs(make_manager):
+    manager = make_manager(1, max_queued=3)
+    manager.submit(long(), owner="ann")  # trains: not waiting
+    waiting = [manager.submit(long(), owner="ann") for _ in range(3)]
+    with pytest.raises(JobError, match=r"3 runs waiting in the queue.*Wait for some to start"):
+        manager.submit(tiny(), owner="ann")
+    with pytest.raises(JobError, match="these 2 runs"):  # a sweep: all or nothing
+        manager.submit_sweep(SweepSpec(tiny(), (SweepParam("seed", (1, 2)),)), owner="ann")
+    assert len(manager.jobs("ann")) == 4  # nothing of the refused ones was queued
+    manager.submit(long(), owner="bob")  # the cap is per visitor
+    manager.stop(waiting[0])
+    manager.submit(long(), owner="ann")  # room again
+    for snap in manager.jobs():
+        manager.stop(snap.job_id)
+
+
+@BOOKKEEPING
 def test_submit_from_many_threads_at_once(make_manager):
     manager = make_manager(1)
     ids: list[str] = []
@@ -218,7 +283,8 @@ def test_finished_jobs_kept_per_owner_oldest_dropped(make_manager):
     manager = make_manager(1, keep_finished=2)
     ids = [manager.submit(tiny(), owner="ann") for _ in range(3)]
     other = manager.submit(tiny(), owner="bob")
-    wait_done(manager, other)  # FIFO: the last submitted ends last
+    for job in [*ids, other]:  # visitors take turns: bob's run starts second
+        wait_done(manager, job)
     # the scheduler's tick after the run's end trims the history
     wait_for(lambda: manager.jobs("ann"), lambda jobs: len(jobs) <= 2)
     assert [s.job_id for s in manager.jobs("ann")] == [ids[2], ids[1]]

@@ -70,9 +70,14 @@ def get_executor() -> Executor:
 
 
 @st.cache_resource(show_spinner=False)
-def _manager(pretrained: str, runs: str, kind: str, ray_address: str | None) -> JobManager:
+def _manager(
+    pretrained: str, runs: str, kind: str, ray_address: str | None, max_queued: int
+) -> JobManager:
     manager = JobManager(
-        data=get_data_source(), store=_store(pretrained, runs), executor=get_executor()
+        data=get_data_source(),
+        store=_store(pretrained, runs),
+        executor=get_executor(),
+        max_queued=max_queued,
     )
     _managers.append(manager)
     return manager
@@ -81,7 +86,7 @@ def _manager(pretrained: str, runs: str, kind: str, ray_address: str | None) -> 
 def get_manager() -> JobManager:
     """The background training job manager (one per server process)."""
     s = settings()
-    return _manager(str(pretrained_dir()), str(runs_dir()), s.executor, s.ray_address)
+    return _manager(str(pretrained_dir()), str(runs_dir()), s.executor, s.ray_address, s.max_queued)
 
 
 def shutdown(timeout: float = 5.0) -> None:

@@ -32,11 +32,12 @@ from torch import nn
 from mnist_core.data.mnist import MnistRaw, MnistSource
 from mnist_core.errors import ConfigError, MnistError
 from mnist_core.jobs.executors.base import Executor, Placement, ThreadExecutor, WorkerLost
+from mnist_core.jobs.fairness import start_order
 from mnist_core.jobs.housekeeping import Job, expire_leases, trim_history
 from mnist_core.jobs.runner import TrainingRunner
 from mnist_core.jobs.snapshot import ACTIVE_STATUSES, DONE_STATUSES, JobSnapshot
 from mnist_core.jobs.sweeps import SweepRecord, SweepSnapshot
-from mnist_core.settings import MAX_JOBS_ENV, settings
+from mnist_core.settings import DEFAULT_MAX_QUEUED, MAX_JOBS_ENV, settings
 from mnist_core.storage.checkpoints import Checkpoint
 from mnist_core.storage.store import ModelStore, unique_name
 from mnist_core.train.config import TrainConfig
@@ -98,6 +99,8 @@ class JobManager:
             this process). One that is passed in is shared: `shutdown` leaves it running.
         clock: the monotonic seconds that leases and `done_ttl_s` are measured in (default:
             `time.monotonic`; tests pass a clock they move by hand instead of sleeping).
+        max_queued: runs one owner may have waiting (queued, not started); a submit beyond
+            it raises JobError with what to do (default: $MNIST_MAX_QUEUED's default, 64).
     """
 
     def __init__(
@@ -113,8 +116,12 @@ class JobManager:
         keep_weights: int = 32,
         executor: Executor | None = None,
         clock: Callable[[], float] = time.monotonic,
+        max_queued: int = DEFAULT_MAX_QUEUED,
     ) -> None:
         self._clock = clock
+        if max_queued < 1:
+            raise ConfigError(f"max_queued must be at least 1, got {max_queued!r}.")
+        self.max_queued = int(max_queued)
         self._owns_executor = executor is None
         self.executor = executor if executor is not None else ThreadExecutor()
         self.max_running = (
@@ -143,7 +150,10 @@ class JobManager:
         self._data = data if data is not None else MnistSource()
         self._cond = threading.Condition(threading.RLock())
         self._jobs: dict[str, Job] = {}
-        self._queue: deque[str] = deque()  # ids of queued jobs, FIFO
+        self._queue: deque[str] = deque()  # ids of queued jobs, in the order submitted
+        self._order: list[str] = []  # the same ids in the order they will start (fairness.py)
+        self._starts = itertools.count(1)
+        self._last_start: dict[str, int] = {}  # owner -> number of their latest start
         self._seq = itertools.count(1)
         self._numbers: dict[tuple[str, str], itertools.count] = {}  # (owner, model) -> "#n"
         self._sweeps: dict[str, SweepRecord] = {}
@@ -180,6 +190,7 @@ class JobManager:
         with self._cond:
             if self._closed:
                 raise JobError("The job manager has shut down: no new jobs.")
+            self._check_queue_room(owner, 1)
             job_id = uuid.uuid4().hex[:12]
             taken |= {j.runner.name for j in self._jobs.values() if j.owner == owner}
             if name:
@@ -219,6 +230,7 @@ class JobManager:
         with self._cond:
             if self._closed:
                 raise JobError("The job manager has shut down: no new jobs.")
+            self._check_queue_room(owner, spec.n_runs)
             taken = {r.name for r in self._sweeps.values() if r.owner == owner}
             name = name or spec.name
             if name:
@@ -424,13 +436,18 @@ class JobManager:
         """Expire leases, start queued jobs into free slots, trim histories. Lock held."""
         now = self._clock()
         expire_leases(self._jobs.values(), now, self.lease_s)
-        # FIFO: drop ids that are no longer queued (stopped, expired), start the rest in order.
+        # Drop ids that are no longer queued (stopped, expired); visitors take turns at the
+        # free slots (fairness.py), and the order left is what the queue positions say.
         self._queue = deque(
             i for i in self._queue if i in self._jobs and self._jobs[i].runner.status == "queued"
         )
-        while self._queue and self._running() < self.max_running and not self._closed:
-            job_id = self._queue.popleft()
-            self._jobs[job_id].runner.start()
+        self._order = self._start_order()
+        while self._order and self._running() < self.max_running and not self._closed:
+            job = self._jobs[self._order[0]]
+            self._queue.remove(job.runner.job_id)
+            self._last_start[job.owner] = next(self._starts)
+            job.runner.start()
+            self._order = self._start_order()
         self._observe_sweeps()  # before trimming: a forgotten job's figures stay in its sweep
         trim_history(
             self._jobs,
@@ -444,6 +461,8 @@ class JobManager:
         owners = {job.owner for job in self._jobs.values()}
         for key in [k for k in self._numbers if k[0] not in owners]:
             del self._numbers[key]
+        for owner in [o for o in self._last_start if o not in owners]:
+            del self._last_start[owner]
         self._trim_sweeps(owners)
 
     def _observe_sweeps(self) -> None:
@@ -478,6 +497,25 @@ class JobManager:
         live = {j: self._snapshot(self._jobs[j]) for j in record.pending if j in self._jobs}
         return record.snapshot(live, self.max_running)
 
+    def _start_order(self) -> list[str]:
+        busy = {j.owner for j in self._jobs.values() if j.runner.status in ACTIVE_STATUSES}
+        queued = [(i, self._jobs[i].owner) for i in self._queue]
+        return start_order(queued, self._last_start, busy)
+
+    def _check_queue_room(self, owner: str, runs: int) -> None:
+        """JobError when `runs` more would put more than max_queued of `owner`'s runs in the
+        queue. Lock held."""
+        waiting = sum(
+            1 for j in self._jobs.values() if j.owner == owner and j.runner.status == "queued"
+        )
+        if waiting + runs > self.max_queued:
+            what = "this run" if runs == 1 else f"these {runs} runs"
+            raise JobError(
+                f"You already have {waiting} run{'' if waiting == 1 else 's'} waiting in the "
+                f"queue; with {what} it would be more than {self.max_queued}, the most one "
+                "visitor may queue. Wait for some to start, or stop some, then try again."
+            )
+
     def _running(self) -> int:
         return sum(1 for j in self._jobs.values() if j.runner.status in ACTIVE_STATUSES)
 
@@ -495,7 +533,7 @@ class JobManager:
         if snap.status != "queued":
             return snap
         try:
-            position = self._queue.index(job.runner.job_id) + 1
+            position = self._order.index(job.runner.job_id) + 1
         except ValueError:  # between submit and the first tick
             return snap
         return dataclasses.replace(
