@@ -251,6 +251,27 @@ def test_a_visitor_may_queue_at_most_max_queued_runs(make_manager):
 
 
 @BOOKKEEPING
+def test_a_server_stop_saves_each_run_it_cut_short_as_a_stopped_run(make_manager, store):
+    """Issue 26, item 7: a server stop (Cloud reboots, sleeps and redeploys) saves every run
+    that trained as a stopped run its owner finds after the restart; queued runs, which never
+    trained, and runs already done are left as they were."""
+    manager = make_manager(1)
+    done = manager.submit(tiny(), owner="ann")
+    wait_done(manager, done)
+    training = manager.submit(long(), owner="ann", name="cut short")
+    queued = manager.submit(long(), owner="bob")
+    wait_for(lambda: manager.snapshot(training), lambda s: s.step >= 1)
+    manager.shutdown(timeout=30)
+    cut = manager.snapshot(training)
+    assert cut.status == "stopped" and cut.checkpoint_id is not None
+    assert store.load(cut.checkpoint_id).metrics["status"] == "stopped"
+    assert manager.snapshot(queued).checkpoint_id is None
+    assert [m.name for m in store.list("bob") if m.owner] == []
+    ann = sorted(m.name for m in store.list("ann") if m.owner)
+    assert ann == sorted(["cut short", manager.snapshot(done).name])
+
+
+@BOOKKEEPING
 def test_submit_from_many_threads_at_once(make_manager):
     manager = make_manager(1)
     ids: list[str] = []
