@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import importlib
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -37,10 +38,16 @@ def test_the_lifespan_stops_the_jobs_when_the_server_stops(
             assert manager.snapshot(job_id).status == "running"
         return manager, job_id
 
-    manager, job_id = asyncio.run(serve())
+    # A thread of its own: the e2e tests' Playwright (sync API) keeps an event loop running in
+    # the main thread for the whole session, and asyncio.run refuses to start inside one.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        manager, job_id = pool.submit(asyncio.run, serve()).result()
     snap = manager.snapshot(job_id)
     assert snap.status == "stopped", snap
     assert "shutting down" in snap.message
+    # Saved as a stopped run (issue 26, item 7): its visitor finds it after the restart.
+    assert snap.checkpoint_id is not None
+    assert [m.name for m in get_manager().store.list("visitor") if m.owner] == [snap.name]
     assert 0 < snap.step < snap.total_steps  # ended between two steps, not at the end
     with pytest.raises(JobError):
         manager.submit(config, "visitor")

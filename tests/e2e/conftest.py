@@ -195,11 +195,12 @@ def launch_server(
 def start_server(
     mnist_dir: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Callable[..., StreamlitServer]]:
-    """Factory: start_server(name, **env) -> a running server, stopped at the end of the run."""
+    """Factory: start_server(name, runs_dir=None, **env) -> a running server (on a new runs
+    folder unless one is given: a restart), stopped at the end of the run."""
     servers: list[StreamlitServer] = []
 
-    def start(name: str, **env: str) -> StreamlitServer:
-        runs = tmp_path_factory.mktemp(f"runs-{name}")
+    def start(name: str, runs_dir: Path | None = None, **env: str) -> StreamlitServer:
+        runs = runs_dir or tmp_path_factory.mktemp(f"runs-{name}")
         server = launch_server(name, runs, mnist_dir, **env)
         servers.append(server)
         return server
@@ -280,6 +281,11 @@ class StApp:
         if "/_stcore/stream" in ws.url:
             ws.on("framesent", self.runs.on_sent)
             ws.on("framereceived", self.runs.on_received)
+
+    def moved_to(self, server: StreamlitServer) -> StApp:
+        """The same visitor (this page, its cookies) on another server, e.g. a restarted one."""
+        self.server = server
+        return self
 
     def new_tab(self, name: str) -> StApp:
         """Another tab of the same browser (same context, so the same cookies): a new
