@@ -184,6 +184,10 @@ def test_csv_holds_every_row_in_full_precision() -> None:
     assert table[1]["architecture"] == "LENET5"
     # Architecture options differ (MLP against LeNet-5): JSON in one cell.
     assert json.loads(table[0]["model_kwargs"])["hidden"]
+    # Issue 26, item 6: the owner folder ("me" here, a keyed hash of the cookie in the app)
+    # finds a visitor's models on disk: the CSV never holds it.
+    assert [r["id"] for r in table] == ["yours/a", "yours/b,-with-a-comma", "yours/upload"]
+    assert "me" not in {part for r in table for part in r["id"].split("/")}
 
 
 def test_a_selection_follows_its_runs_when_the_list_changes() -> None:

@@ -27,7 +27,14 @@ from mnist_core.errors import CheckpointError
 from mnist_core.settings import RUNS_DIR_ENV, settings
 from mnist_core.storage.checkpoints import Checkpoint, load_checkpoint, save_checkpoint
 
-__all__ = ["RUNS_DIR_ENV", "ModelStore", "StoredModel", "slugify", "unique_name"]
+__all__ = [
+    "RUNS_DIR_ENV",
+    "ModelStore",
+    "StoredModel",
+    "public_id",
+    "slugify",
+    "unique_name",
+]
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +76,16 @@ def unique_name(name: str, taken: set[str]) -> str:
     while f"{name} ({n})" in taken:
         n += 1
     return f"{name} ({n})"
+
+
+def public_id(model_id: str) -> str:
+    """A model's id as it may be shown or downloaded: "pretrained/<stem>" as it is, an owner's
+    "runs/<owner>/<stem>" as "yours/<stem>". The owner folder is never shown: it is what finds a
+    visitor's models on disk (storage/owners.py)."""
+    parts = model_id.split("/")
+    if len(parts) == 3 and parts[0] == "runs":
+        return f"yours/{parts[2]}"
+    return model_id
 
 
 def _is_slug(text: str) -> bool:

@@ -5,9 +5,13 @@ from __future__ import annotations
 
 import re
 import time
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
+
+from mnist_core.storage.owners import owner_key, owner_of
+from ui.visitor import VISITOR_COOKIE
 
 pytestmark = pytest.mark.e2e
 
@@ -39,7 +43,7 @@ def _trace_names(st, key: str) -> set[str]:
     return set(names)
 
 
-def test_a_sweep_then_compare_two_of_its_runs(st) -> None:
+def test_a_sweep_then_compare_two_of_its_runs(st, streamlit_server) -> None:
     st.open("/")
     st.select_option("Architecture", "MLP", within=st.sidebar)
     st.after_rerun(st.button("Quick look", within=st.sidebar).click)
@@ -84,3 +88,15 @@ def test_a_sweep_then_compare_two_of_its_runs(st) -> None:
     expect(st.keyed("compare_sweep_chart").locator(".js-plotly-plot")).to_have_count(1)
     st.assert_no_errors()
     st.shot("compare-two-runs")
+
+    # Issue 26, item 6: the downloaded table holds neither the cookie (the only key to this
+    # visitor's models) nor their folder's name; their runs are "yours/...".
+    with st.page.expect_download() as info:
+        st.main.get_by_test_id("stDownloadButton").filter(has_text="Download the table").click()
+    table = Path(info.value.path()).read_text()
+    [cookie] = [c["value"] for c in st.page.context.cookies() if c["name"] == VISITOR_COOKIE]
+    runs = streamlit_server.runs_dir
+    folder = owner_of(cookie, owner_key(runs))
+    assert (runs / folder).is_dir()
+    assert cookie not in table and folder not in table and "runs/" not in table
+    assert table.count("yours/") >= 4, table

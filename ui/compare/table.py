@@ -10,6 +10,7 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from mnist_core.storage.store import public_id
 from ui.compare.runs import (
     Run,
     best_of,
@@ -111,13 +112,15 @@ def _csv_value(value: Any) -> Any:
 
 def table_csv(rows: Sequence[Mapping[str, Any]], params: Sequence[str]) -> str:
     """Every row, in full precision (accuracies as fractions, raw setting values), headed by
-    the settings' field names."""
+    the settings' field names; ids as `public_id` gives them."""
     header = ["id", NAME, ARCH, *params, *RESULT_COLUMNS]
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(header)
     for row in rows:
-        writer.writerow([_csv_value(row.get(k)) for k in header])
+        # The id as people may see it: never the owner folder of a visitor's runs.
+        shown = {**row, "id": public_id(row["id"])}
+        writer.writerow([_csv_value(shown.get(k)) for k in header])
     return buffer.getvalue()
 
 
