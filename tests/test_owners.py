@@ -3,9 +3,11 @@ no folder name, model id or file name can be replayed as the cookie (issue 26, i
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
 
@@ -65,3 +67,21 @@ def test_a_returning_visitor_keeps_the_models_saved_under_the_cookie(tmp_path):
     assert not (runs / visitor).exists()
     assert [m.name for m in store.list(owner) if m.owner] == ["old run"]
     assert not adopt_legacy_folder(runs, visitor, owner)  # once only
+
+
+def test_a_folder_that_cannot_move_is_logged_without_the_cookie(tmp_path, caplog, monkeypatch):
+    """The old folder's name is the cookie: a failed move must not print it (an OSError's
+    text and traceback name both paths)."""
+    runs = tmp_path / "runs"
+    visitor = new_visitor_id()
+    (runs / visitor).mkdir(parents=True)
+    owner = owner_of(visitor, owner_key(runs))
+
+    def busy(self, target):  # the file system refuses, as a busy mount would
+        raise OSError(errno.EBUSY, os.strerror(errno.EBUSY), str(self), str(target))
+
+    monkeypatch.setattr(Path, "rename", busy)
+    with caplog.at_level("DEBUG"):
+        assert not adopt_legacy_folder(runs, visitor, owner)
+    assert caplog.records and "busy" in caplog.text
+    assert visitor not in caplog.text and owner not in caplog.text

@@ -68,7 +68,9 @@ def adopt_legacy_folder(runs_dir: Path, visitor: str, owner: str) -> bool:
         return False
     try:
         old.rename(new)
-    except OSError:
-        log.warning("could not move a visitor's models to their hashed folder", exc_info=True)
+    except OSError as e:
+        # Without the paths (and no traceback, which would print them): the old folder's name
+        # is the visitor's cookie, and logs are read by more people than the runs folder.
+        log.warning("could not move a visitor's models to their hashed folder: %s", e.strerror)
         return False
     return True
