@@ -14,6 +14,7 @@ import os
 import signal
 import threading
 import time
+import types
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -27,6 +28,7 @@ from mnist_core.jobs import (
     JobManager,
     JobNotFound,
     JobSnapshot,
+    TrainingRunner,
     default_max_running,
 )
 from mnist_core.jobs.executors.base import Executor, RemoteExecutor
@@ -269,6 +271,35 @@ def test_a_server_stop_saves_each_run_it_cut_short_as_a_stopped_run(make_manager
     assert [m.name for m in store.list("bob") if m.owner] == []
     ann = sorted(m.name for m in store.list("ann") if m.owner)
     assert ann == sorted(["cut short", manager.snapshot(done).name])
+
+
+def test_waiting_on_a_job_while_its_thread_is_being_started(raw, monkeypatch):
+    """`join` (which `JobManager.wait` polls) read the runner's thread after `start` had made it
+    and before it had started it: "cannot join thread before it is started" (CI, once in three
+    full runs). The thread is published only once started; the start is slowed down here so
+    that the join lands in that window every time."""
+    import mnist_core.jobs.runner as runner_module
+
+    runner = TrainingRunner(
+        tiny(), lambda: raw, job_id="j", owner="o", name="mlp #1", executor=CannedExecutor()
+    )
+    starting = threading.Event()
+
+    class SlowStart(threading.Thread):
+        def start(self) -> None:
+            starting.set()
+            time.sleep(0.3)  # the window between making the thread and starting it
+            super().start()
+
+    monkeypatch.setattr(
+        runner_module, "threading", types.SimpleNamespace(Thread=SlowStart, Lock=threading.Lock)
+    )
+    starter = threading.Thread(target=runner.start)
+    starter.start()
+    assert starting.wait(10)
+    assert runner.join(0.01) is False  # not done yet, and no RuntimeError
+    starter.join(10)
+    assert runner.join(30) is True
 
 
 @BOOKKEEPING

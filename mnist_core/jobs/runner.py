@@ -90,11 +90,15 @@ class TrainingRunner:
         with self._lock:
             if self._thread is not None or not self._state.start(time.perf_counter()):
                 return False
-            self._thread = threading.Thread(
+            thread = threading.Thread(
                 target=self._run, name=f"mnist-job-{self.job_id}", daemon=True
             )
-            # Started under the lock so no stop() can slip in between the status and the thread.
-            self._thread.start()
+            # Started under the lock so no stop() can slip in between the status and the thread,
+            # and published only once started: `join` reads it without the lock, and joining a
+            # thread not yet started raises (seen in CI: JobManager.wait polling a job the
+            # scheduler was starting).
+            thread.start()
+            self._thread = thread
         return True
 
     def pause(self) -> bool:
