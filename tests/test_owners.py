@@ -6,6 +6,7 @@ from __future__ import annotations
 import errno
 import os
 import stat
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -35,9 +36,21 @@ def test_the_key_is_made_once_private_and_kept(tmp_path):
     assert owner_key(tmp_path) == first  # a restart reads the same key
     mode = stat.S_IMODE((tmp_path / KEY_FILE).stat().st_mode)
     assert mode == 0o600
-    with ThreadPoolExecutor(4) as pool:  # servers starting at once agree on one key
-        keys = set(pool.map(owner_key, [tmp_path / "fresh"] * 8))
-    assert len(keys) == 1
+    # Servers starting at once agree on one key, and none reads a half-written one (an exclusive
+    # create and then a write once let a loser read it empty). 8 threads released together on
+    # each of 30 fresh folders.
+    for n in range(30):
+        fresh = tmp_path / f"fresh{n}"
+        go = threading.Barrier(8)
+
+        def start(folder: Path = fresh, go: threading.Barrier = go) -> bytes:
+            go.wait(10)
+            return owner_key(folder)
+
+        with ThreadPoolExecutor(8) as pool:
+            keys = set(pool.map(lambda _: start(), range(8)))
+        assert len(keys) == 1
+        assert [f.name for f in fresh.iterdir()] == [KEY_FILE]  # no temporary file left
 
 
 def test_a_damaged_key_is_a_message_with_the_fix(tmp_path):

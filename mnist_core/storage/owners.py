@@ -10,6 +10,7 @@ keep their folders across restarts for as long as that disk lasts.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import logging
@@ -28,18 +29,26 @@ _KEY_BYTES = 32
 
 
 def owner_key(runs_dir: Path) -> bytes:
-    """The server's secret for `owner_of`, made on first use. Two servers starting at once on
-    one disk agree: the file is created exclusively and the loser reads the winner's key."""
+    """The server's secret for `owner_of`, made on first use. Servers (or sessions) starting at
+    once on one disk agree on one key: each writes a whole key to a file of its own and links
+    it into place, which only the first can do, so nobody ever reads a half-written key (an
+    exclusive create followed by a write let a loser read the file empty in between: 1 in 3
+    CI runs of the concurrent test)."""
     path = Path(runs_dir) / KEY_FILE
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:
-            pass
-        else:
-            with os.fdopen(fd, "w") as f:
-                f.write(secrets.token_hex(_KEY_BYTES))
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            mine = path.with_name(f"{KEY_FILE}.{secrets.token_hex(8)}.new")
+            fd = os.open(mine, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            try:
+                with os.fdopen(fd, "w") as f:
+                    f.write(secrets.token_hex(_KEY_BYTES))
+                    f.flush()
+                    os.fsync(f.fileno())
+                with contextlib.suppress(FileExistsError):  # another made it first: theirs
+                    os.link(mine, path)
+            finally:
+                mine.unlink(missing_ok=True)
         key = bytes.fromhex(path.read_text().strip())
     except (OSError, ValueError) as e:
         raise CheckpointError(
