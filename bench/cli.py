@@ -14,6 +14,7 @@ from types import ModuleType
 from typing import NoReturn
 
 from bench import (
+    deps,
     drawn,
     dynamics_cost,
     e2e_loop,
@@ -53,6 +54,7 @@ TOOLS: dict[str, ModuleType] = {
     "scaling": scaling,
     "panel": panel,
     "e2e-loop": e2e_loop,
+    "deps": deps,
 }
 
 

@@ -47,7 +47,7 @@ class OnnxCheck:
 
 _MISSING = (
     "ONNX export needs the onnx and onnxruntime packages: "
-    "pip install onnx onnxruntime (both are in requirements.txt)."
+    "pip install onnx onnxruntime (both are in requirements/common.txt)."
 )
 
 
