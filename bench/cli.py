@@ -14,6 +14,7 @@ from types import ModuleType
 from typing import NoReturn
 
 from bench import (
+    cloud,
     deps,
     drawn,
     dynamics_cost,
@@ -55,6 +56,7 @@ TOOLS: dict[str, ModuleType] = {
     "panel": panel,
     "e2e-loop": e2e_loop,
     "deps": deps,
+    "cloud": cloud,
 }
 
 

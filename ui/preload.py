@@ -2,6 +2,11 @@
 check: torch alone takes ~1 s to import on a 2-core CPU, and the first visitor would otherwise
 wait for it (first page 3.0 s -> 1.5 s, bench/first_render.py)."""
 
+# pandas before any session thread: plotly imports it on a figure's first use, and meanwhile
+# hands other threads the half-imported module from sys.modules ("partially initialized module
+# 'pandas' has no attribute 'Series"): 5 live-chart errors with four visitors on a fresh server
+# (python -m bench cloud); tests/test_preload.py reproduces it without this import.
+import pandas  # noqa: F401
 import plotly.graph_objects  # noqa: F401
 
 # torch, and torch._dynamo, which the first optimiser a process builds imports: 4.8 s of
