@@ -8,6 +8,9 @@
   torch's threads once at start-up (the app's server, each worker process, the CLI).
 - Threads: torch's intra-op thread count for the calling thread (`set_thread_count`), used by
   the job runner, the warm workers and the speed estimate alike.
+- Memory: the cgroup's memory limit (`cgroup_memory_limit`), and whether it makes this a small
+  container (`small_container`), where the app trains in its own process (see
+  SMALL_MEMORY_BYTES).
 - Heap: freed memory given back to the operating system after a training run. A run allocates
   and frees hundreds of megabytes of tensors (batches, activations, the optimiser's state) from
   its own thread. glibc keeps freed memory in per-thread arenas for reuse, so a server that
@@ -89,31 +92,76 @@ def _ancestors(base: Path, inner: str) -> list[Path]:
     return [base.joinpath(*parts[:n]) for n in range(len(parts), -1, -1)]
 
 
+def _group_files(
+    v1_controller: str, name: str, root: Path | None, proc_self_cgroup: Path | None
+) -> list[tuple[str, Path]]:
+    """Every `name` file that limits this process, with its cgroup version ("v1" or "v2"):
+    in its own group and each group above it (a limit set on a parent applies below).
+    `v1_controller`: the v1 hierarchy that holds `name` ("cpu", "memory")."""
+    root = CGROUP_ROOT if root is None else root
+    proc_self_cgroup = PROC_SELF_CGROUP if proc_self_cgroup is None else proc_self_cgroup
+    found: list[tuple[str, Path]] = []
+    for line in (_read(proc_self_cgroup) or "").splitlines():
+        hierarchy, _, rest = line.partition(":")
+        controllers, _, inner = rest.partition(":")
+        if hierarchy == "0" and controllers == "":  # v2, the unified hierarchy
+            found += [("v2", folder / name) for folder in _ancestors(root, inner)]
+        elif v1_controller in controllers.split(","):  # v1: e.g. mounted as cpu,cpuacct
+            for base in (root / controllers, root / v1_controller):
+                found += [("v1", folder / name) for folder in _ancestors(base, inner)]
+    return found
+
+
 def cgroup_cpu_limit(
     root: Path | None = None, proc_self_cgroup: Path | None = None
 ) -> float | None:
     """The CPU quota of this process's cgroup in CPUs (e.g. 0.5, 2.0), the smallest along its
     path; None where there is none. cgroup v1: cpu.cfs_quota_us / cpu.cfs_period_us (-1: no
     quota); v2: cpu.max, "max 100000" or "<quota> <period>"."""
-    root = CGROUP_ROOT if root is None else root
-    proc_self_cgroup = PROC_SELF_CGROUP if proc_self_cgroup is None else proc_self_cgroup
     limits: list[float] = []
-    for line in (_read(proc_self_cgroup) or "").splitlines():
-        hierarchy, _, rest = line.partition(":")
-        controllers, _, inner = rest.partition(":")
-        if hierarchy == "0" and controllers == "":  # v2, the unified hierarchy
-            for folder in _ancestors(root, inner):
-                quota, _, period = (_read(folder / "cpu.max") or "").partition(" ")
-                if quota.isdigit() and period.isdigit() and int(period) > 0:
-                    limits.append(int(quota) / int(period))
-        elif "cpu" in controllers.split(","):  # v1: mounted as cpu, or cpu,cpuacct
-            for base in (root / controllers, root / "cpu"):
-                for folder in _ancestors(base, inner):
-                    quota = _read(folder / "cpu.cfs_quota_us") or ""
-                    period = _read(folder / "cpu.cfs_period_us") or ""
-                    if quota.isdigit() and period.isdigit() and int(period) > 0:
-                        limits.append(int(quota) / int(period))
+    for version, path in _group_files("cpu", "cpu.max", root, proc_self_cgroup):
+        if version == "v2":
+            quota, _, period = (_read(path) or "").partition(" ")
+        else:
+            quota = _read(path.with_name("cpu.cfs_quota_us")) or ""
+            period = _read(path.with_name("cpu.cfs_period_us")) or ""
+        if quota.isdigit() and period.isdigit() and int(period) > 0:
+            limits.append(int(quota) / int(period))
     return min(limits) if limits else None
+
+
+def cgroup_memory_limit(
+    root: Path | None = None, proc_self_cgroup: Path | None = None
+) -> int | None:
+    """The memory limit of this process's cgroup in bytes, the smallest along its path; None
+    where there is none. cgroup v1: memory.limit_in_bytes (no limit reads as a huge number,
+    about 2**63); v2: memory.max ("max": none)."""
+    limits: list[int] = []
+    for version, path in _group_files("memory", "memory.max", root, proc_self_cgroup):
+        if version == "v1":
+            path = path.with_name("memory.limit_in_bytes")
+        value = _read(path) or ""
+        if value.isdigit() and int(value) < NO_MEMORY_LIMIT:
+            limits.append(int(value))
+    return min(limits) if limits else None
+
+
+# A cgroup v1 memory limit at or above this is "none" (the kernel shows 2**63 rounded down to
+# a page there); no machine has an exabyte.
+NO_MEMORY_LIMIT = 2**60
+# Under this much memory the app trains in its own process rather than in a child process,
+# which holds a second interpreter and its own copy of torch. In a 1 GiB, 1-CPU cgroup with four
+# visitors (one training a LeNet-5, one drawing, one on Inside, one queued), the app's processes
+# peaked at 961 MiB of PSS with a training child and 564 MiB without (python -m bench cloud,
+# bench/RESULTS.md); Streamlit Community Cloud gives an app 690 MB-2.7 GB.
+SMALL_MEMORY_BYTES = 2 * 1024**3
+
+
+def small_container(limit: int | None = None) -> bool:
+    """Whether this process's memory limit (`cgroup_memory_limit()` unless given) is under
+    SMALL_MEMORY_BYTES: a container too small for a training child process beside the app."""
+    limit = cgroup_memory_limit() if limit is None else limit
+    return limit is not None and limit < SMALL_MEMORY_BYTES
 
 
 def usable_cpus(root: Path | None = None, proc_self_cgroup: Path | None = None) -> int:

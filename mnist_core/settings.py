@@ -18,8 +18,10 @@ This is the only module that reads ``MNIST_*`` variables; everything else asks `
                            one each); beyond it a new run is refused with a message.
                            Default: 64 (the largest sweep).
     MNIST_EXECUTOR         where the app's jobs train: process (warm child processes of this
-                           machine), thread (threads of the app's process) or ray.
-                           Default: process; ray when MNIST_RAY_ADDRESS is set.
+                           machine), thread (threads of the app's process), ray, or auto.
+                           Default: auto: process, or thread in a container with under 2 GiB
+                           of memory (mnist_core.machine.small_container); ray when
+                           MNIST_RAY_ADDRESS is set.
     MNIST_RAY_ADDRESS      the Ray cluster for the ray executor: auto (one running on this
                            machine), ray://host:10001 (a remote one), or local (start one in
                            the app). Default: not set (local, when MNIST_EXECUTOR=ray).
@@ -66,7 +68,7 @@ MAX_QUEUED_ENV = "MNIST_MAX_QUEUED"
 DEFAULT_MAX_QUEUED = 64  # per visitor: room for the largest sweep (64 runs) and nothing else
 EXECUTOR_ENV = "MNIST_EXECUTOR"
 RAY_ADDRESS_ENV = "MNIST_RAY_ADDRESS"
-EXECUTOR_KINDS = ("process", "thread", "ray")
+EXECUTOR_KINDS = ("auto", "process", "thread", "ray")
 
 # Relative paths are relative to the current folder when used, like the app's own downloads.
 DEFAULT_DATA_DIR = Path("data/MNIST/raw")
@@ -110,9 +112,10 @@ VARIABLES: dict[str, tuple[str, str]] = {
         "sweep's runs count one each); beyond it a new run is refused with a message",
     ),
     EXECUTOR_ENV: (
-        "process",
+        "auto",
         "where the app's jobs train: process (warm child processes of this machine), thread "
-        "(threads of the app's own process) or ray (a Ray cluster); ray when "
+        "(threads of the app's own process), ray (a Ray cluster), or auto: process, or thread "
+        "in a container with under 2 GiB of memory (one copy of torch, not two); ray when "
         "MNIST_RAY_ADDRESS is set",
     ),
     RAY_ADDRESS_ENV: (
@@ -132,14 +135,14 @@ class Settings:
     pretrained_dir: Path = PACKAGED_PRETRAINED_DIR  # $MNIST_CHECKPOINTS_DIR
     max_jobs: int | None = None  # $MNIST_MAX_JOBS; None: the job manager picks (GPU 2, CPU 1)
     max_queued: int = DEFAULT_MAX_QUEUED  # $MNIST_MAX_QUEUED, per visitor
-    executor: str = "process"  # $MNIST_EXECUTOR
+    executor: str = "auto"  # $MNIST_EXECUTOR
     ray_address: str | None = None  # $MNIST_RAY_ADDRESS
 
     def __post_init__(self) -> None:
         if self.executor not in EXECUTOR_KINDS:
             raise ConfigError(
                 f"{EXECUTOR_ENV} must be one of {', '.join(EXECUTOR_KINDS)}, got "
-                f"{self.executor!r}. Unset it to train in this machine's processes."
+                f"{self.executor!r}. Unset it to let the app choose (auto)."
             )
         if self.max_jobs is not None and (
             isinstance(self.max_jobs, bool) or not isinstance(self.max_jobs, int)
@@ -182,7 +185,7 @@ def _whole_number(environ: Mapping[str, str], name: str, unset: str) -> int | No
 
 def _executor(environ: Mapping[str, str]) -> tuple[str, str | None]:
     address = _text(environ, RAY_ADDRESS_ENV)
-    kind = (_text(environ, EXECUTOR_ENV) or ("ray" if address else "process")).lower()
+    kind = (_text(environ, EXECUTOR_ENV) or ("ray" if address else "auto")).lower()
     if kind == "ray" and address is None:
         address = "local"
     if address is not None and not (

@@ -119,3 +119,61 @@ def test_the_app_server_caps_torch_at_the_quota(tmp_path, quota_us):
         [sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True
     ).stdout
     assert out.strip() == "CPU (1 thread) 1"
+
+
+# --- memory: the cgroup limit, and a small container's choice of executor ---------------------
+
+GIB = 1024**3
+
+
+def test_v1_memory_limit_the_smallest_along_the_path_and_no_limit_is_none(tmp_path):
+    root, proc = _tree(
+        tmp_path,
+        V1_SELF,
+        {
+            "memory/app/memory.limit_in_bytes": str(GIB),
+            "memory/memory.limit_in_bytes": "9223372036854771712",  # v1's "no limit"
+        },
+    )
+    assert machine.cgroup_memory_limit(root, proc) == GIB
+    assert machine.small_container(machine.cgroup_memory_limit(root, proc))
+    root, proc = _tree(
+        tmp_path / "none", V1_SELF, {"memory/app/memory.limit_in_bytes": "9223372036854771712"}
+    )
+    assert machine.cgroup_memory_limit(root, proc) is None
+
+
+def test_v2_memory_max(tmp_path):
+    root, proc = _tree(
+        tmp_path,
+        "0::/user.slice/app\n",
+        {"user.slice/app/memory.max": "max", "user.slice/memory.max": str(3 * GIB)},
+    )
+    assert machine.cgroup_memory_limit(root, proc) == 3 * GIB
+    assert not machine.small_container(3 * GIB)  # 2.7 GB, Community Cloud's largest: a child fits
+    assert machine.small_container(690 * 1000**2)  # its smallest: no room for a second torch
+
+
+@pytest.mark.parametrize("limit_gib", [1, 4])
+def test_auto_trains_in_the_app_process_in_a_small_container(tmp_path, monkeypatch, limit_gib):
+    """Under 2 GiB the app trains in its own process: a training child held a second copy of
+    torch (961 vs 564 MiB PSS for the app's processes at 1 GiB, python -m bench cloud)."""
+    from mnist_core.jobs.executors.choose import create_executor
+
+    root, proc = _tree(
+        tmp_path, "0::/app\n", {"app/memory.max": str(limit_gib * GIB), "app/cpu.max": "max"}
+    )
+    monkeypatch.setattr(machine, "CGROUP_ROOT", root)
+    monkeypatch.setattr(machine, "PROC_SELF_CGROUP", proc)
+    executor = create_executor("auto", warm=0)
+    try:
+        where = executor.placement()
+        if limit_gib == 1:
+            assert where.kind == "thread"
+            assert where.summary == (
+                "threads of the app's own process (a container with 1.0 GiB of memory)"
+            )
+        else:
+            assert where.kind == "process"
+    finally:
+        executor.shutdown()

@@ -112,6 +112,10 @@ class ThreadExecutor(Executor):
 
     kind = "thread"
 
+    def __init__(self, reason: str = "") -> None:
+        """`reason`: why jobs train here, for the sidebar (e.g. a small container's memory)."""
+        self.reason = reason
+
     def run(self, task: RunTask) -> Iterator[Event]:
         from mnist_core.train.loop import fit
 
@@ -119,7 +123,10 @@ class ThreadExecutor(Executor):
         yield from fit(task.config, data, model=task.model, control=task.control)
 
     def placement(self) -> Placement:
-        return Placement("thread", "threads of the app's own process", note=self.note)
+        summary = "threads of the app's own process"
+        return Placement(
+            "thread", f"{summary} ({self.reason})" if self.reason else summary, note=self.note
+        )
 
 
 class Worker(ABC):

@@ -1,6 +1,7 @@
 """The executor the settings ask for (`MNIST_EXECUTOR`, `MNIST_RAY_ADDRESS`), or the default
 one with a note when it cannot start: an unreachable cluster must not keep the app from
-serving, and the sidebar says where jobs train instead."""
+serving, and the sidebar says where jobs train instead. "auto" is the process executor, or the
+thread executor in a small container (`mnist_core.machine.small_container`)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import logging
 
 from mnist_core.errors import ConfigError, MnistError
 from mnist_core.jobs.executors.base import Executor, ThreadExecutor
+from mnist_core.machine import cgroup_memory_limit, small_container
 from mnist_core.settings import EXECUTOR_KINDS
 
 __all__ = ["create_executor"]
@@ -30,6 +32,12 @@ def create_executor(
     executor whose `note` says why."""
     if kind not in EXECUTOR_KINDS:
         raise ConfigError(f"Unknown executor {kind!r}: choose {', '.join(EXECUTOR_KINDS)}.")
+    if kind == "auto":
+        limit = cgroup_memory_limit()
+        if not small_container(limit):
+            return _process(warm, max_workers)
+        assert limit is not None  # a small container has a limit
+        return ThreadExecutor(reason=f"a container with {limit / 1024**3:.1f} GiB of memory")
     if kind == "thread":
         return ThreadExecutor()
     if kind == "ray":
