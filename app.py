@@ -11,6 +11,8 @@ its script (`__name__ == "__main__"`), which draws the pages.
 """
 
 import asyncio
+import logging
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -30,8 +32,15 @@ else:  # imported by `streamlit run` (or an ASGI server) to serve the app
     async def lifespan(_app: object) -> AsyncIterator[None]:
         """Import what the first page needs before the server answers; on the way out, stop
         the jobs and their workers (in a thread: it waits up to seconds for the jobs to end)."""
-        import ui.preload  # noqa: F401
+        started = time.perf_counter()
+        import ui.preload
         from ui.resources import shutdown
+        from ui.shell import configure_logging
+
+        configure_logging()
+        logging.getLogger("mnist_playground").info(
+            ui.preload.startup_line(time.perf_counter() - started)
+        )
 
         yield
         await asyncio.to_thread(shutdown)

@@ -71,6 +71,7 @@ class Visitor:
     page: object
     page_errors: list[str] = field(default_factory=list)
     first_render_s: dict[str, float] = field(default_factory=dict)
+    run_name: str = ""
 
     def open(self, base: str, path: str, timeout_s: float = 180) -> None:
         t0 = time.perf_counter()
@@ -85,22 +86,34 @@ class Visitor:
         return texts + self.page_errors
 
     def heading(self):
+        """The heading of this visitor's latest run (its name and status badge)."""
         main = self.page.get_by_test_id("stMain")
-        return main.locator("h2, h3, h4").filter(has_text=RUN_HEADING).first
+        return (
+            main.locator("h2, h3, h4")
+            .filter(has_text=self.run_name)
+            .filter(has_text=RUN_HEADING)
+            .first
+        )
 
-    def start_run(self) -> float:
-        """Press Start training; the moment it was pressed (perf_counter)."""
+    def start_run(self, name: str) -> float:
+        """Name the run, press Start training; the moment it was pressed (perf_counter)."""
         main = self.page.get_by_test_id("stMain")
+        box = main.get_by_label("Run name (optional)")
+        box.fill(name)
+        box.press("Enter")
+        self.page.wait_for_timeout(300)
+        self.page.wait_for_function(PAGE_READY_JS, timeout=120_000, polling=100)
+        self.run_name = name
         main.get_by_role("button", name="Start training").click()
         t = time.perf_counter()
         self.heading().wait_for(timeout=120_000)
         return t
 
     def wait_status(self, pattern: str, timeout_s: float) -> float:
-        """Wait until the run's heading ends with `pattern` (a regex); when (perf_counter)."""
+        """Wait until this run's heading ends with `pattern` (a regex); when (perf_counter)."""
         self.page.get_by_test_id("stMain").locator("h2, h3, h4").filter(
-            has_text=re.compile(rf"({pattern})\s*$")
-        ).first.wait_for(timeout=timeout_s * 1000)
+            has_text=self.run_name
+        ).filter(has_text=re.compile(rf"({pattern})\s*$")).first.wait_for(timeout=timeout_s * 1000)
         return time.perf_counter()
 
     def draw(self, strokes: list[list[tuple[float, float]]]) -> None:
@@ -214,9 +227,9 @@ def _drive(url: str, race: bool, report: Report, shots: Path) -> None:
             visitor(n) for n in ("1-train", "2-draw", "3-inside", "4-queue")
         )
         trainer.open(url, "/train?model=lenet5&epochs=1")
-        started = trainer.start_run()
+        started = trainer.start_run("cloud lenet5")
         second.open(url, "/train?preset=quick-look")
-        second_pressed = second.start_run()
+        second_pressed = second.start_run("cloud quick look")
         queue = QueueWatch(trainer, second)
         queue.look()
 
@@ -240,7 +253,7 @@ def _drive(url: str, race: bool, report: Report, shots: Path) -> None:
 
         if race:
             trainer.open(url, "/train?preset=speedrun")
-            pressed = trainer.start_run()
+            pressed = trainer.start_run("cloud race")
             trainer.wait_status("Finished|Stopped|Failed", 900)
             report.race_wall_s = time.perf_counter() - pressed
             trainer.page.wait_for_timeout(1500)  # the chart's last refresh draws the mark

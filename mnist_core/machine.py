@@ -200,6 +200,37 @@ def set_thread_count(n: int) -> None:
     torch.set_num_threads(max(1, int(n)))
 
 
+def memory_in_use(
+    root: Path | None = None, proc_self_cgroup: Path | None = None
+) -> tuple[int, int | None]:
+    """(this process's resident memory, its cgroup's memory in use or None), in bytes. The
+    cgroup's figure is what its limit is checked against: every process of the group (a
+    training child too) and the page cache it charged (v1 memory.usage_in_bytes, v2
+    memory.current)."""
+    try:
+        rss = int(Path("/proc/self/statm").read_text().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):  # no /proc (macOS, Windows)
+        import resource
+
+        rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # the peak, in KiB
+    for version, path in _group_files("memory", "memory.current", root, proc_self_cgroup):
+        value = _read(path if version == "v2" else path.with_name("memory.usage_in_bytes"))
+        if value is not None and value.isdigit():
+            return rss, int(value)  # the process's own group: the first one listed
+    return rss, None
+
+
+def memory_summary() -> str:
+    """E.g. "this process holds 605 MiB; its container 543 MiB of its 1,024 MiB limit", for
+    the log after each run and at start-up (the deploy guide's checklist reads it)."""
+    rss, used = memory_in_use()
+    limit = cgroup_memory_limit()
+    text = f"this process holds {rss / 2**20:,.0f} MiB"
+    if used is not None and limit is not None:
+        text += f"; its container {used / 2**20:,.0f} MiB of its {limit / 2**20:,.0f} MiB limit"
+    return text
+
+
 @functools.cache
 def _libc() -> ctypes.CDLL | None:
     try:

@@ -177,3 +177,20 @@ def test_auto_trains_in_the_app_process_in_a_small_container(tmp_path, monkeypat
             assert where.kind == "process"
     finally:
         executor.shutdown()
+
+
+def test_memory_in_use_reads_the_process_and_its_own_group(tmp_path, monkeypatch):
+    root, proc = _tree(
+        tmp_path,
+        "4:memory:/app\n",
+        {
+            "memory/app/memory.usage_in_bytes": str(543 * 2**20),
+            "memory/app/memory.limit_in_bytes": str(GIB),
+            "memory/memory.usage_in_bytes": str(9 * GIB),  # the host's: not this container's
+        },
+    )
+    rss, used = machine.memory_in_use(root, proc)
+    assert used == 543 * 2**20 and 10 * 2**20 < rss < 8 * GIB
+    monkeypatch.setattr(machine, "CGROUP_ROOT", root)
+    monkeypatch.setattr(machine, "PROC_SELF_CGROUP", proc)
+    assert machine.memory_summary().endswith("; its container 543 MiB of its 1,024 MiB limit")

@@ -16,8 +16,21 @@ import torch._dynamo  # noqa: F401
 import ui.resources
 import ui.shell
 import ui.train.sidebar  # noqa: F401
-from mnist_core.machine import fit_threads_to_cpus
+from mnist_core.jobs.executors.choose import resolve_kind
+from mnist_core.machine import device_name, fit_threads_to_cpus, memory_summary
+from mnist_core.settings import settings
 
 # torch sizes its thread pool from the host's cores, not the container's CPU quota: capped here,
 # once, before any session or job thread starts (they inherit the count).
 fit_threads_to_cpus()
+
+
+def startup_line(seconds: float) -> str:
+    """The server's first log line once this module is imported: what it found and chose
+    (docs/deploy.md's first-deploy checklist looks for it)."""
+    kind, reason = resolve_kind(settings().executor)
+    where = f"{kind}" + (f", for {reason}" if reason else "")
+    return (
+        f"ready: torch and the app's modules imported in {seconds:.1f} s; device "
+        f"{device_name()}; jobs train in: {where}; {memory_summary()}"
+    )

@@ -26,7 +26,7 @@ from mnist_core.jobs.executors.base import Executor, RunTask, ThreadExecutor
 from mnist_core.jobs.failures import RemoteFailure, failure_message
 from mnist_core.jobs.snapshot import JobSnapshot, JobState, JobStatus
 from mnist_core.jobs.weights import RunWeights
-from mnist_core.machine import set_thread_count, trim_heap
+from mnist_core.machine import memory_summary, set_thread_count, trim_heap
 from mnist_core.train.config import TrainConfig, check_lr
 from mnist_core.train.control import TrainControl
 from mnist_core.train.events import Event, RunEnded
@@ -219,6 +219,8 @@ class TrainingRunner:
             except Exception:  # the manager's callback must not turn a run into a failure
                 log.exception("on_end callback of job %s failed", self.job_id)
         trim_heap()  # this run's batches and activations are free now: give them back
+        # What a deployer reads to size a container (docs/deploy.md, the first-deploy checklist).
+        log.info("job %s ended (%s); %s", self.job_id, self._state.status, memory_summary())
 
 
 def _no_data() -> MnistRaw:

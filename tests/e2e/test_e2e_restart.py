@@ -4,6 +4,7 @@ it on the Models page of the restarted server."""
 
 from __future__ import annotations
 
+import re
 import signal
 
 from playwright.sync_api import expect
@@ -32,6 +33,11 @@ def test_a_run_cut_short_by_a_server_stop_is_there_after_the_restart(start_serve
     # uvicorn shuts down (the app's lifespan stops and saves the jobs), then raises the signal
     # it caught again, so the process ends by SIGTERM: -15.
     assert server.proc.wait(timeout=120) == -signal.SIGTERM, server.log_tail()
+    # The deploy guide's first-deploy checklist reads these two lines; neither names the visitor.
+    log = server.log_text()
+    assert "ready: torch and the app's modules imported in" in log, log[:2000]
+    assert re.search(r"job \S+ ended \(stopped\); this process holds [\d,]+ MiB", log), log[-2000:]
+    assert cookie["value"] not in log
     folder = server.runs_dir / owner_of(cookie["value"], owner_key(server.runs_dir))
     [saved] = list(folder.glob("*.pt"))
     ckpt = load_checkpoint(saved)

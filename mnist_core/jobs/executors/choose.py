@@ -12,7 +12,7 @@ from mnist_core.jobs.executors.base import Executor, ThreadExecutor
 from mnist_core.machine import cgroup_memory_limit, small_container
 from mnist_core.settings import EXECUTOR_KINDS
 
-__all__ = ["create_executor"]
+__all__ = ["create_executor", "resolve_kind"]
 
 log = logging.getLogger(__name__)
 
@@ -32,14 +32,9 @@ def create_executor(
     executor whose `note` says why."""
     if kind not in EXECUTOR_KINDS:
         raise ConfigError(f"Unknown executor {kind!r}: choose {', '.join(EXECUTOR_KINDS)}.")
-    if kind == "auto":
-        limit = cgroup_memory_limit()
-        if not small_container(limit):
-            return _process(warm, max_workers)
-        assert limit is not None  # a small container has a limit
-        return ThreadExecutor(reason=f"a container with {limit / 1024**3:.1f} GiB of memory")
+    kind, reason = resolve_kind(kind)
     if kind == "thread":
-        return ThreadExecutor()
+        return ThreadExecutor(reason=reason)
     if kind == "ray":
         from mnist_core.jobs.executors.ray import RayExecutor
 
@@ -52,6 +47,17 @@ def create_executor(
             fallback.note = f"{e} Jobs train in this machine's processes instead."
             return fallback
     return _process(warm, max_workers)
+
+
+def resolve_kind(kind: str) -> tuple[str, str]:
+    """The executor kind that `kind` stands for, and why when "auto" chose it: "thread" in a
+    small container (with its memory), else "process". Other kinds stand for themselves."""
+    if kind != "auto":
+        return kind, ""
+    limit = cgroup_memory_limit()
+    if limit is not None and small_container(limit):
+        return "thread", f"a container with {limit / 1024**3:.1f} GiB of memory"
+    return "process", ""
 
 
 def _process(warm: int, max_workers: int | None) -> Executor:
