@@ -98,3 +98,34 @@ def test_a_folder_that_cannot_move_is_logged_without_the_cookie(tmp_path, caplog
         assert not adopt_legacy_folder(runs, visitor, owner)
     assert caplog.records and "busy" in caplog.text
     assert visitor not in caplog.text and owner not in caplog.text
+
+
+def test_logged_paths_and_tracebacks_show_no_owner_folder(tmp_path):
+    """Issue 26, item 6: an error on a visitor's file names its path; the app's log handler
+    writes the owner folder in it as <visitor>, in the message and in the traceback."""
+    import io
+    import logging
+
+    from mnist_core.storage.owners import HideOwnerFolders
+
+    owner = owner_of("a-cookie-value", owner_key(tmp_path))
+    path = tmp_path / owner / "lenet5-1.pt"
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.addFilter(HideOwnerFolders())
+    logger = logging.getLogger("test_owners_hidden")
+    logger.addHandler(handler)
+    try:
+        logger.warning("could not read %s", path)
+        try:
+            path.read_bytes()
+        except OSError:
+            logger.exception("reading failed")
+    finally:
+        logger.removeHandler(handler)
+    text = stream.getvalue()
+    assert owner not in text and "a-cookie-value" not in text
+    assert f"could not read {tmp_path}/<visitor>/lenet5-1.pt" in text
+    assert "No such file or directory" in text and f"{tmp_path}/<visitor>/lenet5-1.pt" in text
+    record = logging.LogRecord("x", logging.INFO, "f", 1, "job %s ended", ("0123456789ab",), None)
+    assert HideOwnerFolders().filter(record) and record.getMessage() == "job 0123456789ab ended"

@@ -14,6 +14,7 @@ import threading
 
 import streamlit as st
 
+from mnist_core.storage.owners import HideOwnerFolders
 from ui.errors import show_error
 from ui.sidebar import render_sidebar
 from ui.state import init_state
@@ -82,6 +83,11 @@ def page_guard() -> bool:
 
 
 def configure_logging() -> None:
+    """Info and above to stderr, with visitors' folder names hidden in every record (and its
+    traceback) that reaches the root logger's handlers."""
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    for handler in logging.getLogger().handlers:
+        if not any(isinstance(f, HideOwnerFolders) for f in handler.filters):
+            handler.addFilter(HideOwnerFolders())

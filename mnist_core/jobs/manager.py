@@ -429,7 +429,7 @@ class JobManager:
         try:
             return {m.name for m in self.store.list(owner)}
         except Exception:
-            log.warning("could not list the saved models of %s", owner, exc_info=True)
+            log.warning("could not list a visitor's saved models", exc_info=True)
             return set()
 
     # ---- scheduling -----------------------------------------------------------------------

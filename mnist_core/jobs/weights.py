@@ -56,7 +56,7 @@ def save_to_store(
     except (OSError, MnistError) as e:
         return None, str(e)
     except Exception as e:  # a bug in saving
-        log.exception("saving %s of %s failed", name, owner)
+        log.exception("saving the run %r failed", name)
         return None, f"Could not save the model: {type(e).__name__}: {e}"
 
 

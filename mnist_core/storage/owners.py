@@ -15,12 +15,13 @@ import hashlib
 import hmac
 import logging
 import os
+import re
 import secrets
 from pathlib import Path
 
 from mnist_core.errors import CheckpointError
 
-__all__ = ["KEY_FILE", "adopt_legacy_folder", "owner_key", "owner_of"]
+__all__ = ["KEY_FILE", "HideOwnerFolders", "adopt_legacy_folder", "owner_key", "owner_of"]
 
 log = logging.getLogger(__name__)
 
@@ -83,3 +84,24 @@ def adopt_legacy_folder(runs_dir: Path, visitor: str, owner: str) -> bool:
         log.warning("could not move a visitor's models to their hashed folder: %s", e.strerror)
         return False
     return True
+
+
+# An owner folder as a path component: "/<32 hex digits>" followed by a separator or the end.
+_OWNER_IN_PATH = re.compile(r"(?<=[/\\])[0-9a-f]{32}(?=[/\\]|\b)")
+
+
+class HideOwnerFolders(logging.Filter):
+    """A logging filter that writes each owner folder in a logged path as "<visitor>", in the
+    message and in a traceback's text: an exception raised on a visitor's file (a disk error, a
+    bug) names its path, and logs are read by more people than the runs folder."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        hidden = _OWNER_IN_PATH.sub("<visitor>", message)
+        if hidden != message:
+            record.msg, record.args = hidden, None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = _OWNER_IN_PATH.sub("<visitor>", record.exc_text)
+        return True

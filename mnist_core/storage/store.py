@@ -226,7 +226,7 @@ class ModelStore:
                 f"There is no saved model {_label(model_id)} to delete."
             ) from None
         except OSError as e:
-            log.warning("Could not delete %s: %s", path, e)
+            log.warning("Could not delete a saved model (%s): %s", path.name, e.strerror or e)
             raise CheckpointError(
                 f"Could not delete {_label(model_id)}: {e.strerror or e}."
             ) from None
@@ -243,7 +243,7 @@ class ModelStore:
             try:
                 folder.mkdir(parents=True, exist_ok=True)
             except OSError as e:
-                log.warning("Could not create %s: %s", folder, e)
+                log.warning("Could not create a visitor's runs folder: %s", e.strerror or e)
                 raise CheckpointError(
                     f"Could not create a folder for your models on the server: {e.strerror or e}."
                 ) from None
@@ -312,7 +312,7 @@ class ModelStore:
         try:
             entry = _stored(self._load_path(path), path, model_id, owner, owner is None)
         except CheckpointError as e:
-            log.warning("Skipping unreadable checkpoint %s: %s", path, e)
+            log.warning("Skipping unreadable checkpoint %s: %s", path.name, e)
             return None
         with self._lock:
             self._entries[key] = entry

@@ -39,6 +39,7 @@ def test_a_run_cut_short_by_a_server_stop_is_there_after_the_restart(start_serve
     assert re.search(r"job \S+ ended \(stopped\); this process holds [\d,]+ MiB", log), log[-2000:]
     assert cookie["value"] not in log
     folder = server.runs_dir / owner_of(cookie["value"], owner_key(server.runs_dir))
+    assert folder.name not in log  # nor its folder
     [saved] = list(folder.glob("*.pt"))
     ckpt = load_checkpoint(saved)
     assert ckpt.name == "cut short" and ckpt.metrics["status"] == "stopped"
