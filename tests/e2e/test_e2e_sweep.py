@@ -100,3 +100,9 @@ def test_a_sweep_then_compare_two_of_its_runs(st, streamlit_server) -> None:
     assert (runs / folder).is_dir()
     assert cookie not in table and folder not in table and "runs/" not in table
     assert table.count("yours/") >= 4, table
+    # Nor the JSON of a selected run's history (one of this visitor's sweep runs).
+    with st.page.expect_download() as info:
+        st.main.get_by_test_id("stDownloadButton").filter(has_text="Download its history").click()
+    history = Path(info.value.path()).read_text()
+    assert '"history"' in history and "e2e sweep" in history
+    assert cookie not in history and folder not in history and "runs/" not in history
