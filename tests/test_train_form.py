@@ -88,3 +88,11 @@ def test_only_present_devices_are_offered(monkeypatch: pytest.MonkeyPatch) -> No
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     assert "cuda" in fields.setting("device").choices
     assert parse_query_params({"device": "cuda"})[1]["device"] == "cuda"
+
+
+def test_the_race_check_help_says_how_often_the_race_checks() -> None:
+    """Issue 27, item 12: it said "every tenth of an epoch"; the preset checks every 24 of an
+    epoch's 469 steps."""
+    from ui.train_form.labels import HELP
+
+    assert "the Race to 99% checks every 24 steps, about 20 times an epoch" in HELP["eval_every"]

@@ -16,6 +16,8 @@ import sys
 from dataclasses import asdict
 from pathlib import Path
 
+from mnist_core.words import count_of
+
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     from mnist_core.train.finetune import DEFAULT_STEPS, MAX_STEPS
@@ -54,7 +56,8 @@ def run(args: argparse.Namespace) -> int:
     raw = load_mnist(args.data_dir)
     out_stream = sys.stderr if args.json else sys.stdout
     print(
-        f"fine-tuning {ckpt.name or ckpt.model} on {len(personal)} digits for {args.steps} steps",
+        f"fine-tuning {ckpt.name or ckpt.model} on {count_of(len(personal), 'digit')} for "
+        f"{count_of(args.steps, 'step')}",
         file=out_stream,
     )
     model, config, report, events = finetune.run(

@@ -16,6 +16,7 @@ from mnist_core.errors import ConfigError
 from mnist_core.models import list_models
 from mnist_core.train.config import TrainConfig
 from mnist_core.train.recipes import PRESETS
+from mnist_core.words import count_of
 
 __all__ = ["Progress", "add_parser", "download_bar", "run"]
 
@@ -93,7 +94,7 @@ def run(args: argparse.Namespace) -> int:
         if isinstance(ev, RunStarted):
             bar.line(
                 f"{config.model}: {ev.n_params:,} parameters, {ev.n_train:,} training images, "
-                f"{config.epochs} epochs on {ev.device_name}"
+                f"{count_of(config.epochs, 'epoch')} on {ev.device_name}"
             )
         elif isinstance(ev, StepMetrics):
             assert started is not None

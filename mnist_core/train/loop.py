@@ -40,6 +40,7 @@ from mnist_core.train.events import (
     StepMetrics,
 )
 from mnist_core.train.schedules import Schedule
+from mnist_core.words import count_of
 
 
 def build_model(config: TrainConfig) -> nn.Module:
@@ -184,7 +185,7 @@ def fit(
         t0 = time.perf_counter()
         run.last_test = evaluate(run.model, run.splits.test_x, run.splits.test_y).accuracy
         run.eval_s += time.perf_counter() - t0
-    yield run.ended("finished", f"Finished {config.epochs} epochs.", config.epochs)
+    yield run.ended("finished", f"Finished {count_of(config.epochs, 'epoch')}.", config.epochs)
 
 
 def _prepare(

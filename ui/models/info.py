@@ -14,6 +14,7 @@ from typing import Any
 from mnist_core.models import get_spec
 from mnist_core.storage.store import StoredModel
 from mnist_core.train.config import MNIST_TRAIN_SIZE
+from mnist_core.words import count_of
 from ui.train_form.labels import CHOICE_LABELS, LABELS, option_label
 
 # Shown for settings a checkpoint has no value for (None), by setting; others read "not set".
@@ -91,17 +92,21 @@ def outcome(metrics: Mapping[str, Any]) -> str:
     )
     if status == "finished":
         n = planned if isinstance(planned, int) else done
+        if n == 1:
+            return "Finished: trained its 1 epoch."
         return f"Finished: trained all {n} epochs." if n else "Finished."
     if status == "stopped":
         if isinstance(trained, int | float) and isinstance(planned, int):
             return f"Stopped at epoch {_epochs(trained)} of {planned}{of_steps}."
         if isinstance(steps, int):
-            return f"Stopped after {steps:,} steps ({done or 0} whole epochs)."
+            return (
+                f"Stopped after {count_of(steps, 'step')} ({count_of(done or 0, 'whole epoch')})."
+            )
         return "Stopped before the end."
     if isinstance(status, str) and status:
         return f"{status.capitalize()}{of_steps}."
     if isinstance(done, int):
-        return f"Trained {done} epochs."
+        return f"Trained {count_of(done, 'epoch')}."
     return "How this model was trained was not recorded."
 
 

@@ -8,6 +8,7 @@ import streamlit as st
 from mnist_core.jobs import JobSnapshot
 from mnist_core.models import get_spec
 from mnist_core.train.config import TrainConfig
+from mnist_core.words import count_of
 from ui import keys
 from ui.train import estimate
 from ui.train.jobs import on_pause, on_resume, on_set_lr, on_start, on_stop
@@ -19,7 +20,8 @@ def _setup_summary(config: TrainConfig) -> str:
     images = f"{config.train_size:,} training images"
     optimizer = labels.CHOICE_LABELS["optimizer"].get(config.optimizer, config.optimizer)
     return (
-        f"**{spec.title}** · {config.epochs} epochs × {config.steps_per_epoch:,} steps · {images}"
+        f"**{spec.title}** · {count_of(config.epochs, 'epoch')} × "
+        f"{count_of(config.steps_per_epoch, 'step')} · {images}"
         f" · batch {config.batch_size} · {optimizer} at peak learning rate {config.lr:g}"
     )
 

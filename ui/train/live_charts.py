@@ -9,6 +9,7 @@ import streamlit as st
 
 from mnist_core.jobs import JobSnapshot
 from mnist_core.train.config import TrainConfig
+from mnist_core.words import count_of
 from ui import charts, fmt, keys, state
 from ui.resources import get_manager
 from ui.train.jobs import snapshot
@@ -99,7 +100,7 @@ def _accuracy_when(config: TrainConfig) -> str:
     if config.eval_every:
         return (
             f"Accuracy is measured at the end of each epoch, and test accuracy every "
-            f"{config.eval_every} steps."
+            f"{count_of(config.eval_every, 'step')}."
         )
     return "Accuracy is measured at the end of each epoch."
 

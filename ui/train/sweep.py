@@ -16,6 +16,7 @@ from mnist_core.jobs import ACTIVE_STATUSES, SweepSnapshot
 from mnist_core.models import get_spec
 from mnist_core.train.config import TrainConfig
 from mnist_core.train.sweep import MAX_PARAMS, MAX_RUNS, SweepParam, SweepSpec, sweepable_fields
+from mnist_core.words import count_of
 from ui import charts, fmt, keys, state
 from ui.errors import flash, friendly_errors, guarded_callback
 from ui.live import live_panel
@@ -214,7 +215,9 @@ def show_progress(snap: SweepSnapshot) -> None:
     total = len(snap.runs)
     status = "finished" if snap.finished else "running"
     st.subheader(f"{snap.name} &nbsp; {fmt.status_badge(status)}", anchor=False)
-    st.progress(snap.done / total if total else 0.0, text=f"{snap.done} of {total} runs done")
+    st.progress(
+        snap.done / total if total else 0.0, text=f"{snap.done} of {count_of(total, 'run')} done"
+    )
     c = st.columns(5)
     c[0].metric("Done", snap.done)
     c[1].metric("Running", snap.running)

@@ -7,6 +7,16 @@ from __future__ import annotations
 
 import re
 
+from mnist_core.train.config import TrainConfig
+
+
+def _race_checks() -> str:
+    """How often the Race to 99% (the SpeedNet's recipe) measures test accuracy, in words."""
+    c = TrainConfig.for_model("speednet")
+    times = round(c.steps_per_epoch / c.eval_every)
+    return f"every {c.eval_every} steps, about {times} times an epoch"
+
+
 LABELS: dict[str, str] = {
     "epochs": "Epochs",
     "batch_size": "Batch size",
@@ -160,8 +170,8 @@ HELP: dict[str, str] = {
     ),
     "eval_every": (
         "Also measures test accuracy every this many steps, inside an epoch, so that the "
-        "moment a run first reaches 99% can be seen (the Race to 99% checks every tenth of "
-        "an epoch). Typical: 0 (only at the end of each epoch). Too low (a few steps): each "
+        f"moment a run first reaches 99% can be seen (the Race to 99% checks {_race_checks()}"
+        "). Typical: 0 (only at the end of each epoch). Too low (a few steps): each "
         "check is a pass over the 10,000 test images, so the run's wall time grows (the "
         "checks are timed apart and not counted as training time); too high: the moment "
         "is seen late."

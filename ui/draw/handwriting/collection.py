@@ -8,6 +8,7 @@ import streamlit as st
 
 from mnist_core.digits.handwriting import MAX_DIGITS, HandwritingSet, read_zip, to_zip
 from mnist_core.errors import MnistError
+from mnist_core.words import count_of
 from ui import keys
 from ui.errors import flash, guarded_callback
 from ui.widgets import digit_image
@@ -37,7 +38,7 @@ def _clear() -> None:
     n = len(the_set())
     st.session_state[keys.HW_SET] = HandwritingSet()
     st.session_state[keys.HW_LAST] = None
-    flash(keys.HW_FLASH, "info", f"Removed all {n} digits from your set.")
+    flash(keys.HW_FLASH, "info", f"Removed all {count_of(n, 'digit')} from your set.")
 
 
 def _apply(uploaded: HandwritingSet, replace: bool) -> None:
@@ -50,7 +51,11 @@ def _apply(uploaded: HandwritingSet, replace: bool) -> None:
     ss[keys.HW_UPLOAD_N] += 1  # an empty uploader: the same zip is not applied twice
     ss[keys.HW_PAGE] = 1
     verb = "Replaced your set with" if replace else "Added"
-    flash(keys.HW_FLASH, "success", f"{verb} {len(uploaded)} digits ({len(ss[keys.HW_SET])} now).")
+    flash(
+        keys.HW_FLASH,
+        "success",
+        f"{verb} {count_of(len(uploaded), 'digit')} ({len(ss[keys.HW_SET])} now).",
+    )
 
 
 def _gallery(s: HandwritingSet) -> None:
@@ -94,10 +99,10 @@ def _upload() -> None:
     except MnistError as e:
         st.error(f"{e} Your set is unchanged.", icon=":material/folder_off:")
         return
-    st.info(f"{upload.name}: {len(uploaded)} digits. {counts_line(uploaded)}")
+    st.info(f"{upload.name}: {count_of(len(uploaded), 'digit')}. {counts_line(uploaded)}")
     cols = st.columns(2)
     cols[0].button(
-        f"Add them to my {len(the_set())} digits",
+        f"Add them to my {count_of(len(the_set()), 'digit')}",
         key="hw_upload_add",
         on_click=guarded_callback("adding the uploaded digits", keys.HW_FLASH)(_apply),
         args=(uploaded, False),
@@ -120,7 +125,7 @@ def collection_tab() -> None:
             "downloaded before."
         )
     else:
-        st.markdown(f"{len(s)} digits: {counts_line(s)}")
+        st.markdown(f"{count_of(len(s), 'digit')}: {counts_line(s)}")
         cols = st.columns([1, 1, 3])
         cols[0].download_button(
             "Download (zip)",
@@ -133,7 +138,7 @@ def collection_tab() -> None:
             help="PNGs (28x28, as the models see them) and labels.csv with columns file,label.",
         )
         with cols[1].popover("Delete all", icon=":material/delete_sweep:"):
-            st.write(f"Delete all {len(s)} digits? Download them first to keep them.")
+            st.write(f"Delete all {count_of(len(s), 'digit')}? Download them first to keep them.")
             st.button("Delete all", key="hw_clear", type="primary", on_click=_clear)
         _gallery(s)
     _upload()

@@ -9,6 +9,7 @@ import streamlit as st
 
 from mnist_core.digits.handwriting import HandwritingSet, as_uint8
 from mnist_core.errors import MnistError
+from mnist_core.words import count_of
 from ui import keys
 from ui.errors import flash, guarded_callback
 
@@ -39,7 +40,9 @@ def _add(image: np.ndarray, label: int | None, clear_canvas: bool) -> None:
     if clear_canvas:  # ready for the next digit
         ss[keys.DRAW_CANVAS_N] += 1
     n = len(ss[keys.HW_SET])
-    flash(keys.HW_FLASH, "success", f"Added a {label} to your handwriting ({n} digits).")
+    flash(
+        keys.HW_FLASH, "success", f"Added a {label} to your handwriting ({count_of(n, 'digit')})."
+    )
 
 
 def label_buttons(image: np.ndarray, predicted: int | None, *, clear_canvas: bool) -> None:

@@ -11,6 +11,7 @@ import torch
 from mnist_core.digits.handwriting import HandwritingSet
 from mnist_core.storage.store import StoredModel
 from mnist_core.train.evaluation import evaluate
+from mnist_core.words import count_of
 from ui import fmt, keys, state
 from ui.resources import get_model, get_store, model_version
 from ui.widgets import choose_stored_model, digit_image, model_label
@@ -61,7 +62,7 @@ def scores_tab() -> None:
     if not models:
         st.caption("There are no models to score yet.")
         return
-    st.markdown(f"Accuracy on your {len(s)} digits, overall and per digit:")
+    st.markdown(f"Accuracy on your {count_of(len(s), 'digit')}, overall and per digit:")
     st.dataframe(accuracy_table(models, s), hide_index=True, width="stretch")
     m = choose_stored_model(models, keys.HW_WRONG_MODEL, label="Digits this model gets wrong")
     predicted, confidence = _results(m, s)
