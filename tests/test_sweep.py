@@ -106,6 +106,24 @@ def test_bad_sweeps_are_refused_naming_the_value(make, message):
         make()
 
 
+@pytest.mark.parametrize(
+    ("name", "text", "expected"),
+    [
+        ("lr", "banana", "lr=banana is refused: cannot read 'banana': give a finite number"),
+        ("batch_size", "1.5", "cannot read '1.5': give a whole number, e.g. 128."),
+        ("eval_test", "maybe", "cannot read 'maybe': give true or false."),
+        ("train_subset", "many", "cannot read 'many': give a whole number, or all."),
+    ],
+)
+def test_a_value_that_cannot_be_read_is_refused_in_our_words(name, text, expected):
+    """Issue 27, item 14: it said "cannot read 'banana' (could not convert string to float:
+    'banana')", Python's words."""
+    with pytest.raises(ConfigError) as info:
+        grid(name, text)
+    assert expected in str(info.value)
+    assert "convert" not in str(info.value) and "invalid literal" not in str(info.value)
+
+
 def test_a_4_run_sweep_through_the_job_manager(mnist_raw, tmp_path):
     """keep_finished=1: the manager forgets done jobs at once, the sweep keeps their figures."""
     store = ModelStore(pretrained_dir=tmp_path / "none", runs_dir=tmp_path / "runs")

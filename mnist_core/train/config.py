@@ -268,5 +268,18 @@ def parse_value(name: str, text: str) -> Any:
                 raise ValueError("not a finite number")
             return value
         return text
-    except ValueError as e:
-        raise ConfigError(f"{name}: cannot read {text!r} ({e}).") from None
+    except ValueError:  # Python's own words ("could not convert string to float") stay out
+        raise ConfigError(f"{name}: cannot read {text!r}: {_expected(name, f.default)}.") from None
+
+
+def _expected(name: str, default: Any) -> str:
+    """What a setting given as text must look like, for the message when it does not."""
+    if name == "model_kwargs":
+        return 'give a JSON object, e.g. {"widths": [32, 64, 128]}'
+    if isinstance(default, bool):
+        return "give true or false"
+    if name == "train_subset":
+        return "give a whole number, or all"
+    if isinstance(default, int):
+        return "give a whole number, e.g. 128"
+    return "give a finite number, e.g. 0.01 or 1e-3"

@@ -236,8 +236,9 @@ def _parse_checked(name: str, text: str) -> Any:
     the value. (Checks that depend on the other settings come with `_check_run`.)"""
     try:
         value = parse_value(name, text)
-    except ConfigError as e:
-        raise ConfigError(f"{name}={text} is refused: {_sentence(e)}") from None
+    except ConfigError as e:  # "lr: cannot read ..." -> "lr=x is refused: cannot read ..."
+        said = _sentence(e).removeprefix(f"{name}: ")
+        raise ConfigError(f"{name}={text} is refused: {said}") from None
     meta = field_info(name).metadata
     lo, hi, choices = meta.get("min"), meta.get("max"), meta.get("choices")
     if choices is not None and value not in choices:
