@@ -1,19 +1,24 @@
 """The visitor's best times in the Race to 99% (and to 99.5%), kept for the session.
 
-Any run of theirs counts: the first test measurement at or above a target (end of epoch, or a
-check inside an epoch) and the training seconds behind it (`mnist_core.train.race`).
+A run counts when it is a race (`race_of`: the Race to 99% or to 99.5% preset, whatever its
+seed): the first test measurement at or above a target (end of epoch, or a check inside an
+epoch) and the training seconds behind it (`mnist_core.train.race`). An ordinary run that
+passes 99% sets no race time (issue 27, item 16).
 """
 
 from __future__ import annotations
 
 import streamlit as st
 
-from mnist_core.train.race import RACE_TARGETS, reaches
+from mnist_core.train.race import RACE_TARGETS, race_of, reaches
 from ui import keys
 
 
 def record(snap: object) -> None:
     """Keep `snap`'s times to the race targets where they beat the visitor's best."""
+    config = getattr(snap, "config", None)
+    if config is None or race_of(config) is None:
+        return
     best: dict[float, tuple[float, str, str]] = st.session_state[keys.RACE_BEST]
     hits = reaches(getattr(snap, "epochs", ()), getattr(snap, "checks", ()), RACE_TARGETS)
     for target, point in hits.items():
