@@ -66,6 +66,8 @@ def main() -> None:
         live_panel(prediction, pre, choice, every=LIVE_POLL_S if live else None)
         if pre is not None and pre.empty:
             st.info(pre.message, icon=":material/draw:")
+        elif pre is None and source == "Upload":
+            st.caption("Upload a photo or a scan of one digit: it is read as soon as it arrives.")
         elif pre is None:
             st.caption("Draw on the black square with the mouse, a finger or a pen.")
         if pre is not None and not pre.empty:

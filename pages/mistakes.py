@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import streamlit as st
 
+from mnist_core.data.mnist import MnistRaw
+from mnist_core.storage.store import StoredModel
+from mnist_core.train.evaluation import EvalResult
 from ui import digit_charts, keys, state
 from ui.data_gate import require_data
 from ui.errors import friendly_errors
@@ -32,8 +35,23 @@ def main() -> None:
         return
     ss = st.session_state
     stored = choose_stored_model(models, keys.MISTAKES_MODEL, on_change=reset_filters)
-    with st.spinner(f"Evaluating {stored.name} on the 10,000 test images …"):
-        result = get_evaluation(stored)
+    # Everything below the choice is one slot. While another model is evaluated (4-5 s for a
+    # ResNet) the slot holds one line that says so: the browser otherwise kept showing the
+    # previous model's figures under the new name until the new ones came (issue 27, item 11).
+    body = st.empty()
+    if ss.get(keys.MISTAKES_SHOWN) != stored.id:
+        body.info(
+            f"Evaluating **{stored.name}** on the 10,000 test images …",
+            icon=":material/hourglass_top:",
+        )
+    result = get_evaluation(stored)
+    ss[keys.MISTAKES_SHOWN] = stored.id
+    with body.container():
+        _results(raw, result, stored)
+
+
+def _results(raw: MnistRaw, result: EvalResult, stored: StoredModel) -> None:
+    ss = st.session_state
     summary(result, stored)
     # A note answers the chart click handled in this run (`overview.apply_chart_selection`), and no
     # other: any later run (a filter, a page, Inspect) starts without it.

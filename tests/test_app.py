@@ -477,6 +477,11 @@ def test_stopped_runs_say_what_there_is_once(app_env: Path, stop_jobs: None) -> 
     assert "saved or downloaded on the Models page" in texts(at.info)
     assert metric_value(at, "Step") == f"{snap.step:,} / {snap.total_steps:,}"
     assert metric_value(at, "Epoch") == f"{snap.epoch:.1f}".removesuffix(".0") + " / 100"
+    # Issue 27, item 11: once saved (the Models page's Save calls this), it says so.
+    get_manager().save(snap.job_id)
+    at.run()
+    info = texts(at.info)
+    assert f"Saved as **{snap.name}**" in info and "can be saved" not in info, info
 
     # Another visitor's paused run holds the only training slot: the next job queues.
     manager = get_manager()
@@ -592,6 +597,9 @@ def test_draw_upload_a_photo_and_a_broken_file(
     at = new_app().run()
     at.switch_page("pages/draw.py").run()
     at.segmented_control(key="draw_source").set_value("Upload").run()
+    # Issue 27, item 11: Upload said "Draw on the black square..." until a file came.
+    assert "Upload a photo or a scan" in texts(at.caption)
+    assert "black square" not in texts(at.caption)
     digit = mnist_raw.test_images[1].numpy()
     paper = 255 - np.asarray(Image.fromarray(digit).resize((200, 200)))  # dark ink on paper
     at.file_uploader(key="draw_upload").upload("two.png", _png(paper), "image/png").run()

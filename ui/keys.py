@@ -71,6 +71,7 @@ MISTAKES_PAGE = "mistakes_page"  # widget: gallery page
 MISTAKES_INSPECT = "mistakes_inspect"  # index of the test image whose probabilities show
 MISTAKES_LAST_SELECTION = "mistakes_last_selection"  # last chart click applied
 MISTAKES_NOTE = "mistakes_note"  # message about the last chart click
+MISTAKES_SHOWN = "mistakes_shown"  # checkpoint id whose results the page drew last
 
 # --- Draw ---------------------------------------------------------------------------------------
 DRAW_MODEL = "draw_model"  # widget: "ckpt:<id>" or "job:<id>" (ui.model_choice)

@@ -75,6 +75,7 @@ def _defaults() -> dict[str, Any]:
         keys.MISTAKES_INSPECT: None,
         keys.MISTAKES_LAST_SELECTION: None,
         keys.MISTAKES_NOTE: None,
+        keys.MISTAKES_SHOWN: None,
         keys.DRAW_MODEL: None,
         keys.last_choice(keys.DRAW_SOURCE): keys.DRAW_SOURCES[0],
         keys.DRAW_STROKE: 18,

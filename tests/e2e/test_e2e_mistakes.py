@@ -69,3 +69,47 @@ def test_the_gallery_filter_starts_at_all_mistakes(st) -> None:
     expect(select).to_have_count(1, timeout=60_000)
     st.wait_idle()
     expect(select).to_have_value(re.compile(r"^All mistakes \(\d[\d,]*\)$"))
+
+
+_PAGE_NOW_JS = """() => {
+    const app = document.querySelector('[data-testid="stApp"]');
+    const combo = document.querySelector('[data-testid="stSelectbox"] input[role="combobox"]');
+    const metrics = [...document.querySelectorAll('[data-testid="stMetric"]')]
+        .filter((m) => m.querySelector('[data-testid="stMetricLabel"]').innerText.trim()
+            === 'Mistakes')
+        .map((m) => m.querySelector('[data-testid="stMetricValue"]').innerText.trim());
+    return {running: app.getAttribute('data-test-script-state') === 'running',
+            chosen: combo ? combo.value : '', mistakes: metrics};
+}"""
+
+
+def test_a_newly_chosen_model_never_shows_the_previous_ones_figures(start_server, new_st) -> None:
+    """Issue 27, item 11: while a newly chosen ResNet was evaluated (4-5 s), the browser went on
+    showing the previous model's figures under the new model's name. A server of its own, so
+    that the ResNet's evaluation is not cached from another test."""
+    import time
+
+    server = start_server("mistakes-switch")
+    st = new_st("switch", server=server)
+    st.open("mistakes")
+    expect(st.metric("Mistakes")).to_be_visible(timeout=60_000)
+    st.wait_idle()
+    before = st.metric("Mistakes").inner_text()
+    assert "ResNet" not in st.selected("Model")
+    st.selectbox("Model").get_by_role("combobox").click()
+    st.page.get_by_role("option").filter(has_text="ResNet").first.click()
+    during, stale = 0, []
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        now = st.page.evaluate(_PAGE_NOW_JS)
+        if "ResNet" in now["chosen"] and now["running"]:
+            during += 1
+            if before in now["mistakes"]:
+                stale.append(now)
+        elif "ResNet" in now["chosen"] and now["mistakes"] and before not in now["mistakes"]:
+            break  # the ResNet's own figures
+        st.page.wait_for_timeout(30)
+    assert during > 0, "never saw the evaluation under way"
+    assert not stale, f"the previous model's 'Mistakes' ({before}) under ResNet: {stale[:2]}"
+    expect(st.main).not_to_contain_text("Evaluating")
+    st.assert_no_errors()

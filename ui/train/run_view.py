@@ -58,6 +58,13 @@ def run_outcome(snap: JobSnapshot) -> None:
             f"{snap.message} There is no model: it never trained a step.",
             icon=":material/stop_circle:",
         )
+    elif snap.status == "stopped" and snap.checkpoint_id:
+        st.info(
+            f"{snap.message} Saved as **{snap.name}** as it was then: choose it on the "
+            "Mistakes, Draw, Inside and Models pages.",
+            icon=":material/stop_circle:",
+        )
+        _open_links(snap.checkpoint_id)
     elif snap.status == "stopped":
         st.info(
             f"{snap.message} The model at this point can be saved or downloaded on the "
