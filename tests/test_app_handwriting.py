@@ -55,7 +55,7 @@ def test_label_five_drawings_and_see_the_set_and_every_models_accuracy(
             picker.set_value(str(label)).run()
         labels.append(label)
         assert_clean(at)
-        assert f"({index + 1} digits)" in texts(at.success)
+        assert f"Your set has {index + 1} of the 30 it takes" in texts(at.success)
         canvas["image"] = None  # the canvas is cleared for the next digit
         at.run()
         assert canvas["calls"][-1]["key"] != key_before

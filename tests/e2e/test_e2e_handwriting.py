@@ -35,14 +35,18 @@ def test_label_drawings_fine_tune_and_use_the_new_model(st) -> None:
     expect(st.metric("Prediction")).to_have_text("1", timeout=PREDICT_TIMEOUT_MS)
     st.wait_idle()
     st.after_rerun(lambda: st.button("Yes, a 1").click())
-    expect(st.main.get_by_text("Added a 1 to your handwriting (1 digits).")).to_be_visible()
+    expect(
+        st.main.get_by_text("Added a 1 to your handwriting. Your set has 1 of the 30 it takes")
+    ).to_be_visible()
     assert st.ink_pixels() == 0  # the canvas is cleared for the next digit
     st.draw_digit("0")
     expect(st.metric("Prediction")).to_have_text("0", timeout=PREDICT_TIMEOUT_MS)
     st.wait_idle()
     picker = st.page.locator("[class*='st-key-hw_pick_']")
     st.after_rerun(lambda: picker.get_by_text("0", exact=True).click())
-    expect(st.main.get_by_text("Added a 0 to your handwriting (2 digits).")).to_be_visible()
+    expect(
+        st.main.get_by_text("Added a 0 to your handwriting. Your set has 2 of the 30 it takes")
+    ).to_be_visible()
     expect(st.main.get_by_text("2 digits:")).to_be_visible()
     st.shot("labelled")
 

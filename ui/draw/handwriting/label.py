@@ -7,9 +7,8 @@ import hashlib
 import numpy as np
 import streamlit as st
 
-from mnist_core.digits.handwriting import HandwritingSet, as_uint8
+from mnist_core.digits.handwriting import MIN_PER_CLASS, MIN_TOTAL, HandwritingSet, as_uint8
 from mnist_core.errors import MnistError
-from mnist_core.words import count_of
 from ui import keys
 from ui.errors import flash, guarded_callback
 
@@ -40,9 +39,15 @@ def _add(image: np.ndarray, label: int | None, clear_canvas: bool) -> None:
     if clear_canvas:  # ready for the next digit
         ss[keys.DRAW_CANVAS_N] += 1
     n = len(ss[keys.HW_SET])
-    flash(
-        keys.HW_FLASH, "success", f"Added a {label} to your handwriting ({count_of(n, 'digit')})."
-    )
+    flash(keys.HW_FLASH, "success", f"Added a {label} to your handwriting. {progress_line(n)}")
+
+
+def progress_line(n: int) -> str:
+    """How far a set of `n` digits is from fine-tuning, where the visitor labels (issue 27,
+    item 19: the 30 were said only on the Fine-tune tab)."""
+    if n < MIN_TOTAL:
+        return f"Your set has {n} of the {MIN_TOTAL} it takes to fine-tune a model on them."
+    return f"Your set has {n}: enough to fine-tune a model on them (the Fine-tune tab)."
 
 
 def label_buttons(image: np.ndarray, predicted: int | None, *, clear_canvas: bool) -> None:
@@ -52,7 +57,11 @@ def label_buttons(image: np.ndarray, predicted: int | None, *, clear_canvas: boo
     if last is not None and last[0] == digest(image):
         st.caption(f"This digit is in your handwriting set as a {last[1]}.")
         return
-    st.markdown("**Which digit is it?** Each answer adds it to *My handwriting* below.")
+    st.markdown(
+        "**Which digit is it?** Each answer adds it to *My handwriting* below; with "
+        f"{MIN_TOTAL} ({MIN_PER_CLASS} of each digit you label) a model can be fine-tuned on "
+        "your handwriting."
+    )
     if predicted is not None:
         st.button(
             f"Yes, a {predicted}",
