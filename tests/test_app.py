@@ -423,9 +423,11 @@ def test_train_quick_look_streams_into_the_charts(app_env: Path, stop_jobs: None
     assert not at.button(key="train_start").disabled
 
 
-def _finish_a_quick_run(at: AppTest) -> Any:
-    """Train the Quick look preset to its end (a few seconds); its finished snapshot."""
-    at.button(key="train_preset_quick_look").click().run()
+def _finish_a_quick_run(at: AppTest, *, preset: bool = True) -> Any:
+    """Train the Quick look preset (or the settings as they are) to its end (a few seconds); its
+    finished snapshot."""
+    if preset:
+        at.button(key="train_preset_quick_look").click().run()
     at.button(key="train_start").click().run()
     wait_done(at, 240, "the quick run to end")
     snap = manager_snapshot(at)
@@ -433,10 +435,26 @@ def _finish_a_quick_run(at: AppTest) -> Any:
     return snap
 
 
+def test_a_finished_run_that_did_not_learn_is_not_green(app_env: Path, stop_jobs: None) -> None:
+    """Issue 27, item 7: a run at a far too high learning rate ended in a green "Finished with
+    13.39% test accuracy". An MLP's Quick look at learning rate 3 (its recipe: 0.002)."""
+    at = new_app().run()
+    at.selectbox(key="train_model").select("mlp").run()
+    at.button(key="train_preset_quick_look").click().run()
+    at.number_input(key="train_cfg_lr").set_value(3.0).run()
+    snap = _finish_a_quick_run(at, preset=False)
+    assert_clean(at)
+    assert snap.test_accuracy is not None and snap.test_accuracy < 0.2
+    assert not at.success
+    said = texts(at.warning)
+    assert "This run did not learn" in said and "is too high for MLP" in said, said
+
+
 def test_links_under_a_finished_run_open_its_model(app_env: Path, stop_jobs: None) -> None:
     at = new_app().run()
     snap = _finish_a_quick_run(at)
     assert_clean(at)
+    assert "did not learn" not in texts(at.warning)
     # Each link opens its page with this run's model chosen, not the page's default.
     for key, page_title, widget, value in (
         ("train_open_mistakes_model", "Mistakes", "mistakes_model", snap.checkpoint_id),

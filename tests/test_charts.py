@@ -142,3 +142,23 @@ def test_long_runs_are_drawn_with_at_most_max_chart_points() -> None:
     for figure in (charts.loss_figure(curve), charts.lr_figure(curve)):
         assert all(len(t.x) <= charts.MAX_CHART_POINTS for t in figure.data)
         assert all(t.x[-1] == 13_000 for t in figure.data)
+
+
+def test_auto_scale_looks_at_the_validation_loss_too() -> None:
+    """Issue 27, item 7: ResNet at learning rate 10, training loss near 2.3 throughout and a
+    validation loss of 60M; the chart stayed linear and the training curve lay flat on 0."""
+    steps = list(range(10, 130, 10))
+    blew_up = Curve(
+        name="lr 10",
+        steps=steps,
+        losses=[2.3 + 0.01 * (i % 3) for i in range(len(steps))],
+        epochs=[1, 2, 3],
+        train_acc=[0.1, 0.1, 0.1],
+        val_acc=[0.1, 0.1, 0.1],
+        test_acc=[0.13, 0.12, 0.13],
+        epoch_steps=[40, 80, 120],
+        val_loss=[4.1e3, 6.0e7, None],
+    )
+    assert not charts.wants_log_scale(blew_up.losses)
+    assert charts.curves_want_log_scale([blew_up])
+    assert not charts.curves_want_log_scale([_curve("calm", val=False)])

@@ -95,6 +95,13 @@ def wants_log_scale(values: Sequence[float]) -> bool:
     return bool(positive) and max(positive) / min(positive) > LOG_SCALE_SPAN
 
 
+def curves_want_log_scale(curves: Sequence[Curve]) -> bool:
+    """Whether the loss chart of `curves` reads better on a log scale: their training and
+    validation losses together (issue 27, item 7: a run whose validation loss blew up to 60M
+    while its training loss sat near 2.3 stayed linear, and the training curve lay flat on 0)."""
+    return wants_log_scale([v for c in curves for v in (*c.losses, *c.val_loss) if v is not None])
+
+
 @dataclass(frozen=True)
 class LrMark:
     """A change of the peak learning rate during the run, from the next step after `step`."""

@@ -26,10 +26,10 @@ TRAIN_ACCURACY_NOTE = (
 
 
 def _log_scale(choice: str, run: charts.Curve, others: list[charts.Curve]) -> bool:
-    """The loss chart's scale: the person's choice, else log when the loss spans two decades."""
+    """The loss chart's scale: the person's choice, else log when the losses (training and
+    validation) span two decades."""
     if choice == "Auto":
-        values = [*run.losses, *(v for o in others for v in o.losses)]
-        return charts.wants_log_scale(values)
+        return charts.curves_want_log_scale([run, *others])
     return choice == "Log"
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import streamlit as st
 
 from mnist_core.jobs import JobSnapshot
+from mnist_core.train.verdict import did_not_learn
 from ui import fmt, keys
 from ui.model_choice import checkpoint_key
 from ui.train import estimate
@@ -71,6 +72,17 @@ def run_outcome(snap: JobSnapshot) -> None:
             "Models page.",
             icon=":material/stop_circle:",
         )
+    elif (
+        snap.status == "finished"
+        and snap.checkpoint_id
+        and (problem := did_not_learn(snap.config, snap.test_accuracy, snap.epochs))
+    ):
+        st.warning(
+            f"Finished with **{fmt.percent(snap.test_accuracy)}** test accuracy, in "
+            f"{fmt.duration(snap.elapsed_s)}, saved as **{snap.name}**. {problem}",
+            icon=":material/warning:",
+        )
+        _open_links(snap.checkpoint_id)
     elif snap.status == "finished" and snap.checkpoint_id:
         st.success(
             f"Finished with **{fmt.percent(snap.test_accuracy)}** test accuracy, in "
