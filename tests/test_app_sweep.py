@@ -59,9 +59,10 @@ def test_a_sweep_runs_to_its_end_with_progress_and_a_best_run() -> None:
     snap = _sweep(at)
     assert snap.name == "lr vs batch" and len(snap.runs) == 4
     assert [r.status for r in snap.runs] == ["finished"] * 4, [r.message for r in snap.runs]
-    assert metric_value(at, "Done") == "4" and metric_value(at, "Queued") == "0"
+    assert metric_value(at, "Finished") == "4" and metric_value(at, "Stopped") == "0"
     best = max(snap.runs, key=lambda r: r.test_accuracy)
-    assert f"Best so far: **{best.label}**" in texts(at.caption)
+    assert f"Best: **{best.label}**" in texts(at.caption)
+    assert snap.status == "finished"
     [frame] = [d.value for d in at.dataframe if "Run" in d.value.columns]
     assert list(frame["Run"]) == [r.label for r in snap.runs]
     assert list(frame["Best"]).count("★") == 1
@@ -96,4 +97,13 @@ def test_stop_sweep_stops_every_run_left() -> None:
     assert {r.message for r in runs} == {"Stopped with its sweep."}
     [frame] = [d.value for d in at.dataframe if "Run" in d.value.columns]
     assert list(frame["Status"]) == ["Stopped"] * 6
-    assert metric_value(at, "Done") == "6"
+    # Issue 27, item 4: it said "Finished", "6 of 6 runs done", "Done 6", and None for runs
+    # that never trained.
+    assert _sweep(at).status == "stopped"
+    assert any("Stopped" in h.value and "Finished" not in h.value for h in at.subheader)
+    bar = [p.proto.text for p in at.get("progress")]
+    assert bar == ["0 of 6 runs finished, 6 stopped"], bar
+    assert metric_value(at, "Finished") == "0" and metric_value(at, "Stopped") == "6"
+    assert "Done" not in [m.label for m in at.metric]
+    assert "None" not in [str(v) for v in frame["Test accuracy"]]
+    assert "Best so far" not in texts(at.caption)

@@ -84,6 +84,16 @@ class SweepSnapshot:
         return self.done == len(self.runs)
 
     @property
+    def status(self) -> str:
+        """The sweep as one word: "running" until every run is done; then "stopped" when any
+        run was stopped (Stop sweep), "failed" when none finished, else "finished"."""
+        if not self.finished:
+            return "running"
+        if self.count("stopped"):
+            return "stopped"
+        return "finished" if self.count("finished") else "failed"
+
+    @property
     def best(self) -> SweepRun | None:
         """The done run with the highest test accuracy so far (None before any)."""
         scored = [r for r in self.runs if r.status in DONE_STATUSES and r.test_accuracy]

@@ -64,11 +64,11 @@ def test_a_sweep_then_compare_two_of_its_runs(st, streamlit_server) -> None:
         text = _progress_text(st)
         if text and (not seen or seen[-1] != text):
             seen.append(text)
-        if "4 of 4 runs done" in text:
+        if "4 of 4 runs finished" in text:
             break
         st.page.wait_for_timeout(200)
-    assert seen and "4 of 4 runs done" in seen[-1], seen
-    expect(st.main).to_contain_text("Best so far:")
+    assert seen and "4 of 4 runs finished" in seen[-1], seen
+    expect(st.main).to_contain_text("Best: ")
     st.assert_no_errors()
     st.shot("sweep-done")
 

@@ -185,8 +185,9 @@ def _run_rows(snap: SweepSnapshot) -> list[dict[str, object]]:
         {
             "Run": r.label,
             "Status": r.status.capitalize(),
-            "Test accuracy": None if r.test_accuracy is None else 100 * r.test_accuracy,
-            "Time": fmt.duration(r.elapsed_s) if r.status != "queued" else "",
+            # Text: a run that never trained has no figure, and a number column showed "None".
+            "Test accuracy": "—" if r.test_accuracy is None else fmt.percent(r.test_accuracy),
+            "Time": fmt.duration(r.elapsed_s) if r.elapsed_s and r.status != "queued" else "",
             "Best": "★" if best is not None and r.job_id == best.job_id else "",
         }
         for r in snap.runs
@@ -213,32 +214,39 @@ def show_progress(snap: SweepSnapshot) -> None:
     """A sweep's progress: counts, best so far, time left, its runs, and the running one's
     curves."""
     total = len(snap.runs)
-    status = "finished" if snap.finished else "running"
+    status = snap.status  # a stopped sweep says so everywhere (issue 27, item 4)
+    finished, stopped = snap.count("finished"), snap.count("stopped")
     st.subheader(f"{snap.name} &nbsp; {fmt.status_badge(status)}", anchor=False)
-    st.progress(
-        snap.done / total if total else 0.0, text=f"{snap.done} of {count_of(total, 'run')} done"
-    )
+    if status == "running":
+        text = f"{snap.done} of {count_of(total, 'run')} done"
+    else:
+        text = f"{finished} of {count_of(total, 'run')} finished" + (
+            f", {stopped} stopped" if stopped else ""
+        )
+    st.progress(snap.done / total if total else 0.0, text=text)
     c = st.columns(5)
-    c[0].metric("Done", snap.done)
-    c[1].metric("Running", snap.running)
-    c[2].metric("Queued", snap.queued)
+    c[0].metric("Finished", finished)
+    if status == "running":
+        c[1].metric("Running", snap.running)
+        c[2].metric("Queued", snap.queued)
+    else:
+        c[1].metric("Stopped", stopped)
+        c[2].metric("Failed", snap.count("failed", "diverged"))
     best = snap.best
-    c[3].metric("Best so far", fmt.percent(best.test_accuracy) if best else "—")
+    best_label = "Best so far" if status == "running" else "Best"
+    c[3].metric(best_label, fmt.percent(best.test_accuracy) if best else "—")
     if snap.finished:  # the runs' own times added up (they run one after another on a CPU)
         c[4].metric("Total time", fmt.duration(sum(r.elapsed_s for r in snap.runs)))
     else:
         c[4].metric("Time left", fmt.duration(snap.seconds_left))
     if best is not None:
         st.caption(
-            f"Best so far: **{best.label}**, test accuracy {fmt.percent(best.test_accuracy)}."
+            f"{best_label}: **{best.label}**, test accuracy {fmt.percent(best.test_accuracy)}."
         )
     st.dataframe(
         _run_rows(snap),
         hide_index=True,
         key=f"train_sweep_runs_{snap.sweep_id}",
-        column_config={
-            "Test accuracy": st.column_config.NumberColumn("Test accuracy", format="%.2f%%"),
-        },
     )
     if not snap.finished:
         st.button(
