@@ -638,7 +638,9 @@ def test_draw_can_use_a_model_that_is_still_training(
     job_id = start_a_run_that_lasts(at)
     at.switch_page("pages/draw.py").run()
     box = at.selectbox(key="draw_model")
-    assert any(label.endswith("training now (live)") for label in box.options), box.options
+    # Issue 27, item 17: listed first (it was last), though not chosen by itself.
+    assert box.options[0].endswith("training now (live)"), box.options
+    assert box.value != f"job:{job_id}"
     box.set_value(f"job:{job_id}").run()
     canvas["image"] = canvas_image(mnist_raw.test_images[0].numpy())
     wait_for(

@@ -291,3 +291,33 @@ def test_messages_name_the_model_never_a_path_or_a_visitor_id(store, dirs, ckpt,
     for message in messages:
         assert owner not in message and str(tmp_path) not in message and "runs/" not in message
     assert "'gone'" in messages[0] and "'mine' is not a readable checkpoint" in messages[4]
+
+
+def test_pickers_list_each_sweeps_runs_together_after_the_other_models(tmp_path: Path) -> None:
+    """Issue 27, item 17: each 12-run sweep put 12 entries between a visitor's own runs."""
+    from mnist_core.storage.store import picker_order
+
+    store = ModelStore(pretrained_dir=tmp_path / "pretrained", runs_dir=tmp_path / "runs")
+    config = TrainConfig.for_model("mlp")
+    model = build_model(config)
+    saved = 0
+
+    def save(name: str, accuracy: float, sweep: str | None = None) -> None:
+        nonlocal saved
+        metrics = {"test_accuracy": accuracy, **({"sweep": sweep} if sweep else {})}
+        entry = store.save(make_checkpoint(model, config, metrics), "someone", name)
+        saved += 1
+        os.utime(entry.path, (1e9 + saved, 1e9 + saved))  # one second apart: a clear order
+
+    save("first", 0.97)
+    save("a · lr=0.1", 0.95, "a")
+    save("a · lr=0.01", 0.98, "a")
+    save("middle", 0.96)
+    save("b · lr=0.1", 0.90, "b")
+    save("last", 0.99)
+    listed = store.list("someone")
+    assert {m.name: m.sweep for m in listed}["a · lr=0.01"] == "a"
+    order = [m.name for m in picker_order(listed)]
+    singles = [m.name for m in listed if m.sweep is None]
+    assert order[: len(singles)] == singles  # the store's own order: newest first
+    assert order[len(singles) :] == ["b · lr=0.1", "a · lr=0.01", "a · lr=0.1"]

@@ -14,7 +14,7 @@ from torch import nn
 from mnist_core.errors import MnistError
 from mnist_core.jobs import JobSnapshot
 from mnist_core.models import get_spec
-from mnist_core.storage.store import StoredModel
+from mnist_core.storage.store import StoredModel, picker_order
 from ui import state
 from ui.resources import get_manager, get_model, get_store
 from ui.widgets import model_label
@@ -36,12 +36,9 @@ def checkpoint_key(model_id: str) -> str:
 
 
 def model_choices() -> list[Choice]:
-    """The stored models this visitor may use (pretrained and theirs), then their jobs still
-    training."""
-    out = [
-        Choice(checkpoint_key(m.id), model_label(m), stored=m)
-        for m in get_store().list(state.owner())
-    ]
+    """This visitor's jobs still training (live) first, then the stored models they may use
+    (pretrained and theirs), each sweep's runs together at the end (`picker_order`)."""
+    out = []
     for job in get_manager().jobs(state.owner()):
         if job.active:
             title = get_spec(job.config.model).title
@@ -52,6 +49,10 @@ def model_choices() -> list[Choice]:
                     job_id=job.job_id,
                 )
             )
+    out += [
+        Choice(checkpoint_key(m.id), model_label(m), stored=m)
+        for m in picker_order(get_store().list(state.owner()))
+    ]
     return out
 
 
@@ -76,8 +77,9 @@ def choose_model(key: str) -> Choice | None:
     if not choices:
         return None
     by_key = {c.key: c for c in choices}
-    if ss.get(key) not in by_key:
-        ss[key] = saved_model_of(ss.get(key), by_key) or choices[0].key
+    if ss.get(key) not in by_key:  # the first stored model: a live one only when chosen
+        first = next((c for c in choices if c.stored is not None), choices[0])
+        ss[key] = saved_model_of(ss.get(key), by_key) or first.key
     chosen = st.selectbox(
         "Model",
         list(by_key),

@@ -10,7 +10,7 @@ import streamlit as st
 from PIL import Image
 
 from mnist_core.models import get_spec
-from mnist_core.storage.store import StoredModel
+from mnist_core.storage.store import StoredModel, picker_order
 from ui import fmt, keys
 
 T = TypeVar("T")
@@ -32,10 +32,11 @@ def choose_stored_model(
     label: str = "Model",
     on_change: Callable[[], None] | None = None,
 ) -> StoredModel:
-    """A selectbox over `models` (not empty) bound to `key` (a checkpoint id)."""
-    by_id = {m.id: m for m in models}
+    """A selectbox over `models` (not empty) bound to `key` (a checkpoint id), each sweep's
+    runs together at the end (`picker_order`)."""
+    by_id = {m.id: m for m in picker_order(models)}
     if st.session_state.get(key) not in by_id:
-        st.session_state[key] = models[0].id
+        st.session_state[key] = next(iter(by_id))
     chosen = st.selectbox(
         label,
         list(by_id),

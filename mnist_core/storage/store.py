@@ -106,6 +106,22 @@ class StoredModel:
     n_params: int
     train_seconds: float | None
     created: str  # ISO 8601 UTC, from the checkpoint
+    sweep: str | None = None  # the name of the sweep that trained it, if one did
+
+
+def picker_order(models: list[StoredModel]) -> list[StoredModel]:
+    """`models` (in the store's order) for a model picker: every model not from a sweep first,
+    then each sweep's runs together, best test accuracy first, the newest sweep first (issue
+    27, item 17: each 12-run sweep put 12 entries between a visitor's own runs)."""
+    single = [m for m in models if m.sweep is None]
+    sweeps: dict[str, list[StoredModel]] = {}
+    for m in models:  # the store lists a visitor's runs newest first
+        if m.sweep is not None:
+            sweeps.setdefault(m.sweep, []).append(m)
+    grouped = [
+        m for runs in sweeps.values() for m in sorted(runs, key=lambda r: -(r.test_accuracy or 0.0))
+    ]
+    return single + grouped
 
 
 class ModelStore:
@@ -370,4 +386,5 @@ def _stored(
         n_params=ckpt.n_params,
         train_seconds=float(seconds) if isinstance(seconds, int | float) else None,
         created=ckpt.created,
+        sweep=sweep if isinstance(sweep := ckpt.metrics.get("sweep"), str) and sweep else None,
     )
