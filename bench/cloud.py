@@ -49,7 +49,7 @@ PAGE_READY_JS = """() => {
         && !!document.querySelector('[data-testid="stMain"] h1');
 }"""
 RUN_HEADING = re.compile(r"(Queued|Running|Paused|Stopping|Finished|Stopped|Failed|Diverged)\s*$")
-RACE_MARK = re.compile(r"99\.0% in ([\d.]+) s")
+RACE_MARK = re.compile(r"99\.0% after ([\d.]+) s of training")
 # A drawn 0: one closed stroke, in fractions of the canvas (x to the right, y down).
 ZERO = [
     [

@@ -55,6 +55,7 @@ __all__ = [
     "PHOTO_SIZE",
     "PhotoSet",
     "make_photo",
+    "make_photo_with_box",
     "make_photos",
     "preprocessed",
     "run",
@@ -127,6 +128,19 @@ def make_photo(digit: np.ndarray, kind: str, rng: np.random.Generator) -> Image.
     Raises:
         ConfigError: `kind` is not one of KINDS.
     """
+    return make_photo_with_box(digit, kind, rng)[0]
+
+
+def make_photo_with_box(
+    digit: np.ndarray, kind: str, rng: np.random.Generator
+) -> tuple[Image.Image, tuple[float, float, float, float]]:
+    """`make_photo`'s photo (the same for the same `rng`) and the box of the digit's ink in it,
+    as a `preprocess` crop: (left, top, right, bottom) fractions of the photo. The box is the
+    one printed on the page; "rotation" and "all" turn the page about its centre after that.
+
+    Raises:
+        ConfigError: `kind` is not one of KINDS.
+    """
     if kind not in KINDS:
         raise ConfigError(f"Unknown photo kind {kind!r}; choose from {', '.join(KINDS)}.")
     w, h = PHOTO_SIZE
@@ -137,6 +151,16 @@ def make_photo(digit: np.ndarray, kind: str, rng: np.random.Generator) -> Image.
     refl = np.full((h, w), paper, np.float32)
     top, left = int(rng.integers(0, h - side + 1)), int(rng.integers(0, w - side + 1))
     refl[top : top + side, left : left + side] *= 1.0 - rng.uniform(0.75, 0.9) * ink
+    rows, cols = np.flatnonzero(digit.max(axis=1)), np.flatnonzero(digit.max(axis=0))
+    if rows.size == 0:  # a blank digit: its box is the whole field
+        rows = cols = np.array([0, IMAGE_SIZE - 1])
+    k = side / IMAGE_SIZE  # photo px per digit px
+    box = (
+        (left + cols[0] * k) / w,
+        (top + rows[0] * k) / h,
+        (left + (cols[-1] + 1) * k) / w,
+        (top + (rows[-1] + 1) * k) / h,
+    )
     illum_kind = kind
     if kind in ("rotation", "all"):
         angle = rng.uniform(5, 15) * rng.choice([-1, 1])
@@ -155,7 +179,7 @@ def make_photo(digit: np.ndarray, kind: str, rng: np.random.Generator) -> Image.
         photo.save(buf, format="JPEG", quality=int(rng.integers(25, 61)) if kind == "jpeg" else 50)
         photo = Image.open(io.BytesIO(buf.getvalue()))
         photo.load()
-    return photo
+    return photo, box
 
 
 def make_photos(

@@ -496,10 +496,19 @@ def test_stopped_runs_say_what_there_is_once(app_env: Path, stop_jobs: None) -> 
     assert metric_value(at, "Step") == f"{snap.step:,} / {snap.total_steps:,}"
     assert metric_value(at, "Epoch") == f"{snap.epoch:.1f}".removesuffix(".0") + " / 100"
     # Issue 27, item 11: once saved (the Models page's Save calls this), it says so.
-    get_manager().save(snap.job_id)
+    saved_id = get_manager().save(snap.job_id)
     at.run()
     info = texts(at.info)
     assert f"Saved as **{snap.name}**" in info and "can be saved" not in info, info
+    # Item 5: saving measured the final weights again; the two figures are told apart.
+    from ui import fmt
+    from ui.resources import get_store
+
+    saved = get_store().get(saved_id).test_accuracy
+    assert saved is not None
+    if saved != snap.test_accuracy:
+        assert f"with {fmt.percent(saved)} test accuracy measured on its final weights" in info
+    assert metric_value(at, "Wall time")  # named for what it is, not just "Time"
 
     # Another visitor's paused run holds the only training slot: the next job queues.
     manager = get_manager()

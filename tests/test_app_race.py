@@ -51,12 +51,12 @@ def test_race_to_99_preset_marks_the_moment_and_keeps_the_best_time() -> None:
     stars = [t for t in spec["data"] if t.get("marker", {}).get("symbol") == "star"]
     assert len(stars) == 1
     assert stars[0]["x"] == [pytest.approx(hit.epoch)]
-    assert stars[0]["text"] == [f"99.0% in {hit.train_seconds:.1f} s"]
+    assert stars[0]["text"] == [f"99.0% after {hit.train_seconds:.1f} s of training"]
     test_line = [t for t in spec["data"] if t.get("name") == "test"]
     assert len(test_line[0]["x"]) == len(snap.checks) + 1  # the checks and the epoch's end
 
     # The best time, beside the device name, on every page for the rest of the session.
-    best = f"your best to 99.0%: **{hit.train_seconds:.1f} s**"
+    best = f"your best to 99.0%: **{hit.train_seconds:.1f} s** of training"
     assert best in texts(at.sidebar.markdown)
     at.switch_page("pages/models.py").run()
     assert_clean(at)

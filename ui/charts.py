@@ -344,7 +344,7 @@ def _target_marks(fig: go.Figure, run: Curve) -> None:
             marker=dict(
                 symbol="star", size=16, color=TEST_COLOR, line=dict(color="white", width=1)
             ),
-            text=[f"{target:.1%} in {seconds:.1f} s"],
+            text=[f"{target:.1%} after {seconds:.1f} s of training"],
             textposition="bottom right",
             textfont=dict(size=12, color=TEST_COLOR),
             name=f"first ≥ {target:.1%}",

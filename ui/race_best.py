@@ -29,7 +29,7 @@ def record(snap: object) -> None:
 def best_text() -> str:
     """E.g. "best to 99.0%: **4.6 s**" (empty before any run reached a target)."""
     best: dict[float, tuple[float, str, str]] = st.session_state[keys.RACE_BEST]
-    parts = [f"{t:.1%}: **{best[t][0]:.1f} s**" for t in RACE_TARGETS if t in best]
+    parts = [f"{t:.1%}: **{best[t][0]:.1f} s** of training" for t in RACE_TARGETS if t in best]
     return ("your best to " + " · ".join(parts)) if parts else ""
 
 

@@ -41,6 +41,7 @@ from mnist_core.digits.photo import (
     apply_crop,
     crop_box,
     decide_polarity,
+    fills_frame,
     looks_clean,
     noise_level,
     remove_background,
@@ -286,7 +287,14 @@ def preprocess(
             polarity = float(np.median(_border(gray))) > 0.5
         local = remove_background(gray, polarity)
         # Even light and little noise: the border median is as good, and keeps old results.
-        if background == "auto" and local.flat and noise_level(gray) < threshold / 4:
+        # A digit that fills the frame (cropped to its box: a 16x16 zip-code scan, a photo
+        # cropped tightly) has no paper around it for the local estimate, which then takes
+        # thick strokes for paper (a 0's ring: the 0 read as 1, 2 or 7): the border median
+        # reads it. `python -m bench tight`, 1000 MNIST test digits cropped to their box at
+        # 16x16, half dark on light, LeNet-5: auto 80.2% before, border 94.6%.
+        if background == "auto" and (
+            (local.flat and noise_level(gray) < threshold / 4) or fills_frame(local.ink, threshold)
+        ):
             local = None
 
     if local is not None:

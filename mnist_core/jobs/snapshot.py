@@ -10,6 +10,7 @@ the piece to move out (to jobs/time_left.py) when either grows.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, get_args
@@ -116,6 +117,17 @@ class JobSnapshot:
         if self.status == "finished":
             return 1.0
         return min(1.0, max(0.0, self.step / self.total_steps)) if self.total_steps else 0.0
+
+    @property
+    def train_seconds(self) -> float:
+        """Training time: seconds of optimisation steps, evaluations and pauses excluded. The
+        app calls `elapsed_s` "wall time" and this "training time", everywhere (issue 27,
+        item 5: one run was "1 min 55 s" on Train and "1 min 40 s" on Models)."""
+        if self.ended is not None:
+            return self.ended.train_seconds
+        latest = [e.train_seconds for e in self.epochs[-1:]]
+        latest += [s.train_seconds for s in self.steps[-1:]]
+        return max(latest, default=0.0)
 
     @property
     def test_accuracy(self) -> float | None:
@@ -345,9 +357,12 @@ class JobState:
         )
 
     def metrics(self, *, test_accuracy: float | None) -> dict[str, object]:
-        """The metrics stored in this job's checkpoint (plain types only)."""
+        """The metrics stored in this job's checkpoint (plain types only): `train_seconds`
+        (training time) from the record, and `wall_seconds` (wall time, start to now or end)."""
+        wall = None if self.t_start is None else (self.t_end or time.perf_counter()) - self.t_start
         return (
-            self.record.metrics(
+            {"wall_seconds": None if wall is None else round(wall, 3)}
+            | self.record.metrics(
                 self.config,
                 name=self.name,
                 test_accuracy=test_accuracy,

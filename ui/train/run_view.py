@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import streamlit as st
 
+from mnist_core.errors import MnistError
 from mnist_core.jobs import JobSnapshot
 from mnist_core.train.verdict import did_not_learn
 from ui import fmt, keys
 from ui.model_choice import checkpoint_key
+from ui.resources import get_store
 from ui.train import estimate
 from ui.train.controls import job_controls
 
@@ -42,10 +44,39 @@ def run_status(snap: JobSnapshot) -> None:
     cols[1].metric("Step", f"{fmt.count(snap.step)} / {fmt.count(snap.total_steps)}")
     cols[2].metric("Images / s", fmt.rate(snap.images_per_s))
     cols[3].metric(
-        "Time left" if snap.active else "Time",
+        "Time left" if snap.active else "Wall time",
         fmt.duration(snap.eta_s if snap.active else snap.elapsed_s),
+        help=None
+        if snap.active
+        else f"From the start to the end; {fmt.duration(snap.train_seconds)} of it training "
+        "(the rest: preparing, measuring accuracy, pauses).",
     )
     cols[4].metric("Test accuracy", fmt.percent(snap.test_accuracy))
+
+
+def _times(snap: JobSnapshot) -> str:
+    """E.g. "1 min 55 s of wall time (1 min 40 s of training time)": the two names every page
+    uses for these two figures."""
+    return (
+        f"{fmt.duration(snap.elapsed_s)} of wall time "
+        f"({fmt.duration(snap.train_seconds)} of training time)"
+    )
+
+
+def _saved_accuracy(snap: JobSnapshot) -> str:
+    """ ", with 99.44% test accuracy measured on its final weights (99.33% above was measured
+    earlier, at step 900)" for a stopped run saved later: saving measures the weights it keeps
+    again, and the two figures differed silently (issue 27, item 5)."""
+    try:
+        saved = get_store().get(snap.checkpoint_id).test_accuracy if snap.checkpoint_id else None
+    except MnistError:
+        return ""
+    if saved is None or saved == snap.test_accuracy:
+        return ""
+    earlier = ""
+    if snap.test_accuracy is not None:
+        earlier = f" ({fmt.percent(snap.test_accuracy)} above was measured earlier in the run)"
+    return f", with {fmt.percent(saved)} test accuracy measured on its final weights{earlier}"
 
 
 def run_outcome(snap: JobSnapshot) -> None:
@@ -61,8 +92,8 @@ def run_outcome(snap: JobSnapshot) -> None:
         )
     elif snap.status == "stopped" and snap.checkpoint_id:
         st.info(
-            f"{snap.message} Saved as **{snap.name}** as it was then: choose it on the "
-            "Mistakes, Draw, Inside and Models pages.",
+            f"{snap.message} Saved as **{snap.name}** as it was then{_saved_accuracy(snap)}: "
+            "choose it on the Mistakes, Draw, Inside and Models pages.",
             icon=":material/stop_circle:",
         )
         _open_links(snap.checkpoint_id)
@@ -78,15 +109,15 @@ def run_outcome(snap: JobSnapshot) -> None:
         and (problem := did_not_learn(snap.config, snap.test_accuracy, snap.epochs))
     ):
         st.warning(
-            f"Finished with **{fmt.percent(snap.test_accuracy)}** test accuracy, in "
-            f"{fmt.duration(snap.elapsed_s)}, saved as **{snap.name}**. {problem}",
+            f"Finished with **{fmt.percent(snap.test_accuracy)}** test accuracy after "
+            f"{_times(snap)}, saved as **{snap.name}**. {problem}",
             icon=":material/warning:",
         )
         _open_links(snap.checkpoint_id)
     elif snap.status == "finished" and snap.checkpoint_id:
         st.success(
-            f"Finished with **{fmt.percent(snap.test_accuracy)}** test accuracy, in "
-            f"{fmt.duration(snap.elapsed_s)}. Saved as **{snap.name}**: choose it on the "
+            f"Finished with **{fmt.percent(snap.test_accuracy)}** test accuracy after "
+            f"{_times(snap)}. Saved as **{snap.name}**: choose it on the "
             "Mistakes, Draw, Inside and Models pages.",
             icon=":material/check_circle:",
         )

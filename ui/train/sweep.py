@@ -187,7 +187,7 @@ def _run_rows(snap: SweepSnapshot) -> list[dict[str, object]]:
             "Status": r.status.capitalize(),
             # Text: a run that never trained has no figure, and a number column showed "None".
             "Test accuracy": "—" if r.test_accuracy is None else fmt.percent(r.test_accuracy),
-            "Time": fmt.duration(r.elapsed_s) if r.elapsed_s and r.status != "queued" else "",
+            "Wall time": fmt.duration(r.elapsed_s) if r.elapsed_s and r.status != "queued" else "",
             "Best": "★" if best is not None and r.job_id == best.job_id else "",
         }
         for r in snap.runs
@@ -236,7 +236,7 @@ def show_progress(snap: SweepSnapshot) -> None:
     best_label = "Best so far" if status == "running" else "Best"
     c[3].metric(best_label, fmt.percent(best.test_accuracy) if best else "—")
     if snap.finished:  # the runs' own times added up (they run one after another on a CPU)
-        c[4].metric("Total time", fmt.duration(sum(r.elapsed_s for r in snap.runs)))
+        c[4].metric("Total wall time", fmt.duration(sum(r.elapsed_s for r in snap.runs)))
     else:
         c[4].metric("Time left", fmt.duration(snap.seconds_left))
     if best is not None:
