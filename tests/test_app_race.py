@@ -61,3 +61,10 @@ def test_race_to_99_preset_marks_the_moment_and_keeps_the_best_time() -> None:
     at.switch_page("pages/models.py").run()
     assert_clean(at)
     assert best in texts(at.sidebar.markdown)
+
+    # Issue 27, item 3: a reload (a new session of the same visitor) keeps it.
+    again = new_app()
+    again.session_state["owner"] = at.session_state["owner"]  # what the cookie gives
+    again.run()
+    assert_clean(again)
+    assert best in texts(again.sidebar.markdown)

@@ -12,6 +12,7 @@ import streamlit as st
 
 from mnist_core.train.race import RACE_TARGETS, race_of, reaches
 from ui import keys
+from ui.state import keep_race_best
 
 
 def record(snap: object) -> None:
@@ -21,9 +22,13 @@ def record(snap: object) -> None:
         return
     best: dict[float, tuple[float, str, str]] = st.session_state[keys.RACE_BEST]
     hits = reaches(getattr(snap, "epochs", ()), getattr(snap, "checks", ()), RACE_TARGETS)
+    changed = False
     for target, point in hits.items():
         if target not in best or point.train_seconds < best[target][0]:
             best[target] = (point.train_seconds, str(snap.name), str(snap.job_id))
+            changed = True
+    if changed:  # on the server too: a reload keeps it (issue 27, item 3)
+        keep_race_best()
 
 
 def best_text() -> str:

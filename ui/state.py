@@ -11,9 +11,10 @@ import streamlit as st
 from mnist_core.digits.handwriting import HandwritingSet
 from mnist_core.errors import MnistError
 from mnist_core.storage.owners import adopt_legacy_folder, owner_key, owner_of
+from mnist_core.storage.personal import VisitorFiles
 from mnist_core.train.finetune import DEFAULT_STEPS
 from ui import keys
-from ui.resources import runs_dir
+from ui.resources import get_store, runs_dir
 from ui.train_form.fields import default_widget_values
 from ui.visitor import visitor_id
 
@@ -55,7 +56,6 @@ def _defaults() -> dict[str, Any]:
         keys.TRAIN_RUN_NAME: "",
         keys.TRAIN_NEW_LR: None,
         keys.last_choice(keys.TRAIN_LOSS_SCALE): keys.LOSS_SCALES[0],
-        keys.RACE_BEST: {},
         keys.last_choice(keys.TRAIN_MODE): keys.TRAIN_MODES[0],
         keys.TRAIN_SWEEP: None,
         keys.TRAIN_SWEEP_SAMPLES: 8,
@@ -80,7 +80,6 @@ def _defaults() -> dict[str, Any]:
         keys.last_choice(keys.DRAW_SOURCE): keys.DRAW_SOURCES[0],
         keys.DRAW_STROKE: 18,
         keys.DRAW_CANVAS_N: 0,
-        keys.HW_SET: HandwritingSet(),
         keys.HW_FLASH: [],
         keys.HW_LABEL_N: 0,
         keys.HW_LAST: None,
@@ -117,9 +116,45 @@ def init_state() -> None:
         # and in every tab; without a cookie a random id of this session alone.
         # (The Train page then shows the visitor's newest job, and the sidebar keeps its lease.)
         ss[keys.OWNER] = _cookie_owner() or uuid.uuid4().hex[:12]
+    if keys.HW_SET not in ss:  # kept on the server, found again after a reload
+        files = visitor_files()
+        ss[keys.HW_SET] = files.load_handwriting() if files else HandwritingSet()
+        ss[keys.RACE_BEST] = files.load_race_best() if files else {}
     for key, value in _defaults().items():
         if key not in ss:
             ss[key] = value
+
+
+def visitor_files() -> VisitorFiles | None:
+    """This visitor's files beside their models (None when their id cannot name a folder)."""
+    try:
+        return VisitorFiles(get_store().folder_of(st.session_state[keys.OWNER]))
+    except MnistError:
+        return None
+
+
+def keep_handwriting(s: HandwritingSet) -> str | None:
+    """Make `s` this visitor's handwriting set, here and on the server (issue 27, item 3); a
+    sentence for people when the server could not keep it (this session still has it)."""
+    st.session_state[keys.HW_SET] = s
+    files = visitor_files()
+    try:
+        if files is not None:
+            files.save_handwriting(s)
+    except MnistError as e:
+        return f"Your handwriting set is kept for this session only. {e}"
+    return None
+
+
+def keep_race_best() -> None:
+    """Write this visitor's best race times (`keys.RACE_BEST`) to the server; a failure is
+    logged (the sidebar still shows them for this session)."""
+    files = visitor_files()
+    try:
+        if files is not None:
+            files.save_race_best(st.session_state[keys.RACE_BEST])
+    except MnistError as e:
+        log.warning("best race times not kept: %s", e)
 
 
 def owner() -> str:

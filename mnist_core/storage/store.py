@@ -250,6 +250,11 @@ class ModelStore:
             for key in [k for k in self._cache if k[0] == str(path)]:
                 del self._cache[key]
 
+    def folder_of(self, owner: str) -> Path:
+        """`owner`'s folder under the runs folder (not created here), for the files kept beside
+        their models (`mnist_core.storage.personal`). CheckpointError for an invalid owner id."""
+        return self._owner_dir(owner, create=False)
+
     # ---- internals ------------------------------------------------------------------------
     def _owner_dir(self, owner: str, *, create: bool = True) -> Path:
         if not isinstance(owner, str) or not _is_slug(owner):

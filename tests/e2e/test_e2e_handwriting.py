@@ -49,6 +49,9 @@ def test_label_drawings_fine_tune_and_use_the_new_model(st) -> None:
     ).to_be_visible()
     expect(st.main.get_by_text("2 digits:")).to_be_visible()
     st.shot("labelled")
+    # Issue 27, item 3: a reload kept the models but threw the labelled set away.
+    st.open("draw")
+    expect(st.main.get_by_text("2 digits:")).to_be_visible()
 
     # Add a set of 40 from a zip: enough to fine-tune on.
     st.upload(

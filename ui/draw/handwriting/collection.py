@@ -11,6 +11,7 @@ from mnist_core.errors import MnistError
 from mnist_core.words import count_of
 from ui import keys
 from ui.errors import flash, guarded_callback
+from ui.state import keep_handwriting
 from ui.widgets import digit_image
 
 PAGE_SIZE = 30  # digits per gallery page (newest first)
@@ -29,22 +30,29 @@ def counts_line(s: HandwritingSet) -> str:
 
 @guarded_callback("deleting the digit", keys.HW_FLASH)
 def _delete(digit_id: str) -> None:
-    st.session_state[keys.HW_SET] = the_set().remove(digit_id)
+    _keep(the_set().remove(digit_id))
     st.session_state[keys.HW_LAST] = None
 
 
 @guarded_callback("clearing your set", keys.HW_FLASH)
 def _clear() -> None:
     n = len(the_set())
-    st.session_state[keys.HW_SET] = HandwritingSet()
+    _keep(HandwritingSet())
     st.session_state[keys.HW_LAST] = None
     flash(keys.HW_FLASH, "info", f"Removed all {count_of(n, 'digit')} from your set.")
+
+
+def _keep(s: HandwritingSet) -> None:
+    """The set in the session and on the server; a warning when the server could not keep it."""
+    problem = keep_handwriting(s)
+    if problem:
+        flash(keys.HW_FLASH, "warning", problem)
 
 
 def _apply(uploaded: HandwritingSet, replace: bool) -> None:
     ss = st.session_state
     try:
-        ss[keys.HW_SET] = uploaded if replace else the_set().extend(uploaded)
+        _keep(uploaded if replace else the_set().extend(uploaded))
     except MnistError as e:
         flash(keys.HW_FLASH, "error", str(e))
         return

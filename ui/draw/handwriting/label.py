@@ -11,6 +11,7 @@ from mnist_core.digits.handwriting import MIN_PER_CLASS, MIN_TOTAL, HandwritingS
 from mnist_core.errors import MnistError
 from ui import keys
 from ui.errors import flash, guarded_callback
+from ui.state import keep_handwriting
 
 DIGITS = [str(d) for d in range(10)]
 
@@ -30,10 +31,13 @@ def _add(image: np.ndarray, label: int | None, clear_canvas: bool) -> None:
         label = int(picked)
     s: HandwritingSet = ss[keys.HW_SET]
     try:
-        ss[keys.HW_SET] = s.add(image, label)
+        added = s.add(image, label)
     except MnistError as e:
         flash(keys.HW_FLASH, "error", str(e))
         return
+    problem = keep_handwriting(added)  # here and on the server: a reload keeps it
+    if problem:
+        flash(keys.HW_FLASH, "warning", problem)
     ss[keys.HW_LAST] = (digest(image), label)
     ss[keys.HW_LABEL_N] += 1
     if clear_canvas:  # ready for the next digit
