@@ -26,6 +26,7 @@ import ctypes
 import functools
 import math
 import os
+import time
 from pathlib import Path
 
 import torch
@@ -198,6 +199,26 @@ def set_thread_count(n: int) -> None:
     """
     torch.get_num_threads()
     torch.set_num_threads(max(1, int(n)))
+
+
+def idle_cpus(interval: float = 0.25, stat: Path = Path("/proc/stat")) -> float | None:
+    """How many CPUs of the machine sat idle over the next `interval` seconds (e.g. 1.7 of 2),
+    from /proc/stat; None where there is no /proc (macOS, Windows)."""
+
+    def sample() -> tuple[int, int] | None:
+        try:
+            fields = [int(v) for v in stat.read_text().splitlines()[0].split()[1:]]
+        except (OSError, ValueError, IndexError):
+            return None
+        return sum(fields), fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
+
+    first = sample()
+    time.sleep(interval)
+    second = sample()
+    if first is None or second is None or second[0] <= first[0]:
+        return None
+    cpus = os.cpu_count() or 1
+    return cpus * (second[1] - first[1]) / (second[0] - first[0])
 
 
 def memory_in_use(

@@ -194,6 +194,27 @@ def is_measuring(config: TrainConfig, threads: int | None = None) -> bool:
         return key in _pending
 
 
+# A probe needs its threads' CPUs to itself: with one of two cores busy (a process importing
+# torch, a page being drawn), its two threads' steps took 50-580 ms instead of 10-13 ms (torch's
+# threads wait for each other), and a fresh server's first estimate came out 3-5x too long
+# (issue 27, item 2; 2 of 3 fresh processes measured 300-380 images/s for LeNet-5 instead of
+# 8,500-10,600 while another process used one core). So it waits, up to QUIET_WAIT_S, until
+# that many CPUs are idle.
+QUIET_WAIT_S = 20.0
+
+
+def _wait_for_quiet(threads: int, busy: Callable[[], bool] | None) -> None:
+    from mnist_core.machine import idle_cpus
+
+    deadline = time.monotonic() + QUIET_WAIT_S
+    while time.monotonic() < deadline:
+        idle = idle_cpus()
+        if idle is None or idle >= threads - 0.3:
+            return
+        if busy is not None and busy():  # a run started: the probe will not run anyway
+            return
+
+
 def measure_speed_soon(
     config: TrainConfig, threads: int | None = None, busy: Callable[[], bool] | None = None
 ) -> None:
@@ -212,6 +233,7 @@ def measure_speed_soon(
     def work() -> None:
         try:
             with _lock:  # one probe at a time
+                _wait_for_quiet(threads, busy)
                 if known_speed(config, threads) is None and not (busy and busy()):
                     speed = _measure(config, threads, busy)
                     with _cache_lock:

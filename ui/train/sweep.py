@@ -161,14 +161,9 @@ def render_form(base: TrainConfig | None, busy: bool) -> None:
         if problem:
             st.error(problem, icon=":material/tune:")
         elif spec is not None:
-            estimate = sweep_estimate(spec.configs())
-            if estimate:
-                st.caption(f"Estimated time: **{estimate}**, one run after another.")
-            elif estimate is None:
-                st.caption(
-                    "Estimated time: measuring the speed of these setups on this machine "
-                    "(shown at the next change)…"
-                )
+            configs = spec.configs()
+            measuring = sweep_estimate(configs) is None
+            live_panel(_estimate, configs, measuring, every=1.0 if measuring else None)
             title = get_spec(spec.base.model).title
             epochs = spec.base.epochs
             st.caption(
@@ -177,6 +172,18 @@ def render_form(base: TrainConfig | None, busy: bool) -> None:
                 "sweep). Each finished run is saved as a model; compare them on the Compare "
                 "page."
             )
+
+
+def _estimate(configs: list[TrainConfig], polling: bool) -> None:
+    """The sweep's estimate; while its setups' speeds are measured (one at a time, in the
+    background) it polls, and redraws the page once they are known (issue 27, item 2)."""
+    estimate = sweep_estimate(configs)
+    if estimate is not None and polling:
+        st.rerun(scope="app")
+    if estimate:
+        st.caption(f"Estimated time: **{estimate}**, one run after another.")
+    elif estimate is None:
+        st.caption("Estimated time: measuring the speed of these setups on this machine…")
 
 
 def _run_rows(snap: SweepSnapshot) -> list[dict[str, object]]:
