@@ -136,7 +136,7 @@ def _metric(page: Any, label: str) -> str:
 
 
 def _step(page: Any) -> int:
-    return int(_metric(page, "Step").split("/")[0].replace(",", "").strip())
+    return int(_metric(page, r"Step of [\d,]+").replace(",", "").strip())
 
 
 def _nav(page: Any, title: str) -> None:

@@ -493,7 +493,7 @@ def test_stopped_runs_say_what_there_is_once(app_env: Path, stop_jobs: None) -> 
     page = "\n".join([texts(at.info), *(p.proto.text for p in at.get("progress"))])
     assert page.count("Stopped") == 1, page  # said once: in the box, not in the bar too
     assert "saved or downloaded on the Models page" in texts(at.info)
-    assert metric_value(at, "Step") == f"{snap.step:,} / {snap.total_steps:,}"
+    assert metric_value(at, f"Step of {snap.total_steps:,}") == f"{snap.step:,}"
     assert metric_value(at, "Epoch") == f"{snap.epoch:.1f}".removesuffix(".0") + " / 100"
     # Issue 27, item 11: once saved (the Models page's Save calls this), it says so.
     saved_id = get_manager().save(snap.job_id)

@@ -324,7 +324,7 @@ def accuracy_figure(run: Curve, others: Sequence[Curve] = ()) -> go.Figure:
             first = False
             last_epoch = max(last_epoch, math.ceil(max(x)))
     _lr_marks(fig, run, per_epoch=True)
-    _target_marks(fig, run)
+    _target_marks(fig, run, last_epoch)
     base_layout(fig, height=320, legend=dict(orientation="h", yanchor="top", y=-0.3, x=0))
     fig.update_xaxes(
         title_text="epoch", tick0=0, dtick=epoch_dtick(last_epoch), tickangle=0, rangemode="tozero"
@@ -333,10 +333,13 @@ def accuracy_figure(run: Curve, others: Sequence[Curve] = ()) -> go.Figure:
     return fig
 
 
-def _target_marks(fig: go.Figure, run: Curve) -> None:
+def _target_marks(fig: go.Figure, run: Curve, last_epoch: float) -> None:
     """A star where the run's test accuracy first reached each race target, with the training
-    seconds it took (the Race to 99%)."""
+    seconds it took (the Race to 99%). Its words go to the star's left in the right half of
+    the chart and are never clipped at the plot's edge (issue 27, item 10: a race that reached
+    99% in its last epoch read "99." at the right edge)."""
     for target, (epoch, accuracy, seconds) in sorted(run.reached.items()):
+        side = "left" if epoch > 0.5 * max(last_epoch, 1) else "right"
         fig.add_scatter(
             x=[epoch],
             y=[100.0 * accuracy],
@@ -345,8 +348,9 @@ def _target_marks(fig: go.Figure, run: Curve) -> None:
                 symbol="star", size=16, color=TEST_COLOR, line=dict(color="white", width=1)
             ),
             text=[f"{target:.1%} after {seconds:.1f} s of training"],
-            textposition="bottom right",
+            textposition=f"bottom {side}",
             textfont=dict(size=12, color=TEST_COLOR),
+            cliponaxis=False,
             name=f"first ≥ {target:.1%}",
             hovertemplate=(
                 f"{run.name} · first test accuracy ≥ {target:.1%}: %{{y:.2f}}% after "

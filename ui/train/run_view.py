@@ -41,7 +41,8 @@ def run_status(snap: JobSnapshot) -> None:
     st.progress(snap.progress, text=_progress_text(snap))
     cols = st.columns(5)
     cols[0].metric("Epoch", f"{fmt.epoch(snap.epoch)} / {epochs}")
-    cols[1].metric("Step", f"{fmt.count(snap.step)} / {fmt.count(snap.total_steps)}")
+    # The total in the label: "1,640 / 3,280" did not fit a fifth of 1400 px ("1,640 / 3,...").
+    cols[1].metric(f"Step of {fmt.count(snap.total_steps)}", fmt.count(snap.step))
     cols[2].metric("Images / s", fmt.rate(snap.images_per_s))
     cols[3].metric(
         "Time left" if snap.active else "Wall time",
