@@ -100,7 +100,15 @@ def test_only_the_settings_that_differ_get_a_column() -> None:
     assert params == ["lr"]
     assert [r["lr"] for r in rows] == [1e-3, 3e-3, None]
     shown = compare_table.display_rows(rows, params)
-    assert list(shown[0])[:3] == ["Name", "Architecture", "Learning rate (peak)"]
+    # Issue 27, item 9: the results first (the test accuracy was behind a horizontal scroll).
+    assert list(shown[0])[:6] == [
+        "Name",
+        "Test accuracy",
+        "Best validation",
+        "Best test",
+        "Architecture",
+        "Learning rate (peak)",
+    ]
     assert [s["Learning rate (peak)"] for s in shown] == [1e-3, 3e-3, None]  # numbers sort
     assert "Batch size" not in shown[0]
 
@@ -342,3 +350,22 @@ def test_history_json_holds_the_run_and_its_curves() -> None:
     assert RunHistory.from_dict(data["history"]) == history
     with pytest.raises(ValueError):
         compare_runs.history_json(_run("no curves"))
+
+
+def test_a_numeric_sweep_axis_is_ticked_at_its_values_and_legends_leave_room() -> None:
+    """Issue 27, item 9: the batch-size axis was ticked 70-120 for 64 and 128; eight legend
+    entries squashed the accuracy overlay and covered the x-axis title."""
+    from ui.compare.charts import compare_accuracy_figure, sweep_dimension
+
+    axis = sweep_dimension("batch_size", [64, 128, 64, 128])
+    assert axis["tickvals"] == [64.0, 128.0] and axis["ticktext"] == ["64", "128"]
+    runs = [
+        compare_curves.series(
+            _run(f"run {i}", history=_history([0.9, 0.95], [0.91, 0.94])), "epoch"
+        )
+        for i in range(4)
+    ]
+    fig = compare_accuracy_figure(runs, "epoch")
+    assert sum(1 for t in fig.data if t.showlegend is not False) == 8
+    assert fig.layout.legend.yref == "container" and fig.layout.legend.y == 0
+    assert fig.layout.height > 340 and fig.layout.margin.b >= 3 * 22

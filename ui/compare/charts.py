@@ -20,8 +20,25 @@ from ui.compare.runs import param_label
 from ui.compare.sweeps import LOG_PARAMS
 
 RUN_COLORS = (ACCENT, *COMPARE_COLORS)
-MAX_LOG_TICKS = 6  # distinct values labelled one by one on a log axis; more: the decades
-SWEEP_COLORSCALE = "Viridis"
+MAX_LOG_TICKS = 6  # distinct values labelled one by one on an axis; more: the decades (log)
+# Pale for the worst runs, the app's accent for the best: the best run must stand out on white
+# (Viridis ended in pale yellow, which the best run was drawn in: issue 27, item 9).
+SWEEP_COLORSCALE = [[0.0, "#d4d6e0"], [0.5, "#8f86e0"], [1.0, ACCENT]]
+LEGEND_ROW_PX = 22  # one row of a legend below a chart
+LEGEND_PER_ROW = 3  # entries in a row of a chart half the page wide
+
+
+def _legend_below(fig: go.Figure, height: int) -> None:
+    """The legend under the chart, anchored to the figure's bottom edge, and the figure taller
+    by the legend's rows: eight entries used to squash the plot and cover the x-axis title."""
+    entries = sum(1 for t in fig.data if t.showlegend is not False)
+    rows = math.ceil(entries / LEGEND_PER_ROW)
+    base_layout(
+        fig,
+        height=height + LEGEND_ROW_PX * rows,
+        legend=dict(orientation="h", yref="container", y=0, yanchor="bottom", x=0),
+        margin=dict(l=10, r=10, t=40, b=10 + LEGEND_ROW_PX * rows),
+    )
 
 
 def run_color(i: int) -> str:
@@ -53,7 +70,7 @@ def compare_loss_figure(
         )
     if log_y is None:
         log_y = wants_log_scale([v for r in runs for v in r.loss])
-    base_layout(fig, height=340, legend=dict(orientation="h", yanchor="top", y=-0.25, x=0))
+    _legend_below(fig, 340)
     fig.update_xaxes(title_text=_x_title(x_axis), rangemode="tozero")
     if log_y:
         fig.update_yaxes(title_text="loss, smoothed (log scale)", type="log")
@@ -84,7 +101,7 @@ def compare_accuracy_figure(runs: Sequence[Series], x_axis: str) -> go.Figure:
                 marker=dict(size=6),
                 hovertemplate=f"{run.name} · {metric} %{{y:.2f}}%<extra></extra>",
             )
-    base_layout(fig, height=340, legend=dict(orientation="h", yanchor="top", y=-0.25, x=0))
+    _legend_below(fig, 340)
     fig.update_xaxes(title_text=_x_title(x_axis), rangemode="tozero")
     fig.update_yaxes(title_text="accuracy (%)", ticksuffix="%")
     return fig
@@ -117,6 +134,15 @@ def sweep_dimension(name: str, values: Sequence[Any]) -> dict[str, Any]:
                 tickvals=[t[0] for t in ticks],
                 ticktext=[t[1] for t in ticks],
                 range=_range(logs),
+            )
+        distinct = sorted(set(numbers))
+        if len(distinct) <= MAX_LOG_TICKS:  # ticks at the values (64, 128), not at 70-120
+            return dict(
+                label=label,
+                values=numbers,
+                tickvals=distinct,
+                ticktext=[format_value(v) for v in distinct],
+                range=_range(numbers),
             )
         return dict(label=label, values=numbers, range=_range(numbers))
     names = [_category(name, v) for v in values]

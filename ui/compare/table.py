@@ -38,6 +38,8 @@ RESULT_COLUMNS = {
     "sweep": "Sweep",
 }
 PERCENT_COLUMNS = ("test_accuracy", "best_val_accuracy", "best_test_accuracy")
+# The results shown before the architecture and the settings (the others after them).
+FIRST_RESULTS = ("Test accuracy", "Best validation", "Best test")
 HAS_SETTINGS = "has_settings"  # a row's flag: False when its file records no settings
 
 
@@ -87,21 +89,28 @@ def display_rows(rows: Sequence[Mapping[str, Any]], params: Sequence[str]) -> li
     numeric = set(numeric_params(rows, params))
     out = []
     for row in rows:
-        shown: dict[str, Any] = {"Name": row[NAME], "Architecture": row[ARCH]}
+        # The results first, then what the runs were: at 1400 px the test accuracy was behind
+        # a horizontal scroll after the settings (issue 27, item 9).
+        shown: dict[str, Any] = {"Name": row[NAME]}
+        results = {header: _shown_result(key, row[key]) for key, header in RESULT_COLUMNS.items()}
+        shown |= {h: results[h] for h in FIRST_RESULTS}
+        shown["Architecture"] = row[ARCH]
         for name in params:
             if name in numeric:
                 shown[param_label(name)] = row[name] if row[HAS_SETTINGS] else None
             else:
                 shown[param_label(name)] = param_text(name, row[name]) if row[HAS_SETTINGS] else ""
-        for key, header in RESULT_COLUMNS.items():
-            value = row[key]
-            if key in PERCENT_COLUMNS and value is not None:
-                value = 100.0 * value
-            elif key == "images_per_s" and value is not None:
-                value = round(value)
-            shown[header] = value
+        shown |= {h: v for h, v in results.items() if h not in FIRST_RESULTS}
         out.append(shown)
     return out
+
+
+def _shown_result(key: str, value: Any) -> Any:
+    if key in PERCENT_COLUMNS and value is not None:
+        return 100.0 * value
+    if key == "images_per_s" and value is not None:
+        return round(value)
+    return value
 
 
 def _csv_value(value: Any) -> Any:
