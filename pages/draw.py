@@ -10,7 +10,13 @@ from ui.draw.handwriting.collection import collection_tab
 from ui.draw.handwriting.scores import scores_tab
 from ui.draw.handwriting.tuning import tuning_tab
 from ui.draw.input import canvas_image, uploaded_image
-from ui.draw.readings import label_digit, prediction, preprocessing_steps, pretrained_readings
+from ui.draw.readings import (
+    label_digit,
+    phone_answer,
+    prediction,
+    preprocessing_steps,
+    pretrained_readings,
+)
 from ui.errors import friendly_errors, show_flashes
 from ui.inside.link import look_inside_button
 from ui.live import live_panel
@@ -56,11 +62,14 @@ def main() -> None:
     pre: PreprocessResult | None = None
     with left:
         source = one_of("Input", keys.DRAW_SOURCES, keys.DRAW_SOURCE, label_visibility="collapsed")
+        answer = st.empty()  # above the canvas: on a phone the columns stack (phone_answer)
         with friendly_errors("reading your digit"):
             image, crop = uploaded_image() if source == "Upload" else (canvas_image(), None)
             if image is not None:
                 pre = preprocess(image, crop=crop)
                 ss[keys.INSIDE_DRAWING] = pre.image if not pre.empty else ss[keys.INSIDE_DRAWING]
+        with answer.container():
+            phone_answer(pre, choice)
     with right:
         live = choice is not None and choice.job_id is not None
         live_panel(prediction, pre, choice, every=LIVE_POLL_S if live else None)

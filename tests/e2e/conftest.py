@@ -586,8 +586,15 @@ def new_st(
     visitors: list[tuple[StApp, object]] = []
     log_start = len(streamlit_server.log_text())
 
-    def make(name: str = "", server: StreamlitServer | None = None) -> StApp:
-        context = browser.new_context(viewport=VIEWPORT, accept_downloads=True)
+    def make(
+        name: str = "", server: StreamlitServer | None = None, viewport: dict | None = None
+    ) -> StApp:
+        """`viewport`: e.g. {"width": 390, "height": 844}, a phone (touch, mobile), else
+        VIEWPORT."""
+        phone = viewport is not None and viewport["width"] < 640
+        context = browser.new_context(
+            viewport=viewport or VIEWPORT, accept_downloads=True, is_mobile=phone, has_touch=phone
+        )
         context.set_default_timeout(DEFAULT_TIMEOUT_MS)
         page = context.new_page()
         label = request.node.name + (f"-{name}" if name else "")

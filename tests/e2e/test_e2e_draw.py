@@ -79,3 +79,35 @@ def test_the_input_toggle_keeps_a_choice(st) -> None:
     expect(uploader).to_have_count(0)
     st.canvas.wait_for()
     st.assert_no_errors()
+
+
+PHONE = {"width": 390, "height": 844}
+
+
+def test_on_a_phone_the_answer_and_the_ten_digits_fit_the_screen(new_st) -> None:
+    """Issue 27, item 8, at 390x844: the sidebar covered 3/4 of the screen on a first visit;
+    after drawing, the prediction was below the fold; the "No, it is" row cut the 9 off."""
+    st = new_st("phone", viewport=PHONE)
+    st.open("draw")
+    expect(st.sidebar).not_to_be_in_viewport()  # closed: the page is the canvas
+    st.canvas.wait_for()
+    st.draw_digit("0")
+    answer = st.page.locator(".st-key-draw_phone_answer")
+    expect(answer).to_contain_text("Prediction: 0", timeout=PREDICT_TIMEOUT_MS)
+    st.wait_idle()
+    box = answer.bounding_box()
+    assert box is not None and box["y"] + box["height"] <= PHONE["height"], box
+    nine = st.page.locator("[class*='st-key-hw_pick_']").get_by_text("9", exact=True)
+    nine.scroll_into_view_if_needed()
+    nine_box = nine.bounding_box()
+    assert nine_box is not None and nine_box["x"] + nine_box["width"] <= PHONE["width"], nine_box
+    st.shot("phone")
+    st.assert_no_errors()
+
+    wide = new_st("wide")  # 1400 px: the prediction beside the canvas, no extra line
+    wide.open("draw")
+    wide.draw_digit("0")
+    expect(wide.metric("Prediction")).to_have_text("0", timeout=PREDICT_TIMEOUT_MS)
+    wide.wait_idle()
+    expect(wide.page.locator(".st-key-draw_phone_answer")).to_be_hidden()
+    expect(wide.sidebar).to_be_in_viewport()

@@ -54,6 +54,28 @@ def prediction(pre: PreprocessResult | None, choice: Choice | None) -> None:
         st.caption(f"{note} Model time {ms:.0f} ms.".strip())
 
 
+# Above the canvas on a phone only: there the columns stack and the prediction came below the
+# fold after drawing (issue 27, item 8; 390x844). A wide screen shows it beside the canvas.
+PHONE_ANSWER_CSS = (
+    "<style>@media (min-width: 641px) { .st-key-draw_phone_answer { display: none; } }</style>"
+)
+
+
+def phone_answer(pre: PreprocessResult | None, choice: Choice | None) -> None:
+    """One line above the canvas, shown on narrow screens only: what the model reads."""
+    if pre is None or pre.empty or pre.image is None or choice is None or choice.stored is None:
+        return  # a live model's reading refreshes beside the canvas, not here
+    with friendly_errors("predicting"):
+        model, _ = model_for(choice)
+        if model is None:
+            return
+        probs = predict(model, pre.image)
+        digit = int(np.argmax(probs))
+        st.html(PHONE_ANSWER_CSS)
+        with st.container(key="draw_phone_answer"):
+            st.markdown(f"**Prediction: {digit}** · {probs[digit]:.1%} sure (more below the pad)")
+
+
 def preprocessing_steps(pre: PreprocessResult) -> None:
     st.markdown("**What the model sees**")
     steps = list(pre.steps)

@@ -46,6 +46,14 @@ def _add(image: np.ndarray, label: int | None, clear_canvas: bool) -> None:
     flash(keys.HW_FLASH, "success", f"Added a {label} to your handwriting. {progress_line(n)}")
 
 
+# The ten digits wrap onto a second row where they do not fit: on a phone (390 px) the row
+# scrolled sideways and the 9 was cut off (issue 27, item 8).
+WRAP_PILLS_CSS = (
+    "<style>[class*='st-key-hw_pick_'] [role='radiogroup'] "
+    "{ flex-wrap: wrap; overflow: visible; row-gap: 0.5rem; }</style>"
+)
+
+
 def progress_line(n: int) -> str:
     """How far a set of `n` digits is from fine-tuning, where the visitor labels (issue 27,
     item 19: the 30 were said only on the Fine-tune tab)."""
@@ -75,6 +83,7 @@ def label_buttons(image: np.ndarray, predicted: int | None, *, clear_canvas: boo
             args=(image, predicted, clear_canvas),
             help="The prediction is right: keep the digit with this label.",
         )
+    st.html(WRAP_PILLS_CSS)
     st.pills(
         "No, it is",
         DIGITS,
