@@ -22,6 +22,7 @@ from bench import (
     estimate_error,
     explain_speed,
     finetune,
+    first_estimate,
     first_render,
     panel,
     photos,
@@ -30,6 +31,7 @@ from bench import (
     startup,
     stop_latency,
     sweep,
+    tight,
     time_left,
 )
 from bench.load import cli as load_cli
@@ -51,12 +53,14 @@ TOOLS: dict[str, ModuleType] = {
     "startup": startup,
     "drawn": drawn,
     "photos": photos,
+    "tight": tight,
     "finetune": finetune,
     "scaling": scaling,
     "panel": panel,
     "e2e-loop": e2e_loop,
     "deps": deps,
     "cloud": cloud,
+    "first-estimate": first_estimate,
 }
 
 

@@ -44,6 +44,7 @@ __all__ = [
     "crop_box",
     "decide_polarity",
     "fills_frame",
+    "ink_span",
     "looks_clean",
     "noise_level",
     "paper_level",
@@ -73,10 +74,11 @@ _MIN_PAPER = 0.5
 _BLUR_DIV = 100
 # `fills_frame`: the middle 90% of the ink's mass (5% cut at each end, so that specks and a
 # shadow's leftovers far from the digit do not count) spanning more than this fraction of the
-# image's height or width is a digit that fills the frame. Measured (`python -m bench tight`,
-# and the same measure on `python -m bench photos`'s 700 photos): photos of a digit on a page
-# span at most 0.52 (the digit is under 45% of the photo's height), MNIST test digits cropped to
-# their box at least 0.62 at 16x16 and 0.70 at 64x64, and tight crops of those photos 0.69 in
+# image's height or width is a digit that fills the frame. `python -m bench tight --photos 700`:
+# the 700 photos of `python -m bench photos` (a digit on a page, under 45% of its height) span
+# 0.21-0.52; MNIST test digits cropped to their box span 0.69 or more at 16x16 (1000 of them;
+# 17 of all 10,000, 1s stretched into a bar over half the frame, leave the local estimate too
+# little ink to measure) and 0.66 at 64x64; those photos cropped to the digit 0.76 or more in
 # 99% of them.
 FILL_FRACTION = 0.6
 _FILL_TAIL = 0.05
@@ -186,10 +188,29 @@ def looks_clean(gray: np.ndarray, border: np.ndarray) -> bool:
     return _mode_fraction(gray.ravel()[::step])[1] >= 0.5
 
 
+def ink_span(ink: np.ndarray, threshold: float) -> float:
+    """How far the ink of (H, W) `ink` (0 = paper, 1 = full ink, as `Background.ink`) spreads:
+    the fraction of the image's height or width (the larger) that the middle 90% of its mass
+    (pixels above `threshold`) spans; 0.0 without ink. About 0.9 for a digit cropped to its box.
+    """
+    step = max(1, min(ink.shape) // 256)  # every few rows and columns: plenty for a fraction
+    sample = ink[::step, ::step]  # (h, w)
+    mass = np.where(sample > threshold, np.minimum(sample, np.float32(1.0)), np.float32(0.0))
+    total = float(mass.sum(dtype=np.float64))
+    if total <= 0.0:
+        return 0.0
+    span = 0.0
+    for profile in (mass.sum(axis=1, dtype=np.float64), mass.sum(axis=0, dtype=np.float64)):
+        cumulative = np.cumsum(profile) / total  # (h,) or (w,), rising to 1.0
+        first = int(np.searchsorted(cumulative, _FILL_TAIL))
+        last = int(np.searchsorted(cumulative, 1.0 - _FILL_TAIL))
+        span = max(span, (last - first + 1) / profile.size)
+    return span
+
+
 def fills_frame(ink: np.ndarray, threshold: float) -> bool:
-    """True when the ink of (H, W) `ink` (0 = paper, 1 = full ink, as `Background.ink`) fills
-    the frame: the middle 90% of its mass (pixels above `threshold`) spans more than
-    FILL_FRACTION of the image's height or width.
+    """True when the ink of (H, W) `ink` (as `Background.ink`) fills the frame: its `ink_span`
+    is over FILL_FRACTION.
 
     That is a digit cropped to its box, whose strokes touch the edges: the paper shows only
     between the strokes, and `paper_level`'s closing, a fifth of the image wide, is no wider
@@ -197,17 +218,7 @@ def fills_frame(ink: np.ndarray, threshold: float) -> bool:
     1, 2 or 7). The lighting over the digit's own box varies little, so the border median is
     the better paper level there.
     """
-    mass = np.where(ink > threshold, np.minimum(ink, np.float32(1.0)), np.float32(0.0))  # (H, W)
-    total = float(mass.sum(dtype=np.float64))
-    if total <= 0.0:
-        return False
-    for profile in (mass.sum(axis=1, dtype=np.float64), mass.sum(axis=0, dtype=np.float64)):
-        cumulative = np.cumsum(profile) / total  # (H,) or (W,), rising to 1.0
-        first = int(np.searchsorted(cumulative, _FILL_TAIL))
-        last = int(np.searchsorted(cumulative, 1.0 - _FILL_TAIL))
-        if (last - first + 1) / profile.size > FILL_FRACTION:
-            return True
-    return False
+    return ink_span(ink, threshold) > FILL_FRACTION
 
 
 def decide_polarity(gray: np.ndarray) -> bool | None:

@@ -13,7 +13,8 @@ any input, so that a model trained on MNIST sees what it was trained on:
 2. Polarity: if the border is mostly bright, the image is dark ink on light paper -> invert.
    Photos (`mnist_core.digits.photo`): the polarity comes from the whole image, and the paper
    level is estimated locally (shadows, gradients, vignetting) and divided out; clean inputs
-   (the canvas, synthetic images, evenly lit scans) keep the border rule, bit for bit.
+   (the canvas, synthetic images, evenly lit scans) and digits that fill the frame (cropped to
+   their box) keep the border rule, bit for bit.
 3. Background removal and contrast stretch: the border median is the paper level; differences up
    to `threshold` above it are noise, and so are isolated specks; the rest is stretched so that
    the ink reaches 1.0 (faint pencil on grey paper works).
@@ -242,8 +243,10 @@ def preprocess(
             as the step "cropped"); None keeps the whole image.
         background: one of BACKGROUNDS. "auto": photos whose paper is unevenly lit (shadows,
             gradients, vignetting) get the local paper estimate of `mnist_core.digits.photo` (step
-            "background removed"); clean and evenly lit inputs the border median, exactly as
-            before. "border" forces the border median, "local" the local estimate.
+            "background removed"); clean and evenly lit inputs, and digits that fill the frame
+            (`mnist_core.digits.photo.fills_frame`: a scan or photo cropped to the digit's box),
+            the border median, exactly as before. "border" forces the border median, "local"
+            the local estimate.
 
     Returns:
         A `PreprocessResult`. Blank inputs (all one colour, fully transparent, only noise or a
@@ -290,8 +293,9 @@ def preprocess(
         # A digit that fills the frame (cropped to its box: a 16x16 zip-code scan, a photo
         # cropped tightly) has no paper around it for the local estimate, which then takes
         # thick strokes for paper (a 0's ring: the 0 read as 1, 2 or 7): the border median
-        # reads it. `python -m bench tight`, 1000 MNIST test digits cropped to their box at
-        # 16x16, half dark on light, LeNet-5: auto 80.2% before, border 94.6%.
+        # reads it. `python -m bench tight` (1000 MNIST test digits cropped to their box,
+        # 16x16, half dark on light), LeNet-5: auto 78.8% before, 96.0% now, as border; 280
+        # photos cropped to the digit: auto 89.3% before, 96.1% now, as border.
         if background == "auto" and (
             (local.flat and noise_level(gray) < threshold / 4) or fills_frame(local.ink, threshold)
         ):
