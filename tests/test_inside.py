@@ -114,6 +114,14 @@ def test_every_view_renders_for_each_architecture(
     first_kinds = [info.kind for info in describe_layers(model) if info.params]
     expect = "kernels" if first_kinds[0] == "Conv2d" else "templates"
     assert expect in texts(at.markdown)
+    # Issue 27, item 18: "What a unit looks for" began at "0 · Normalize"; pictures can grow.
+    layer = at.selectbox(key="inside_layer")
+    assert "Normalize" not in layer.format_func(layer.value)
+    assert layer.format_func(layer.value).split(" · ")[1] in ("Conv2d", "Linear")
+    small = {img.proto.imgs[0].url for img in at.image}
+    at.toggle(key="inside_big").set_value(True).run()
+    assert_clean(at)
+    assert len({img.proto.imgs[0].url for img in at.image} - small) == 1  # the weights, larger
 
     _show(at, "Attributions")
     methods = at.selectbox(key="inside_method").options
@@ -126,6 +134,8 @@ def test_every_view_renders_for_each_architecture(
         assert_clean(at)
         captions = [c for img in at.image for c in img.captions]
         assert "Over the input" in captions and "The input (28×28)" in captions, captions
+        if method == "Grad-CAM":  # why its map is coarse and may light up empty paper
+            assert "Grad-CAM works on the last convolution's" in texts(at.caption)
     target = at.selectbox(key="inside_target")
     assert target.value == -1 and target.options[0] == f"The prediction ({label})"
     target.set_value(9).run()  # "why not a 9?"

@@ -106,6 +106,7 @@ INSIDE_LAYER = "inside_layer"  # widget: layer whose unit's top digits show
 INSIDE_UNIT = "inside_unit"  # widget: that unit
 INSIDE_PROJECTION = "inside_projection"  # widget: "pca" or "tsne"
 INSIDE_MAP = "inside_map"  # widget: the embedding map (its selection picks a test image)
+INSIDE_BIG = "inside_big"  # widget: feature maps and filters at twice the size
 INSIDE_HIST_LAYER = "inside_hist_layer"  # widget: layer whose weight histograms show
 
 

@@ -30,6 +30,21 @@ EXPLAINED = {
 SIGNED = frozenset({"integrated_gradients", "occlusion"})
 
 
+def gradcam_note(layers: tuple) -> str:
+    """Why Grad-CAM's map is blobby and can light up empty paper: the grid it works on (issue
+    27, item 18: on LeNet-5 it lit up empty space with no word on why)."""
+    convs = [info for info in layers if info.kind == "Conv2d" and len(info.shape) == 3]
+    if not convs:
+        return ""
+    _, h, w = convs[-1].shape
+    cell = max(1, round(28 / max(h, 1)))
+    return (
+        f"Grad-CAM works on the last convolution's {h}×{w} grid: each cell stands for about "
+        f"{cell}×{cell} pixels of the input, so it marks regions, not strokes, and can light up "
+        "empty paper beside them: where ink is missing also tells digits apart (a 0 from an 8)."
+    )
+
+
 def _methods(subject: Subject, layers: tuple) -> list[str]:
     """Grad-CAM needs a convolution: offered only to models that have one."""
     has_conv = any(info.kind == "Conv2d" for info in layers)
@@ -82,3 +97,5 @@ def render(subject: Subject, digit: Digit, layers: tuple, probabilities: np.ndar
         f"{EXPLAINED[method]} Explaining class {a.target}, which the model gives "
         f"{float(a.probabilities[a.target]):.1%}."
     )
+    if method == "gradcam":
+        st.caption(gradcam_note(layers))

@@ -10,13 +10,15 @@ from mnist_core.explain import first_conv_kernels, first_layer_templates
 from ui import keys
 from ui.inside import images
 from ui.inside.common import Subject, units_of
+from ui.inside.layers import bigger_toggle
 from ui.widgets import digit_image
 
 MAX_TEMPLATES = 64  # a 256-unit first layer shows its first 64 templates
+UNIT_KINDS = ("Conv2d", "Linear")  # layers whose units learn what to look for
 TOP_SHOWN = 8
 
 
-def _first_layer(subject: Subject) -> None:
+def _first_layer(subject: Subject, big: bool) -> None:
     with subject.lock:
         try:
             kernels = first_conv_kernels(subject.model)
@@ -26,7 +28,8 @@ def _first_layer(subject: Subject) -> None:
     if kernels is not None:
         c_out, c_in, kh, kw = kernels.shape
         st.markdown(f"**The first convolution's {c_out} kernels** ({kh}×{kw})")
-        st.image(images.grid(kernels[:, 0], 56, columns=min(c_out, 16), signed=True))
+        columns = min(c_out, 8 if big else 16)
+        st.image(images.grid(kernels[:, 0], 112 if big else 56, columns=columns, signed=True))
         st.caption(
             "Red weights add the pixel's ink, blue ones subtract it: each kernel is a small "
             "stroke or edge detector slid over the digit."
@@ -37,7 +40,7 @@ def _first_layer(subject: Subject) -> None:
     st.markdown(
         f"**The first layer's units as 28×28 templates** ({len(shown)} of {len(templates)})"
     )
-    st.image(images.grid(shown, 42, columns=16, signed=True))
+    st.image(images.grid(shown, 84 if big else 42, columns=8 if big else 16, signed=True))
     st.caption(
         "Each unit weighs every pixel: red where ink raises its output, blue where ink lowers it."
     )
@@ -49,7 +52,7 @@ def _unit_label(name: str, kind: str, shape: tuple[int, ...]) -> str:
 
 def render(subject: Subject, raw: MnistRaw | None) -> None:
     """First-layer weights, then the top test digits of a chosen unit of any layer."""
-    _first_layer(subject)
+    _first_layer(subject, bigger_toggle())
     st.markdown("**What a unit looks for**")
     if raw is None:
         st.info("The top digits of a unit come from the MNIST test set: get it on the Train page.")
@@ -59,8 +62,10 @@ def render(subject: Subject, raw: MnistRaw | None) -> None:
     layers = {info.name: info for info in index.layers if info.name in index.indices}
     names = list(layers)
     ss = st.session_state
-    if ss.get(keys.INSIDE_LAYER) not in layers:
-        ss[keys.INSIDE_LAYER] = names[0]
+    if ss.get(keys.INSIDE_LAYER) not in layers:  # the first layer with units of its own
+        ss[keys.INSIDE_LAYER] = next(  # (it was "0 · Normalize": issue 27, item 18)
+            (n for n in names if layers[n].kind in UNIT_KINDS), names[0]
+        )
     cols = st.columns([2, 1])
     name = cols[0].selectbox(
         "Layer",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from mnist_core.explain import Activations, activations
-from ui import digit_charts
+from ui import digit_charts, keys
 from ui.inside import images
 from ui.inside.common import Digit, Subject
 
@@ -13,9 +13,21 @@ GRID_COLUMNS = 16  # feature maps per row
 STRIP_UNITS = 64  # dense units per row
 
 
-def _tile_px(height: int) -> int:
-    """Tile size of a feature map: large maps at 2x, small ones enlarged more, within 28-56."""
-    return max(28, min(56, 4 * height))
+def _tile_px(height: int, big: bool = False) -> int:
+    """Tile size of a feature map: large maps at 2x, small ones enlarged more, within 28-56
+    (twice that, `big`)."""
+    return max(28, min(56, 4 * height)) * (2 if big else 1)
+
+
+def bigger_toggle() -> bool:
+    """The "Bigger pictures" switch of the layers and weights views: half as many tiles a
+    row, each twice the size (issue 27, item 18: feature maps and filters were thumbnails with
+    no larger view)."""
+    return st.toggle(
+        "Bigger pictures",
+        key=keys.INSIDE_BIG,
+        help="Feature maps and filters at twice the size, half as many a row.",
+    )
 
 
 def compute(subject: Subject, digit: Digit) -> Activations:
@@ -32,6 +44,8 @@ def render(acts: Activations) -> None:
         "Each layer in the order the digit flows through it. Feature maps: one small image "
         "per channel, bright where it responds. Dense layers: one cell per unit."
     )
+    big = bigger_toggle()
+    per_row = GRID_COLUMNS // 2 if big else GRID_COLUMNS
     for info, value in zip(acts.layers, acts.values, strict=True):
         out = value[0].numpy()
         shape = " × ".join(str(s) for s in info.shape)
@@ -40,7 +54,7 @@ def render(acts: Activations) -> None:
         left.caption(f"{shape} · {info.params:,} parameters")
         if out.ndim == 3 and out.shape[1] * out.shape[2] > 1:
             right.image(
-                images.grid(out, _tile_px(out.shape[1]), columns=min(len(out), GRID_COLUMNS)),
+                images.grid(out, _tile_px(out.shape[1], big), columns=min(len(out), per_row)),
                 caption=f"{len(out)} feature map{'s' if len(out) > 1 else ''} of "
                 f"{out.shape[1]}×{out.shape[2]}",
             )
