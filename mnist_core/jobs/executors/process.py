@@ -35,7 +35,11 @@ _CTX = multiprocessing.get_context("spawn")
 
 def child_main(conn: Connection) -> None:
     """The child's command loop: (method, args) in, (ok, value) out, until the pipe closes."""
-    import torch  # noqa: F401  (imported before the first answer: the worker is warm)
+    # torch, imported before the first answer (the worker is warm), and torch._dynamo, which
+    # the first optimiser a process builds imports: a fresh server's first run spent 2-5 s on
+    # it after Start (MLP 11 s for an estimate of 7 s, python -m bench first-estimate);
+    # ui/preload.py does the same for the server.
+    import torch._dynamo  # noqa: F401
 
     from mnist_core.jobs.executors.remote import RemoteRun
     from mnist_core.machine import fit_threads_to_cpus
