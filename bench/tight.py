@@ -41,7 +41,7 @@ from mnist_core.digits.photo import (
     ink_span,
     remove_background,
 )
-from mnist_core.digits.preprocess import BACKGROUNDS, _border, preprocess
+from mnist_core.digits.preprocess import BACKGROUNDS, border_pixels, preprocess
 from mnist_core.errors import ConfigError
 from mnist_core.models.common import IMAGE_SIZE
 from mnist_core.models.inference import predict
@@ -122,7 +122,7 @@ def _span(image: np.ndarray | Image.Image, crop: tuple[float, float, float, floa
         gray = apply_crop(gray, crop)
     polarity = decide_polarity(gray)
     if polarity is None:  # as preprocess: the border decides
-        polarity = float(np.median(_border(gray))) > 0.5
+        polarity = float(np.median(border_pixels(gray))) > 0.5
     return ink_span(remove_background(gray, polarity).ink, _THRESHOLD)
 
 

@@ -152,7 +152,7 @@ def _box_mean(img: np.ndarray, size: int) -> np.ndarray:
     return (sums / (size * size)).astype(np.float32)
 
 
-def _border(img: np.ndarray) -> np.ndarray:
+def border_pixels(img: np.ndarray) -> np.ndarray:
     """The pixels of a frame around (H, W): 1 px, or 2% of the shorter side for large images."""
     h, w = img.shape
     b = max(1, min(h, w) // 50)
@@ -284,10 +284,12 @@ def preprocess(
     # Photos: the paper's brightness estimated locally (mnist_core.digits.photo). Clean inputs (the
     # canvas: exactly black) and evenly lit paper skip it and take the border route below.
     local = None
-    if background == "local" or (background == "auto" and not looks_clean(gray, _border(gray))):
+    if background == "local" or (
+        background == "auto" and not looks_clean(gray, border_pixels(gray))
+    ):
         polarity = decide_polarity(gray)
         if polarity is None:  # no ink to tell by: the border decides, as below
-            polarity = float(np.median(_border(gray))) > 0.5
+            polarity = float(np.median(border_pixels(gray))) > 0.5
         local = remove_background(gray, polarity)
         # Even light and little noise: the border median is as good, and keeps old results.
         # A digit that fills the frame (cropped to its box: a 16x16 zip-code scan, a photo
@@ -310,13 +312,13 @@ def preprocess(
         steps.append(("background removed", _to_uint8(diff)))
     else:
         # Polarity: the border is (almost always) paper. Bright paper -> dark ink -> invert.
-        inverted = float(np.median(_border(gray))) > 0.5
+        inverted = float(np.median(border_pixels(gray))) > 0.5
         if inverted:
             gray = 1.0 - gray
             steps.append(("inverted", _to_uint8(gray)))
         # Background removal. `diff` is how much brighter than the paper each pixel is; up to
         # `threshold` is noise (paper texture, JPEG artefacts, uneven scan).
-        paper = float(np.median(_border(gray)))
+        paper = float(np.median(border_pixels(gray)))
         diff = gray - np.float32(paper)  # (H, W)
     above = diff > threshold  # (H, W) bool
     if not above.any():
