@@ -78,8 +78,10 @@ _PAGE_NOW_JS = """() => {
         .filter((m) => m.querySelector('[data-testid="stMetricLabel"]').innerText.trim()
             === 'Mistakes')
         .map((m) => m.querySelector('[data-testid="stMetricValue"]').innerText.trim());
+    const main = document.querySelector('[data-testid="stMain"]');
     return {running: app.getAttribute('data-test-script-state') === 'running',
-            chosen: combo ? combo.value : '', mistakes: metrics};
+            chosen: combo ? combo.value : '', mistakes: metrics,
+            evaluating: main.innerText.includes('Evaluating ResNet')};
 }"""
 
 
@@ -98,11 +100,14 @@ def test_a_newly_chosen_model_never_shows_the_previous_ones_figures(start_server
     assert "ResNet" not in st.selected("Model")
     st.selectbox("Model").get_by_role("combobox").click()
     st.page.get_by_role("option").filter(has_text="ResNet").first.click()
+    # From the click until the server's answer arrives the browser shows the page as it was;
+    # from then on ("Evaluating ResNet ...": the spinner before the fix, the slot's line
+    # after it) the previous model's figures must be gone.
     during, stale = 0, []
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         now = st.page.evaluate(_PAGE_NOW_JS)
-        if "ResNet" in now["chosen"] and now["running"]:
+        if "ResNet" in now["chosen"] and now["running"] and now["evaluating"]:
             during += 1
             if before in now["mistakes"]:
                 stale.append(now)
