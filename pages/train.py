@@ -10,7 +10,7 @@ from mnist_core.train.config import TrainConfig
 from ui import keys, race_best
 from ui.data_gate import data_available
 from ui.errors import friendly_errors, show_flashes
-from ui.live import live_panel
+from ui.live import live_panel, slots
 from ui.resources import get_data_source, get_manager
 from ui.shell import page_guard
 from ui.train import form_state, sidebar, sweep
@@ -36,13 +36,15 @@ def _live(job_id: str, compare: list[str]) -> None:
     """The live part: status, outcome and charts. Polls only while the job is under way.
 
     Each of the three is drawn into a container of its own in every run, whatever the job's
-    status, so that the panel's element tree keeps its shape: when the outcome box and links
-    appeared at a run's end they used to push the charts two places down, and the browser
-    then dropped the charts and the loss-scale control and built them anew (measured in
-    Chromium: both charts gone for about 0.4 s at the end of a Quick look run, and for 0.1 s
-    at some refreshes while it ran; a check of the charts in that moment read 0 points, and
-    the control came back with nothing chosen: issue 30)."""
-    with friendly_errors("showing the training progress"):
+    status (an error or a job that is gone shows in the first: `ui.live.slots`), so that the
+    panel's element tree keeps its shape: when the outcome box and links appeared at a run's
+    end they used to push the charts two places down, and the browser then dropped the
+    charts and the loss-scale control and built them anew (measured in Chromium: both charts
+    gone for about 0.4 s at the end of a Quick look run, and for 0.1 s at some refreshes
+    while it ran; a check of the charts in that moment read 0 points, and the control came
+    back with nothing chosen: issue 30)."""
+    head, outcome, plots = slots(3)
+    with head, friendly_errors("showing the training progress"):
         snap = snapshot(job_id)
         if snap is None:
             st.info("This job is no longer available (the server may have restarted).")
@@ -56,9 +58,7 @@ def _live(job_id: str, compare: list[str]) -> None:
             # or a resume needs no such rerun: the panel draws its own buttons.
             st.session_state[keys.TRAIN_SEEN_DONE] = snap.done
             st.rerun(scope="app")
-        head, outcome, plots = st.container(), st.container(), st.container()
-        with head:
-            run_status(snap)
+        run_status(snap)
         with outcome:
             run_outcome(snap)
         with plots:
@@ -115,7 +115,7 @@ def main() -> None:
     with st.container():  # empty until there are earlier runs: the panel below stays put
         compare = compare_picker(snap)
     st.session_state[keys.TRAIN_SEEN_DONE] = snap.done
-    live_panel(_live, snap.job_id, compare, every=_poll_s(snap))
+    live_panel(_live, snap.job_id, compare, every=_poll_s(snap), key="live_train")
 
 
 if page_guard():

@@ -27,6 +27,7 @@ import pytest
 from PIL import Image
 from streamlit.proto.WidgetStates_pb2 import WidgetStates
 from streamlit.testing.v1 import AppTest
+from streamlit.testing.v1.element_tree import Block
 
 from mnist_core.data.mnist import MnistRaw
 from mnist_core.models import get_spec
@@ -132,11 +133,49 @@ def new_app() -> AppTest:
     return AppTest.from_file(APP, default_timeout=TIMEOUT)
 
 
+# Each live panel's top level (`ui.live.slots`): how many parts, in every state (issue 27,
+# item 1: a panel whose top level changed between runs is how a tab went blank).
+LIVE_PANEL_PARTS = {
+    "live_train": 3,
+    "live_sidebar_job": 2,
+    "live_estimate": 1,
+    "live_sweep": 1,
+    "live_sweep_estimate": 1,
+    "live_draw": 4,
+    "live_finetune": 1,
+    "live_inside": 3,
+}
+
+
+def _blocks(node: Any) -> Iterator[Any]:
+    for child in getattr(node, "children", {}).values():
+        if isinstance(child, Block):  # columns, tabs and expanders too
+            yield child
+            yield from _blocks(child)
+
+
+def live_panels(at: AppTest) -> dict[str, list[str]]:
+    """Each live panel on the page (by its key) -> the kinds of its top-level elements."""
+    found: dict[str, list[str]] = {}
+    for root in (at.main, at.sidebar):
+        for block in _blocks(root):
+            key = str(getattr(block.proto, "id", "")).rpartition("-")[2]
+            if key in LIVE_PANEL_PARTS:
+                found[key] = [
+                    "part" if type(c) is Block else c.type
+                    for c in block.children.values()
+                ]
+    return found
+
+
 def assert_clean(at: AppTest) -> None:
-    """No exception element and no generic 'something went wrong' message on the page."""
+    """No exception element and no generic 'something went wrong' message on the page; each
+    live panel has its fixed number of parts at its top, and nothing else there."""
     assert not at.exception, [e.value for e in at.exception]
     generic = [e.value for e in at.error if GENERIC_ERROR in e.value]
     assert not generic, generic
+    for key, kinds in live_panels(at).items():
+        assert kinds == ["part"] * LIVE_PANEL_PARTS[key], f"live panel {key}: {kinds}"
 
 
 def texts(elements: Any) -> str:
@@ -273,6 +312,7 @@ def test_every_page_renders(app_env: Path) -> None:
         # itself (AppTest after switch_page, or a server's first request to a page URL).
         assert "Device:" in texts(at.sidebar.markdown)
         assert "No training running" in texts(at.sidebar.caption)
+        assert "live_sidebar_job" in live_panels(at)  # so assert_clean checked its parts
 
 
 def test_draw_page_with_the_real_canvas_component(app_env: Path) -> None:
@@ -399,6 +439,7 @@ def test_train_quick_look_streams_into_the_charts(app_env: Path, stop_jobs: None
 
     wait_for(has_data, at, timeout=240, what="the first epoch's metrics")
     assert_clean(at)
+    assert {"live_train", "live_sidebar_job"} <= set(live_panels(at))
     snap = manager_snapshot(at)
     assert snap.status not in ("failed", "diverged"), snap.message
     loss = plotly_spec(at, "train_loss_chart")
@@ -651,6 +692,8 @@ def test_draw_can_use_a_model_that_is_still_training(
     assert box.options[0].endswith("training now (live)"), box.options
     assert box.value != f"job:{job_id}"
     box.set_value(f"job:{job_id}").run()
+    assert_clean(at)  # the live panel's parts before a drawing ...
+    assert "live_draw" in live_panels(at)
     canvas["image"] = canvas_image(mnist_raw.test_images[0].numpy())
     wait_for(
         lambda: metric_value(at, "Prediction") != "–",
@@ -662,6 +705,7 @@ def test_draw_can_use_a_model_that_is_still_training(
     assert_clean(at)
     assert metric_value(at, "Prediction") in {str(d) for d in range(10)}
     assert "Live model of" in texts(at.caption)
+    assert "live_draw" in live_panels(at)  # ... and the same parts with one (assert_clean)
 
 
 # ---- Models ----------------------------------------------------------------------------------

@@ -6,7 +6,7 @@ import streamlit as st
 
 from ui import fmt, keys, race_best, state
 from ui.errors import friendly_errors
-from ui.live import live_panel
+from ui.live import live_panel, slots
 from ui.resources import get_device_name, get_manager
 
 POLL_S = 2.0  # how often the sidebar refreshes while a job of this visitor is under way
@@ -21,10 +21,11 @@ def _pending_job() -> object | None:
 
 
 def _job_panel() -> None:
+    where, job_slot = slots(2)  # the same two parts in every run (`ui.live`)
     # Here, not above the fragment: the count of jobs training changes while this panel polls.
-    with friendly_errors("looking up where jobs train"):
+    with where, friendly_errors("looking up where jobs train"):
         _placement()
-    with friendly_errors("showing your training job"):
+    with job_slot, friendly_errors("showing your training job"):
         # Every run of this visitor's sweeps keeps its lease while they are anywhere in the
         # app, not only on Train.
         get_manager().heartbeat_sweeps(state.owner())
@@ -73,4 +74,4 @@ def render_sidebar() -> None:
         with friendly_errors("looking up your training jobs"):
             active = _pending_job() is not None
         st.session_state[keys.SIDEBAR_SEEN_ACTIVE] = active
-        live_panel(_job_panel, every=POLL_S if active else None)
+        live_panel(_job_panel, every=POLL_S if active else None, key="live_sidebar_job")

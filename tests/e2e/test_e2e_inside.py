@@ -50,6 +50,21 @@ def _a_point_on_screen(st) -> tuple[int, float, float]:
     )
 
 
+def _image_sources(st) -> list[str]:
+    return st.main.get_by_test_id("stImage").locator("img").evaluate_all(
+        "(imgs) => imgs.map((img) => img.getAttribute('src').slice(0, 40))"
+    )
+
+
+def _pictures_travel_with_the_page(st) -> None:
+    """Issue 27, item 15: Inside's pictures are `data:` URLs, not files under /media/ that a
+    redraw a second later (a model still training) can remove before the browser fetched
+    them ("Image source error" in the console, a broken picture)."""
+    sources = _image_sources(st)
+    assert sources, "no picture on Inside"
+    assert all(s.startswith("data:image/png;base64,") for s in sources), sources
+
+
 def test_look_inside_a_drawn_7(st) -> None:
     st.open("draw")
     st.canvas.wait_for()
@@ -71,6 +86,7 @@ def test_look_inside_a_drawn_7(st) -> None:
     expect(st.keyed("inside_probabilities").locator(".js-plotly-plot")).to_be_visible()
     st.shot("layers")
     st.assert_no_errors()
+    _pictures_travel_with_the_page(st)
 
     _open_tab(st, "Attributions")
     overlay = st.main.get_by_test_id("stImage").filter(has_text="Over the input")
@@ -78,6 +94,7 @@ def test_look_inside_a_drawn_7(st) -> None:
     assert overlay.locator("img").evaluate("(img) => img.naturalWidth") > 100
     st.shot("attributions")
     st.assert_no_errors()
+    _pictures_travel_with_the_page(st)
 
     _open_tab(st, "Map")
     expect(st.keyed("inside_map").locator(".js-plotly-plot")).to_be_visible(timeout=VIEW_TIMEOUT_MS)

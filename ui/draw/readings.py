@@ -16,6 +16,7 @@ from mnist_core.storage.store import StoredModel
 from ui import digit_charts, fmt
 from ui.draw.handwriting.label import label_buttons
 from ui.errors import friendly_errors
+from ui.live import slots
 from ui.model_choice import Choice, model_for
 from ui.resources import get_model, get_store
 from ui.widgets import prediction_metric, square_preview
@@ -24,34 +25,36 @@ PRETRAINED_ORDER = ("mlp", "lenet5", "resnet")
 
 
 def prediction(pre: PreprocessResult | None, choice: Choice | None) -> None:
-    """The headline prediction and its ten probabilities."""
-    with friendly_errors("predicting"):
+    """The headline prediction and its ten probabilities: the same four parts in every run
+    (a live model's panel polls: `ui.live`), each drawn or left empty."""
+    warning, headline, bars, caption = slots(4)
+    with headline, friendly_errors("predicting"):
         t0 = time.perf_counter()
         model, note = model_for(choice) if choice is not None else (None, "")
         if choice is None:
-            st.warning(
+            warning.warning(
                 "There is no model to predict with: train one on the Train page or upload "
                 "one on the Models page."
             )
         if pre is None or pre.empty or pre.image is None or model is None:
             st.metric("Prediction", "–")
-            st.plotly_chart(
+            bars.plotly_chart(
                 digit_charts.probability_figure(np.zeros(10), height=240),
                 key="draw_probabilities",
                 config={"displayModeBar": False},
             )
             if note:
-                st.caption(note)
+                caption.caption(note)
             return
         probs = predict(model, pre.image)
         ms = (time.perf_counter() - t0) * 1000
         prediction_metric(probs)
-        st.plotly_chart(
+        bars.plotly_chart(
             digit_charts.probability_figure(probs, height=240),
             key="draw_probabilities",
             config={"displayModeBar": False},
         )
-        st.caption(f"{note} Model time {ms:.0f} ms.".strip())
+        caption.caption(f"{note} Model time {ms:.0f} ms.".strip())
 
 
 # Above the canvas on a phone only: there the columns stack and the prediction came below the

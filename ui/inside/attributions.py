@@ -85,12 +85,13 @@ def render(subject: Subject, digit: Digit, layers: tuple, probabilities: np.ndar
         a = attribute(subject.model, digit.image, method, None if target == PREDICTED else target)
     signed = method in SIGNED
     row = st.columns(3)
-    row[0].image(digit_image(digit.image, MAP_PX), caption="The input (28×28)")
+    row[0].image(images.data_url(digit_image(digit.image, MAP_PX)), caption="The input (28×28)")
     row[1].image(
-        images.heat(a.map, MAP_PX, signed=signed), caption=f"{TITLES[method]} for {a.target}"
+        images.data_url(images.heat(a.map, MAP_PX, signed=signed)),
+        caption=f"{TITLES[method]} for {a.target}",
     )
     row[2].image(
-        images.overlay(digit.image, a.map, MAP_PX, signed=signed),
+        images.data_url(images.overlay(digit.image, a.map, MAP_PX, signed=signed)),
         caption="Over the input",
     )
     st.caption(

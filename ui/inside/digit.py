@@ -10,6 +10,7 @@ from mnist_core.digits.decode import load_image_bytes
 from mnist_core.digits.preprocess import preprocess
 from mnist_core.errors import MnistError
 from ui import keys
+from ui.inside import images
 from ui.inside.common import Digit
 from ui.widgets import digit_image, one_of, prediction_metric
 
@@ -90,7 +91,11 @@ def choose_digit(raw: MnistRaw | None) -> Digit | None:
 def show_digit(digit: Digit, probabilities: np.ndarray) -> None:
     """The digit as the model sees it (28x28) and what the model reads."""
     pred = int(np.argmax(probabilities))
-    st.image(digit_image(digit.image, PREVIEW_PX), caption=digit.caption, width=PREVIEW_PX)
+    st.image(
+        images.data_url(digit_image(digit.image, PREVIEW_PX)),
+        caption=digit.caption,
+        width=PREVIEW_PX,
+    )
     verdict = ""
     if digit.label is not None:
         verdict = " (right)" if digit.label == pred else f" (wrong: it is a {digit.label})"

@@ -29,7 +29,11 @@ def _first_layer(subject: Subject, big: bool) -> None:
         c_out, c_in, kh, kw = kernels.shape
         st.markdown(f"**The first convolution's {c_out} kernels** ({kh}×{kw})")
         columns = min(c_out, 8 if big else 16)
-        st.image(images.grid(kernels[:, 0], 112 if big else 56, columns=columns, signed=True))
+        st.image(
+            images.data_url(
+                images.grid(kernels[:, 0], 112 if big else 56, columns=columns, signed=True)
+            )
+        )
         st.caption(
             "Red weights add the pixel's ink, blue ones subtract it: each kernel is a small "
             "stroke or edge detector slid over the digit."
@@ -40,7 +44,11 @@ def _first_layer(subject: Subject, big: bool) -> None:
     st.markdown(
         f"**The first layer's units as 28×28 templates** ({len(shown)} of {len(templates)})"
     )
-    st.image(images.grid(shown, 84 if big else 42, columns=8 if big else 16, signed=True))
+    st.image(
+        images.data_url(
+            images.grid(shown, 84 if big else 42, columns=8 if big else 16, signed=True)
+        )
+    )
     st.caption(
         "Each unit weighs every pixel: red where ink raises its output, blue where ink lowers it."
     )
@@ -94,7 +102,7 @@ def render(subject: Subject, raw: MnistRaw | None) -> None:
     for col, pos, score in zip(row, top, scores, strict=True):
         i = int(test_idx[int(pos)])
         col.image(
-            digit_image(raw.test_images[i].numpy(), 84),
+            images.data_url(digit_image(raw.test_images[i].numpy(), 84)),
             caption=f"#{i} · a {int(raw.test_labels[i])} · {float(score):.2f}",
             width="stretch",
         )

@@ -1,11 +1,13 @@
 """Pictures of what a network computes: grids of feature maps, strips of units, heat maps.
 
 Pure numpy to uint8 images (no Streamlit), so each view passes one picture per layer to
-`st.image` instead of hundreds of small elements.
+`st.image` instead of hundreds of small elements, as a `data_url`.
 """
 
 from __future__ import annotations
 
+import base64
+import io
 import math
 
 import numpy as np
@@ -97,3 +99,17 @@ def heat(heat_map: np.ndarray, size: int = 196, signed: bool = False) -> np.ndar
     h = np.asarray(heat_map, np.float32)
     rgb = diverging_rgb(h) if signed else diverging_rgb(np.clip(h, 0, None))
     return np.asarray(Image.fromarray(rgb).resize((size, size), Image.Resampling.NEAREST))
+
+
+def data_url(rgb: np.ndarray) -> str:
+    """A uint8 image as a PNG `data:` URL, for `st.image`: the picture travels inside the
+    page's message instead of as a file the browser fetches from the server's /media/.
+
+    Why (issue 27, item 15): Inside redraws every second for a model still training, and
+    Streamlit forgets a run's media files when the next run replaces them; a browser still
+    fetching the last second's picture got a 404 ("Image source error ... /media/..." in the
+    console) and showed it broken for a moment. A picture inside the message cannot be
+    missing. They are small: a 16-tile grid of 56-px filters is a few kB as PNG."""
+    buf = io.BytesIO()
+    Image.fromarray(np.ascontiguousarray(rgb)).save(buf, format="PNG")
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")

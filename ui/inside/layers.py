@@ -54,12 +54,17 @@ def render(acts: Activations) -> None:
         left.caption(f"{shape} · {info.params:,} parameters")
         if out.ndim == 3 and out.shape[1] * out.shape[2] > 1:
             right.image(
-                images.grid(out, _tile_px(out.shape[1], big), columns=min(len(out), per_row)),
+                images.data_url(
+                    images.grid(out, _tile_px(out.shape[1], big), columns=min(len(out), per_row))
+                ),
                 caption=f"{len(out)} feature map{'s' if len(out) > 1 else ''} of "
                 f"{out.shape[1]}×{out.shape[2]}",
             )
         else:
-            right.image(images.strip(out, per_row=STRIP_UNITS), caption=f"{out.size} units")
+            right.image(
+                images.data_url(images.strip(out, per_row=STRIP_UNITS)),
+                caption=f"{out.size} units",
+            )
     st.markdown("**Probabilities**")
     st.plotly_chart(
         digit_charts.probability_figure(acts.probabilities[0], height=220),

@@ -24,7 +24,7 @@ from mnist_core.train.estimate import (
     remember_speed,
     run_seconds,
 )
-from ui.live import live_panel
+from ui.live import live_panel, slots
 from ui.resources import get_manager
 
 
@@ -119,20 +119,27 @@ def show_run_estimate(config: TrainConfig) -> None:
     redraws the page once, which draws it plainly and stops polling (issue 27, item 2: it said
     "shown at the next change" and waited for one)."""
     measuring = run_estimate(config) is None and not _training()
-    live_panel(_estimate_caption, config, measuring, every=ESTIMATE_POLL_S if measuring else None)
+    live_panel(
+        _estimate_caption,
+        config,
+        measuring,
+        every=ESTIMATE_POLL_S if measuring else None,
+        key="live_estimate",
+    )
 
 
 ESTIMATE_POLL_S = 1.0  # a probe takes 1-3 s once the machine is quiet
 
 
 def _estimate_caption(config: TrainConfig, polling: bool) -> None:
+    (line,) = slots(1)  # one part in every run, drawn or not (`ui.live`)
     text = run_estimate(config)
     if text and polling:  # known now: the whole page once, drawn plainly from then on
         st.rerun(scope="app")
     if text:
-        st.caption(f"Estimated time: **{text}**.")
+        line.caption(f"Estimated time: **{text}**.")
     elif text is None:
-        st.caption(
+        line.caption(
             "Estimated time: measured once the training now under way has ended."
             if _training()
             else "Estimated time: measuring this setup's speed on this machine…"

@@ -19,7 +19,7 @@ from mnist_core.train.sweep import MAX_PARAMS, MAX_RUNS, SweepParam, SweepSpec, 
 from mnist_core.words import count_of
 from ui import charts, fmt, keys, state
 from ui.errors import flash, friendly_errors, guarded_callback
-from ui.live import live_panel
+from ui.live import live_panel, slots
 from ui.resources import get_manager
 from ui.train.estimate import sweep_estimate
 from ui.train_form import labels
@@ -163,7 +163,13 @@ def render_form(base: TrainConfig | None, busy: bool) -> None:
         elif spec is not None:
             configs = spec.configs()
             measuring = sweep_estimate(configs) is None
-            live_panel(_estimate, configs, measuring, every=1.0 if measuring else None)
+            live_panel(
+                _estimate,
+                configs,
+                measuring,
+                every=1.0 if measuring else None,
+                key="live_sweep_estimate",
+            )
             title = get_spec(spec.base.model).title
             epochs = spec.base.epochs
             st.caption(
@@ -177,13 +183,14 @@ def render_form(base: TrainConfig | None, busy: bool) -> None:
 def _estimate(configs: list[TrainConfig], polling: bool) -> None:
     """The sweep's estimate; while its setups' speeds are measured (one at a time, in the
     background) it polls, and redraws the page once they are known (issue 27, item 2)."""
+    (line,) = slots(1)  # one part in every run, drawn or not (`ui.live`)
     estimate = sweep_estimate(configs)
     if estimate is not None and polling:
         st.rerun(scope="app")
     if estimate:
-        st.caption(f"Estimated time: **{estimate}**, one run after another.")
+        line.caption(f"Estimated time: **{estimate}**, one run after another.")
     elif estimate is None:
-        st.caption("Estimated time: measuring the speed of these setups on this machine…")
+        line.caption("Estimated time: measuring the speed of these setups on this machine…")
 
 
 def _run_rows(snap: SweepSnapshot) -> list[dict[str, object]]:
@@ -202,7 +209,8 @@ def _run_rows(snap: SweepSnapshot) -> list[dict[str, object]]:
 
 
 def _live(sweep_id: str) -> None:
-    with friendly_errors("showing the sweep's progress"):
+    (part,) = slots(1)  # one part in every run, whatever it shows (`ui.live`)
+    with part, friendly_errors("showing the sweep's progress"):
         manager = get_manager()
         try:
             snap = manager.sweep(sweep_id)
@@ -301,4 +309,6 @@ def render(base: TrainConfig | None) -> None:
     if snap is None:
         return
     st.session_state[keys.TRAIN_SWEEP_SEEN_DONE] = snap.finished
-    live_panel(_live, snap.sweep_id, every=None if snap.finished else SWEEP_POLL_S)
+    live_panel(
+        _live, snap.sweep_id, every=None if snap.finished else SWEEP_POLL_S, key="live_sweep"
+    )

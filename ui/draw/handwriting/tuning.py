@@ -13,7 +13,7 @@ from mnist_core.train import finetune
 from ui import charts, fmt, keys, state
 from ui.data_gate import data_available
 from ui.errors import flash, friendly_errors, guarded_callback
-from ui.live import live_panel
+from ui.live import live_panel, slots
 from ui.resources import get_manager, get_store
 from ui.widgets import choose_stored_model
 
@@ -92,7 +92,8 @@ def _result(snap: JobSnapshot) -> None:
 
 
 def _live() -> None:
-    with friendly_errors("showing the fine-tune"):
+    (part,) = slots(1)  # one part in every run, whatever it shows (`ui.live`)
+    with part, friendly_errors("showing the fine-tune"):
         snap = _snapshot()
         if snap is None:
             return
@@ -153,4 +154,4 @@ def tuning_tab() -> None:
     if problem is not None:
         st.caption(problem)
     st.caption(HELD_OUT_NOTE)
-    live_panel(_live, every=LIVE_POLL_S if running else None)
+    live_panel(_live, every=LIVE_POLL_S if running else None, key="live_finetune")
