@@ -21,6 +21,7 @@ from bench import (
     e2e_loop,
     estimate_error,
     explain_speed,
+    feel,
     finetune,
     first_estimate,
     first_render,
@@ -61,6 +62,7 @@ TOOLS: dict[str, ModuleType] = {
     "deps": deps,
     "cloud": cloud,
     "first-estimate": first_estimate,
+    "feel": feel,
 }
 
 

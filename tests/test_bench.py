@@ -153,3 +153,32 @@ def test_the_tool_list_prints_every_tool(capsys):
     out = capsys.readouterr().out
     assert all(name in out for name in TOOLS)
     assert "99% / 99.5%" in out
+
+
+def test_feel_options_and_its_table() -> None:
+    """`bench feel`: --only picks sections (in a round's order); the table from given numbers,
+    with a note where the measured app lacks a part. Nothing here starts a server."""
+    from bench import feel
+    from bench.cli import build_parser
+
+    args = build_parser().parse_args(["feel", "--only", "switch,draw", "--repeats", "2"])
+    assert args.repeats == 2 and feel.parse_sections(args.only) == ["draw", "switch"]
+    assert feel.parse_sections(build_parser().parse_args(["feel"]).only) == list(feel.SECTIONS)
+
+    fig = feel.Figures()
+    for s in (0.5, 1.5, 0.75):
+        fig.add("draw", "stroke -> prediction", s)
+    fig.missing("switch", "-> Start here")
+    lines = feel.format_table(list(fig.rows.values())).splitlines()
+    assert lines[0].split() == ["section", "what", "median", "worst", "n"]
+    assert lines[1].split() == ["draw", "stroke", "->", "prediction", "0.75s", "1.50s", "3"]
+    assert lines[2].endswith(feel.NOT_IN_VERSION) and lines[2].startswith("switch")
+
+
+@pytest.mark.parametrize("argv", [["--only", "draw,nope"], ["--repeats", "0"], ["--repo", "/"]])
+def test_feel_bad_options_exit_2_with_one_line(
+    argv: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["feel", *argv]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: ") and "\n" not in err

@@ -15,7 +15,6 @@ artifacts/e2e/ (git-ignored).
 from __future__ import annotations
 
 import contextlib
-import math
 import os
 import re
 import shutil
@@ -27,10 +26,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from e2e_browser import BrowserNotFound, free_port, health_ok, launch_chromium
+from e2e_browser import (
+    DIGIT_STROKES,
+    BrowserNotFound,
+    RunLog,
+    free_port,
+    health_ok,
+    launch_chromium,
+)
 from playwright.sync_api import expect
-from streamlit.proto.BackMsg_pb2 import BackMsg
-from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 
 REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO / "artifacts" / "e2e"
@@ -51,53 +55,6 @@ _IDLE_JS = """(ms) => {
     if (window.__e2eIdleSince == null) window.__e2eIdleSince = now;
     return now - window.__e2eIdleSince >= ms;
 }"""
-
-
-# What one browser tab and its Streamlit server say to each other, read from the websocket:
-# the browser's rerun requests (BackMsg.rerun_script, with is_auto_rerun for a live panel's
-# timer) and the server's script runs (ForwardMsg.new_session starts one, script_finished ends
-# it). Waiting on these, a test knows whether a click reached the server at all, and which run
-# answered it, where the page's "running" attribute misses a run that starts while another one
-# is still running (the attribute never leaves "running").
-@dataclass
-class RunLog:
-    # In order: ("request", is_auto_rerun), ("start", False), ("end", True if the run ended
-    # on its own: not interrupted by a newer request, st.rerun or st.switch_page).
-    events: list[tuple[str, bool]] = field(default_factory=list)
-
-    def on_sent(self, payload: bytes | str) -> None:
-        if isinstance(payload, str):
-            return
-        msg = BackMsg()
-        msg.ParseFromString(payload)
-        if msg.WhichOneof("type") == "rerun_script":
-            self.events.append(("request", msg.rerun_script.is_auto_rerun))
-
-    def on_received(self, payload: bytes | str) -> None:
-        if isinstance(payload, str):
-            return
-        msg = ForwardMsg()
-        msg.ParseFromString(payload)
-        kind = msg.WhichOneof("type")
-        if kind == "new_session":
-            self.events.append(("start", False))
-        elif kind == "script_finished":
-            early = msg.script_finished == ForwardMsg.ScriptFinishedStatus.FINISHED_EARLY_FOR_RERUN
-            self.events.append(("end", not early))
-
-    def answered(self, since: int) -> str:
-        """After event `since`: "none" before the browser asked for a rerun, "asked" once it
-        has, "answered" once a run that started after the request has ended on its own (a run
-        cut short, e.g. by `st.switch_page`, is followed by the one that answers)."""
-        later = self.events[since:]
-        asked = next((i for i, (k, auto) in enumerate(later) if k == "request" and not auto), None)
-        if asked is None:
-            return "none"
-        started = next((i for i, (k, _) in enumerate(later) if i > asked and k == "start"), None)
-        if started is None:
-            return "asked"
-        ended = any(k == "end" and whole for i, (k, whole) in enumerate(later) if i > started)
-        return "answered" if ended else "asked"
 
 
 # A status badge ends the heading of a run on the Train page.
@@ -545,22 +502,6 @@ class StApp:
                 }"""
             )
         )
-
-
-# Digits as strokes in canvas fractions (x to the right, y down).
-DIGIT_STROKES: dict[str, list[list[tuple[float, float]]]] = {
-    "1": [[(0.5, 0.15), (0.5, 0.85)]],
-    "0": [
-        [
-            (
-                0.5 + 0.2 * math.sin(2 * math.pi * i / 40),
-                0.5 - 0.32 * math.cos(2 * math.pi * i / 40),
-            )
-            for i in range(41)
-        ]
-    ],
-    "7": [[(0.27, 0.2), (0.73, 0.2), (0.42, 0.85)]],
-}
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
