@@ -46,3 +46,8 @@ class ModelError(MnistError, KeyError):
 class ExplainError(MnistError, ValueError):
     """A look inside a model cannot be made as asked (unknown method, layer or class, or a
     method the architecture does not support)."""
+
+
+class TimelineError(CheckpointError):
+    """A training timeline (the snapshots kept beside a checkpoint) cannot be read or does not
+    belong to its checkpoint; the model itself still works, without a timeline."""

@@ -25,6 +25,11 @@ This is the only module that reads ``MNIST_*`` variables; everything else asks `
     MNIST_RAY_ADDRESS      the Ray cluster for the ray executor: auto (one running on this
                            machine), ray://host:10001 (a remote one), or local (start one in
                            the app). Default: not set (local, when MNIST_EXECUTOR=ray).
+    MNIST_TIMELINE_MAX_MB  the most megabytes of snapshots one run keeps for its training
+                           timeline (mnist_core.train.timeline), in memory while it trains and on
+                           disk beside its checkpoint; a model whose 16 snapshots would not fit
+                           keeps fewer steps, and 0 keeps none. Default: 16 (the default MLP's
+                           16 snapshots are 14.0 MB).
 
 `settings()` parses the environment once and returns the same frozen `Settings` for as long as
 these variables keep their values; when one changes (a test's monkeypatch, a launcher setting
@@ -47,6 +52,7 @@ __all__ = [
     "DEFAULT_DATA_DIR",
     "DEFAULT_MAX_QUEUED",
     "DEFAULT_RUNS_DIR",
+    "DEFAULT_TIMELINE_MAX_MB",
     "EXECUTOR_ENV",
     "EXECUTOR_KINDS",
     "MAX_JOBS_ENV",
@@ -54,6 +60,7 @@ __all__ = [
     "PACKAGED_PRETRAINED_DIR",
     "RAY_ADDRESS_ENV",
     "RUNS_DIR_ENV",
+    "TIMELINE_MAX_MB_ENV",
     "VARIABLES",
     "Settings",
     "load_settings",
@@ -69,6 +76,10 @@ DEFAULT_MAX_QUEUED = 64  # per visitor: room for the largest sweep (64 runs) and
 EXECUTOR_ENV = "MNIST_EXECUTOR"
 RAY_ADDRESS_ENV = "MNIST_RAY_ADDRESS"
 EXECUTOR_KINDS = ("auto", "process", "thread", "ray")
+TIMELINE_MAX_MB_ENV = "MNIST_TIMELINE_MAX_MB"
+# 16 snapshots of the default MLP (218,058 float32 parameters, 0.87 MB each) are 14.0 MB: every
+# shipped architecture keeps its whole timeline; a wider MLP keeps fewer steps.
+DEFAULT_TIMELINE_MAX_MB = 16.0
 
 # Relative paths are relative to the current folder when used, like the app's own downloads.
 DEFAULT_DATA_DIR = Path("data/MNIST/raw")
@@ -123,6 +134,12 @@ VARIABLES: dict[str, tuple[str, str]] = {
         "the Ray cluster: auto (running on this machine), ray://host:10001 (remote) or local "
         "(started inside the app)",
     ),
+    TIMELINE_MAX_MB_ENV: (
+        f"{DEFAULT_TIMELINE_MAX_MB:g}",
+        "the most megabytes of weight snapshots one run keeps for its training timeline (in "
+        "memory while it trains, on disk beside its checkpoint), a number of at least 0; a "
+        "model whose 16 snapshots would not fit keeps fewer steps, and 0 keeps no timeline",
+    ),
 }
 
 
@@ -137,6 +154,7 @@ class Settings:
     max_queued: int = DEFAULT_MAX_QUEUED  # $MNIST_MAX_QUEUED, per visitor
     executor: str = "auto"  # $MNIST_EXECUTOR
     ray_address: str | None = None  # $MNIST_RAY_ADDRESS
+    timeline_max_mb: float = DEFAULT_TIMELINE_MAX_MB  # $MNIST_TIMELINE_MAX_MB; 0: no timelines
 
     def __post_init__(self) -> None:
         if self.executor not in EXECUTOR_KINDS:
@@ -154,6 +172,14 @@ class Settings:
             raise ConfigError(f"max_queued must be a whole number, got {self.max_queued!r}.")
         if self.max_queued < 1:
             raise ConfigError(f"max_queued must be at least 1, got {self.max_queued}.")
+        mb = self.timeline_max_mb
+        if isinstance(mb, bool) or not isinstance(mb, int | float) or not 0 <= mb < float("inf"):
+            raise ConfigError(f"timeline_max_mb must be a number of at least 0, got {mb!r}.")
+
+    @property
+    def timeline_max_bytes(self) -> int:
+        """The timeline cap in bytes (MB are 10^6 bytes, as every size the app shows)."""
+        return int(self.timeline_max_mb * 1e6)
 
 
 def _text(environ: Mapping[str, str], name: str) -> str | None:
@@ -179,6 +205,23 @@ def _whole_number(environ: Mapping[str, str], name: str, unset: str) -> int | No
         raise ConfigError(
             f"{name} must be a whole number of at least 1, got {value!r}. "
             f"Set it to e.g. 1, or unset it {unset}."
+        )
+    return number
+
+
+def _megabytes(environ: Mapping[str, str], name: str, default: float) -> float:
+    """A size in MB, a number of at least 0; `default` when not set."""
+    value = _text(environ, name)
+    if value is None:
+        return default
+    try:
+        number = float(value)
+    except ValueError:
+        number = -1.0
+    if not 0 <= number < float("inf"):
+        raise ConfigError(
+            f"{name} must be a number of megabytes, at least 0 (0: no timelines), got "
+            f"{value!r}. Set it to e.g. 16, or unset it for the default ({default:g})."
         )
     return number
 
@@ -217,6 +260,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         ),
         max_queued=_whole_number(env, MAX_QUEUED_ENV, f"for the default ({DEFAULT_MAX_QUEUED})")
         or DEFAULT_MAX_QUEUED,
+        timeline_max_mb=_megabytes(env, TIMELINE_MAX_MB_ENV, DEFAULT_TIMELINE_MAX_MB),
     )
 
 

@@ -13,7 +13,7 @@ from ui.draw.input import canvas_image, uploaded_image
 from ui.draw.readings import (
     label_digit,
     phone_answer,
-    prediction,
+    prediction_over_time,
     preprocessing_steps,
     pretrained_readings,
 )
@@ -72,7 +72,8 @@ def main() -> None:
             phone_answer(pre, choice)
     with right:
         live = choice is not None and choice.job_id is not None
-        live_panel(prediction, pre, choice, every=LIVE_POLL_S if live else None, key="live_draw")
+        every = LIVE_POLL_S if live else None
+        live_panel(prediction_over_time, pre, choice, every=every, key="live_draw")
         if pre is not None and pre.empty:
             st.info(pre.message, icon=":material/draw:")
         elif pre is None and source == "Upload":

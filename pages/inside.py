@@ -20,6 +20,8 @@ from ui.live import live_panel, slots
 from ui.model_choice import Choice, choose_model
 from ui.resources import get_data_source, get_manager
 from ui.shell import page_guard
+from ui.start import glossary
+from ui.timeline import timeline_panel
 
 LIVE_POLL_S = 1.0  # refresh while the chosen model is still training
 VIEWS = ("Layers", "Filters", "Attributions", "Map")
@@ -38,16 +40,25 @@ def _test_data() -> MnistRaw | None:
         return None
 
 
-def _body(choice: Choice) -> None:
+def _inside(choice: Choice) -> None:
     """Everything below the model chooser; a live panel (`ui.live`) that refreshes every
-    second for a model still training, so a person watches it learn. Its top level is the same
-    three parts in every run (notes, the digit, the views), whatever it shows."""
+    second for a model still training, so a person watches it learn. A saved model with a
+    training timeline gets its step slider and Play button (`ui.timeline`) above the rest,
+    which then shows the model at that step."""
+    (part,) = slots(1)
+    with part:
+        timeline_panel(choice.stored, "inside", lambda step: _body(choice, step))
+
+
+def _body(choice: Choice, step: int | None) -> None:
+    """The digit and the views; the same three parts in every run (notes, the digit, the
+    views), whatever they show."""
     notes, top, views_part = slots(3)
     with notes, friendly_errors("looking inside the model"):
         snap = get_manager().snapshot(choice.job_id) if choice.job_id is not None else None
         if snap is not None and snap.done:
             st.rerun(scope="app")  # the run ended: the full run offers its saved checkpoint
-        subject, note = subject_for(choice)
+        subject, note = subject_for(choice, step)
         if subject is None:
             st.info(note, icon=":material/hourglass_top:")
             return
@@ -108,7 +119,8 @@ def main() -> None:
     st.caption(
         "How a model reads a digit: what every layer computes, what its filters learned, which "
         "pixels it relies on, and where the digit lands among the test digits. Choose a model "
-        "that is still training to watch all of it form."
+        "that is still training to watch all of it form. New to the words? "
+        f"{glossary.link('activation')}, {glossary.link('filter')}."
     )
     choice = choose_model(keys.INSIDE_MODEL)
     if choice is None:
@@ -118,7 +130,7 @@ def main() -> None:
         )
         return
     live = choice.job_id is not None
-    live_panel(_body, choice, every=LIVE_POLL_S if live else None, key="live_inside")
+    live_panel(_inside, choice, every=LIVE_POLL_S if live else None, key="live_inside")
 
 
 if page_guard():

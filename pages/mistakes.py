@@ -15,6 +15,8 @@ from ui.mistakes.overview import confusion_chart, reset_filters, summary
 from ui.model_choice import checkpoint_key
 from ui.resources import get_evaluation, get_store
 from ui.shell import page_guard
+from ui.start import glossary
+from ui.timeline import evaluation_at, timeline_panel
 from ui.widgets import choose_stored_model
 
 
@@ -22,7 +24,8 @@ def main() -> None:
     st.title("Mistakes", anchor=False)
     st.caption(
         "Where does a model go wrong? Its accuracy per digit, its confusion matrix, and the "
-        "test digits it misread, most confident first."
+        "test digits it misread, most confident first: digits it never trained on "
+        f"({glossary.link('test')})."
     )
     raw = require_data("mistakes", "evaluate a model on the test set")
     if raw is None:
@@ -47,7 +50,13 @@ def main() -> None:
     result = get_evaluation(stored)
     ss[keys.MISTAKES_SHOWN] = stored.id
     with body.container():
-        _results(raw, result, stored)
+        # With a training timeline: everything below at the chosen step (the last: the model).
+        timeline_panel(stored, "mistakes", lambda step: _results_at(raw, result, stored, step))
+
+
+def _results_at(raw: MnistRaw, final: EvalResult, stored: StoredModel, step: int | None) -> None:
+    """The results of the model at training step `step` of its timeline (None: `final`)."""
+    _results(raw, final if step is None else evaluation_at(stored, step), stored)
 
 
 def _results(raw: MnistRaw, result: EvalResult, stored: StoredModel) -> None:

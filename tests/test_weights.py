@@ -170,7 +170,7 @@ def test_save_to_store_reports_instead_of_raising(store, test_set, monkeypatch) 
     ckpt = Run(None, test_set).stopped().weights.checkpoint()
     assert save_to_store(None, ckpt, "ann", "x") == (None, None)
     assert save_to_store(store, ckpt, "not a slug!", "x")[0] is None
-    monkeypatch.setattr(store, "save", lambda *a: 1 / 0)  # a bug in saving
+    monkeypatch.setattr(store, "save", lambda *a, **kw: 1 / 0)  # a bug in saving
     assert save_to_store(store, ckpt, "ann", "x") == (
         None,
         "Could not save the model: ZeroDivisionError: division by zero",

@@ -125,6 +125,14 @@ COMPARE_X = "compare_x_axis"  # widget: the curves' x axis (one of ui.compare.cu
 COMPARE_SWEEP = "compare_sweep"  # widget: the sweep on the parallel-coordinates chart
 COMPARE_RUN = "compare_run"  # widget: the selected run to train again or download
 
+# --- Start here -----------------------------------------------------------------------------
+START_JOBS = "start_jobs"  # lesson key -> {run label: job id} of its latest "Run it"
+START_SEEN_DONE = "start_seen_done"  # lesson key -> were its runs done at the last full run?
+# lesson key -> (its job ids, what its finished runs came to: `ui.start.lessons.Finished`), kept
+# so that the result stays when the job manager has forgotten the jobs
+START_DONE = "start_done"
+START_FLASH = "start_flash"  # messages from the Run it buttons' callbacks, shown once
+
 # --- sidebar ------------------------------------------------------------------------------------
 SIDEBAR_SEEN_ACTIVE = "sidebar_seen_active"  # did the last full run see an active job?
 
@@ -139,3 +147,10 @@ ALL_MISTAKES = "all"
 DRAW_CROP_X = "draw_crop_x"  # widget: (left, right) of the box, percent of the width
 DRAW_CROP_Y = "draw_crop_y"  # widget: (top, bottom) of the box, percent of the height
 DRAW_CROP_FILE = "draw_crop_file"  # file id of the upload the box belongs to (None before one)
+
+
+# --- the training timeline (ui.timeline), one set per page -------------------------------------
+def timeline_keys(page: str) -> tuple[str, str, str]:
+    """The keys of `page`'s timeline: its "Training step" slider (widget: a step), whether it
+    is playing, and the checkpoint id the slider's step belongs to."""
+    return f"{page}_timeline_step", f"{page}_timeline_play", f"{page}_timeline_of"

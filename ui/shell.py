@@ -23,18 +23,14 @@ _local = threading.local()  # script runs of a session happen in that session's 
 
 
 def _pages() -> list[st.Page]:
-    train = st.Page(
-        "pages/train.py", title="Train", icon=":material/model_training:", url_path="train"
-    )
-
-    def home() -> None:
-        """The root URL. Train is the default page, and lives at /train so that a link to a
-        setup reads /train?model=…: send visitors there, with the query parameters."""
-        st.switch_page(train, query_params=st.query_params.to_dict())
-
+    # Start here is the root URL (issue 28: a first visit used to open on Train's sidebar of
+    # settings, with nothing that said where to begin); Train lives at /train, so that a link to
+    # a setup reads /train?model=…
     return [
-        st.Page(home, title="Home", url_path="home", default=True, visibility="hidden"),
-        train,
+        st.Page("pages/start.py", title="Start here", icon=":material/school:", default=True),
+        st.Page(
+            "pages/train.py", title="Train", icon=":material/model_training:", url_path="train"
+        ),
         st.Page(
             "pages/mistakes.py", title="Mistakes", icon=":material/grid_on:", url_path="mistakes"
         ),

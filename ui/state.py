@@ -101,6 +101,10 @@ def _defaults() -> dict[str, Any]:
         keys.MODELS_IMPORTED: {},
         keys.MODELS_FLASH: [],
         keys.SIDEBAR_SEEN_ACTIVE: False,
+        keys.START_JOBS: {},
+        keys.START_SEEN_DONE: {},
+        keys.START_DONE: {},
+        keys.START_FLASH: [],
         # Draw: the crop box of an uploaded photo (ui.draw.crop), the whole image to begin with.
         keys.DRAW_CROP_X: (0, 100),
         keys.DRAW_CROP_Y: (0, 100),

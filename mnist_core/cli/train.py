@@ -49,6 +49,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--out", help="checkpoint path (default: runs/cli/<model>.pt)")
     t.add_argument("--name", default="", help="display name stored in the checkpoint")
     t.add_argument("--download", action="store_true", help="download MNIST if missing")
+    t.add_argument(
+        "--timeline",
+        action="store_true",
+        help="also keep the run's training timeline (its weights at about 16 log-spaced "
+        "steps, within MNIST_TIMELINE_MAX_MB) beside the checkpoint, as <out>.timeline.pt",
+    )
     for f in CONFIG_FLAGS:
         meta = f.metadata
         extra = f" ({', '.join(meta['choices'])})" if meta.get("choices") else ""
@@ -57,11 +63,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from mnist_core.data.mnist import load_mnist
+    from mnist_core.settings import settings
     from mnist_core.storage.checkpoints import (
         make_checkpoint,
         save_checkpoint,
         with_cpu_test_accuracy,
     )
+    from mnist_core.storage.timelines import save_timeline, timeline_path
     from mnist_core.train.control import TrainControl
     from mnist_core.train.events import (
         AccuracyCheck,
@@ -73,6 +81,7 @@ def run(args: argparse.Namespace) -> int:
     from mnist_core.train.loop import build_model, fit
     from mnist_core.train.race import first_reach
     from mnist_core.train.record import RunRecord
+    from mnist_core.train.timeline import TimelineRecorder
 
     config = train_config(args)
     target = target_fraction(args.target)
@@ -84,7 +93,8 @@ def run(args: argparse.Namespace) -> int:
     model = build_model(config)
     bar = Progress(out_stream)
     record = RunRecord()
-    for ev in fit(config, raw, model=model, control=control):
+    recorder = TimelineRecorder(settings().timeline_max_bytes) if args.timeline else None
+    for ev in fit(config, raw, model=model, control=control, timeline=recorder):
         record.add(ev)
         if isinstance(ev, AccuracyCheck | EpochMetrics) and args.stop_at_target:
             accuracy = ev.test_accuracy
@@ -134,6 +144,13 @@ def run(args: argparse.Namespace) -> int:
     if not on_cpu and ended.test_accuracy is not None:
         ckpt = with_cpu_test_accuracy(ckpt, raw.test_images, raw.test_labels)
     save_checkpoint(ckpt, out)
+    if recorder is not None:
+        timeline = recorder.timeline()
+        if timeline is None:
+            bar.line(recorder.note or "No training timeline was kept.")
+        else:
+            where = save_timeline(timeline, timeline_path(out))
+            bar.line(f"training timeline: {len(timeline.steps)} steps -> {where}")
     acc = ckpt.metrics["test_accuracy"]
     bar.line(
         f"test accuracy {acc:.2%}  training time {ended.train_seconds:.1f} s  -> {out}"

@@ -8,7 +8,9 @@ Stop, pause and learning-rate changes go through `TrainControl`, which `fit` rea
 every step, so they act within one batch; a stop also interrupts an end-of-epoch evaluation
 between its batches (of `training.EVAL_BATCH` = 500 images).
 
-A finished run is saved to the `ModelStore` automatically; a stopped one on request.
+A finished run is saved to the `ModelStore` automatically; a stopped one on request. Either
+keeps its training timeline beside its checkpoint (`mnist_core.train.timeline`), within the
+`MNIST_TIMELINE_MAX_MB` cap, unless it is one of a sweep's runs.
 """
 
 from __future__ import annotations
@@ -27,11 +29,13 @@ from mnist_core.jobs.failures import RemoteFailure, failure_message
 from mnist_core.jobs.snapshot import JobSnapshot, JobState, JobStatus
 from mnist_core.jobs.weights import RunWeights
 from mnist_core.machine import memory_summary, set_thread_count, trim_heap
+from mnist_core.settings import settings
 from mnist_core.train.config import TrainConfig, check_lr
 from mnist_core.train.control import TrainControl
 from mnist_core.train.events import Event, RunEnded
 from mnist_core.train.finetune import FineTuneData
 from mnist_core.train.loop import build_model
+from mnist_core.train.timeline import TimelineRecorder
 
 if TYPE_CHECKING:
     from mnist_core.storage.store import ModelStore
@@ -169,10 +173,17 @@ class TrainingRunner:
                 before = ft.held_accuracy(model)
                 with self._lock:
                     self._state.tags["personal_accuracy_before"] = before
+            # Every single run trained here keeps a timeline; a sweep's runs do not: a class
+            # replays one run, and a 64-run MLP sweep would keep about 0.9 GB of snapshots.
+            cap = settings().timeline_max_bytes
+            in_sweep = "sweep_id" in self._state.tags
+            timeline = TimelineRecorder(cap) if cap > 0 and not in_sweep else None
             with self._lock:
-                self.weights.attach(model, (raw.test_images, raw.test_labels))
+                self.weights.attach(model, (raw.test_images, raw.test_labels), timeline)
                 self._state.note("Preparing")
-            task = RunTask(self.job_id, self.config, raw, model, self._control, self._threads, ft)
+            task = RunTask(
+                self.job_id, self.config, raw, model, self._control, self._threads, ft, timeline
+            )
             executor = self._executor
             if not isinstance(executor, ThreadExecutor):  # the live weights are over there
                 self.weights.live_state = lambda: executor.live_state(self.job_id)

@@ -35,6 +35,7 @@ from mnist_core.storage.checkpoints import (
 )
 from mnist_core.train.evaluation import evaluate
 from mnist_core.train.events import RunEnded
+from mnist_core.train.timeline import Timeline, TimelineRecorder
 
 if TYPE_CHECKING:
     from mnist_core.storage.store import ModelStore
@@ -45,14 +46,19 @@ log = logging.getLogger(__name__)
 
 
 def save_to_store(
-    store: ModelStore | None, ckpt: Checkpoint, owner: str, name: str
+    store: ModelStore | None,
+    ckpt: Checkpoint,
+    owner: str,
+    name: str,
+    timeline: Timeline | None = None,
 ) -> tuple[str | None, str | None]:
-    """Save a finished run: (checkpoint id, None), or (None, why it failed for people).
-    Never raises: a failed save must not hide a finished run (its weights stay in memory)."""
+    """Save a finished run (and its training timeline): (checkpoint id, None), or (None, why it
+    failed for people). Never raises: a failed save must not hide a finished run (its weights
+    stay in memory)."""
     if store is None:
         return None, None
     try:
-        return store.save(ckpt, owner, name).id, None
+        return store.save(ckpt, owner, name, timeline=timeline).id, None
     except (OSError, MnistError) as e:
         return None, str(e)
     except Exception as e:  # a bug in saving
@@ -85,6 +91,8 @@ class RunWeights:
         self._ckpt_lock = threading.Lock()  # one checkpoint evaluation or save at a time
         self.model: nn.Module | None = None
         self.test_set: tuple[torch.Tensor, torch.Tensor] | None = None  # for stopped runs
+        # The run's training timeline as `fit` records it; saved beside the checkpoint.
+        self.timeline: TimelineRecorder | None = None
         self.kept_checkpoint: Checkpoint | None = None
         self.released = False
         # Set while a job trains in another process: the current weights are fetched from
@@ -92,9 +100,15 @@ class RunWeights:
         self.live_state: Callable[[], dict[str, torch.Tensor] | None] | None = None
 
     # ---- called by the runner's worker (lock held) -----------------------------------------
-    def attach(self, model: nn.Module, test_set: tuple[torch.Tensor, torch.Tensor]) -> None:
-        """The model `fit` trains and the test set a stopped run is measured on. Lock held."""
-        self.model, self.test_set = model, test_set
+    def attach(
+        self,
+        model: nn.Module,
+        test_set: tuple[torch.Tensor, torch.Tensor],
+        timeline: TimelineRecorder | None = None,
+    ) -> None:
+        """The model `fit` trains, the test set a stopped run is measured on and the recorder
+        of its timeline (None: it keeps none). Lock held."""
+        self.model, self.test_set, self.timeline = model, test_set, timeline
 
     def after_done(self) -> None:
         """The run just became done: drop weights that are released or useless (NaN after a
@@ -175,7 +189,9 @@ class RunWeights:
         with self._ckpt_lock:
             if state.checkpoint_id is not None:  # saved by another thread meanwhile
                 return state.checkpoint_id
-            stored = self._store.save(ckpt, state.owner, name or state.name)
+            stored = self._store.save(
+                ckpt, state.owner, name or state.name, timeline=self._final_timeline()
+            )
             with self._lock:
                 state.checkpoint_id, state.save_error = stored.id, None
                 self._drop()  # on disk now: model_copy and checkpoint read it back
@@ -200,9 +216,13 @@ class RunWeights:
                 state.record.ended = event
         with self._lock:
             state.note("Saving")
-        checkpoint_id, save_error = save_to_store(self._store, ckpt, state.owner, state.name)
+        checkpoint_id, save_error = save_to_store(
+            self._store, ckpt, state.owner, state.name, self._final_timeline()
+        )
         with self._lock:
             self.model = self.test_set = None
+            if checkpoint_id is not None:
+                self.timeline = None  # on disk now
             self.kept_checkpoint = None if self.released or checkpoint_id is not None else ckpt
             state.checkpoint_id, state.save_error = checkpoint_id, save_error
             state.finish("finished", event.message, time.perf_counter())
@@ -218,7 +238,12 @@ class RunWeights:
         return make_checkpoint(model, state.config, metrics, name=state.name, history=history)
 
     def _drop(self) -> None:
-        self.model = self.test_set = self.kept_checkpoint = None
+        self.model = self.test_set = self.kept_checkpoint = self.timeline = None
+
+    def _final_timeline(self) -> Timeline | None:
+        """The run's timeline once it has ended (None when it keeps none)."""
+        recorder = self.timeline
+        return recorder.timeline() if recorder is not None else None
 
     def _cpu_copy(self, model: nn.Module) -> nn.Module:
         """`model` rebuilt on the CPU (train mode) from its weights as of the last full step."""

@@ -208,7 +208,20 @@ def save_checkpoint(ckpt: Checkpoint, path: str | Path, *, label: str | None = N
     naming `label` (e.g. "the model", where the path is no business of the reader) or the
     path."""
     path = Path(path)
-    data = checkpoint_bytes(ckpt)
+    try:
+        write_atomically(path, checkpoint_bytes(ckpt))
+    except OSError as e:
+        where = label or f"the checkpoint to {path}"
+        raise CheckpointError(
+            f"Could not save {where}: {e.strerror or e}. "
+            "The trained model is still available for download."
+        ) from None
+    return path
+
+
+def write_atomically(path: Path, data: bytes) -> None:
+    """Write `data` to `path` through a temporary file in the same folder, fsync, then
+    os.replace: a crash mid-write leaves the previous file (or none) intact. Raises OSError."""
     tmp: str | None = None
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -220,16 +233,9 @@ def save_checkpoint(ckpt: Checkpoint, path: str | Path, *, label: str | None = N
         os.chmod(tmp, 0o644)  # mkstemp makes it 0600; a checkpoint is an ordinary file
         os.replace(tmp, path)
         tmp = None
-    except OSError as e:
-        where = label or f"the checkpoint to {path}"
-        raise CheckpointError(
-            f"Could not save {where}: {e.strerror or e}. "
-            "The trained model is still available for download."
-        ) from None
     finally:
         if tmp is not None:
             Path(tmp).unlink(missing_ok=True)
-    return path
 
 
 def load_checkpoint(

@@ -4,6 +4,7 @@ Layout (ids are what the UI passes around; they never contain a filesystem path)
 
     <pretrained_dir>/<stem>.pt         id "pretrained/<stem>"      read-only
     <runs_dir>/<owner>/<stem>.pt       id "runs/<owner>/<stem>"    the owner's runs and uploads
+    <...>/<stem>.timeline.pt           that model's training timeline, if it has one
 
 Every name that becomes part of a path is reduced to a slug ([a-z0-9_-], at most 60
 characters), so no name or id can reach outside these folders. Writes go through
@@ -23,9 +24,18 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 
-from mnist_core.errors import CheckpointError
+from mnist_core.errors import CheckpointError, TimelineError
 from mnist_core.settings import RUNS_DIR_ENV, settings
 from mnist_core.storage.checkpoints import Checkpoint, load_checkpoint, save_checkpoint
+from mnist_core.storage.timelines import (
+    TimelineLoad,
+    is_timeline_file,
+    load_timeline,
+    read_limit,
+    save_timeline,
+    timeline_path,
+)
+from mnist_core.train.timeline import Timeline
 
 __all__ = [
     "RUNS_DIR_ENV",
@@ -49,6 +59,9 @@ _CACHE_SIZE = 16  # loaded checkpoints kept in memory (ours are well under 2 MB 
 # read 64 files on every rerun of a page once they no longer fit in the checkpoint cache.
 _ENTRY_CACHE_SIZE = 4096
 _MAX_NAME = 100  # display names longer than this are cut
+# Timelines kept loaded: up to 14 MB each (the default MLP's 16 snapshots); reading one again
+# takes ~20 ms, so a few are enough for the models being looked at now.
+_TIMELINE_CACHE_SIZE = 4
 
 
 def slugify(name: str, fallback: str = "model") -> str:
@@ -141,6 +154,7 @@ class ModelStore:
         self._save_lock = threading.Lock()  # one save at a time: display names stay unique
         self._cache: OrderedDict[tuple[str, int, int], Checkpoint] = OrderedDict()
         self._entries: OrderedDict[tuple[str, int, int, str], StoredModel] = OrderedDict()
+        self._timelines: OrderedDict[tuple[object, ...], TimelineLoad] = OrderedDict()
 
     # ---- reading --------------------------------------------------------------------------
     def list(self, owner: str | None = None) -> list[StoredModel]:
@@ -187,8 +201,41 @@ class ModelStore:
             )
         return _stored(self._load_path(path), path, model_id, owner, read_only)
 
+    def timeline(self, model_id: str) -> TimelineLoad:
+        """The training timeline of the model with this id, or None and why (missing, damaged,
+        over the cap, or not this model's). CheckpointError only when the model itself is
+        unknown or unreadable. Cached by both files' times and sizes."""
+        path, _, _ = self._resolve(model_id)
+        ckpt = self.load(model_id)
+        tl_path = timeline_path(path)
+        limit = read_limit(settings().timeline_max_bytes)
+        try:
+            st, tl = path.stat(), tl_path.stat()
+            key: tuple[object, ...] = (
+                str(path),
+                st.st_mtime_ns,
+                st.st_size,
+                tl.st_mtime_ns,
+                tl.st_size,
+                limit,
+            )
+        except OSError:
+            key = (str(path), "none")
+        with self._lock:
+            if key in self._timelines:
+                self._timelines.move_to_end(key)
+                return self._timelines[key]
+        loaded = load_timeline(tl_path, ckpt, max_bytes=limit)
+        with self._lock:
+            self._timelines[key] = loaded
+            while len(self._timelines) > _TIMELINE_CACHE_SIZE:
+                self._timelines.popitem(last=False)
+        return loaded
+
     # ---- writing --------------------------------------------------------------------------
-    def save(self, ckpt: Checkpoint, owner: str, name: str) -> StoredModel:
+    def save(
+        self, ckpt: Checkpoint, owner: str, name: str, *, timeline: Timeline | None = None
+    ) -> StoredModel:
         """Write `ckpt` as `owner`'s run called `name`; returns its list entry.
 
         The file is runs_dir/<owner>/<slug of name>.pt; an existing file is never replaced:
@@ -196,6 +243,9 @@ class ModelStore:
         inside the checkpoint, made unique among the models `owner` sees (pretrained and
         their own): a second "lenet5 #1" is saved as "lenet5 #1 (2)", so two uploads of one
         file can be told apart. CheckpointError when `owner` is not a slug or the write fails.
+
+        `timeline` (the run's snapshots, ending at `ckpt`'s weights) is written beside it,
+        after it; a timeline that cannot be written is logged and left out: the model is saved.
         """
         folder = self._owner_dir(owner)
         wanted = " ".join(str(name or "").split())[:_MAX_NAME] or ckpt.name or "model"
@@ -214,6 +264,7 @@ class ModelStore:
                 path = self._publish(staging, folder, base)
             finally:
                 staging.unlink(missing_ok=True)
+        _write_timeline(timeline, path)
         return _stored(ckpt, path, f"runs/{owner}/{path.stem}", owner, False)
 
     def import_bytes(self, data: bytes, owner: str, name: str) -> StoredModel:
@@ -237,6 +288,7 @@ class ModelStore:
             )
         try:
             path.unlink()
+            timeline_path(path).unlink(missing_ok=True)
         except FileNotFoundError:
             raise CheckpointError(
                 f"There is no saved model {_label(model_id)} to delete."
@@ -363,10 +415,25 @@ def _is_stem(stem: str) -> bool:
 def _pt_files(folder: Path) -> list[Path]:
     try:
         return sorted(
-            p for p in folder.iterdir() if p.suffix == ".pt" and _is_stem(p.stem) and p.is_file()
+            p
+            for p in folder.iterdir()
+            if p.suffix == ".pt" and _is_stem(p.stem) and not is_timeline_file(p) and p.is_file()
         )
     except OSError:  # a missing folder is an empty list
         return []
+
+
+def _write_timeline(timeline: Timeline | None, path: Path) -> None:
+    """The timeline beside the checkpoint just published at `path` (a stale one of an earlier
+    file of that name is removed when there is none)."""
+    target = timeline_path(path)
+    try:
+        if timeline is None:
+            target.unlink(missing_ok=True)
+        else:
+            save_timeline(timeline, target)
+    except (OSError, TimelineError) as e:
+        log.warning("The training timeline of %s was not saved: %s", path.name, e)
 
 
 def _mtime(path: Path) -> float:

@@ -40,6 +40,7 @@ from mnist_core.train.events import (
     StepMetrics,
 )
 from mnist_core.train.schedules import Schedule
+from mnist_core.train.timeline import TimelineRecorder
 from mnist_core.words import count_of
 
 
@@ -107,6 +108,7 @@ class _Run:
     last_test: float | None = None
     test_is_current: bool = False  # last_test measured on the current weights?
     probe: DynamicsProbe | None = None  # records the training dynamics (None: not asked for)
+    timeline: TimelineRecorder | None = None  # keeps the weights at log-spaced steps
 
     @property
     def n_train(self) -> int:
@@ -158,6 +160,7 @@ def fit(
     model: nn.Module | None = None,
     control: TrainControl | None = None,
     dynamics: bool = True,
+    timeline: TimelineRecorder | None = None,
 ) -> Iterator[Event]:
     """Train `model` (built from `config` when None) in place, yielding progress events.
 
@@ -169,9 +172,16 @@ def fit(
     `dynamics` records, per weighted layer, the weight norm, gradient norm and update/weight
     ratio at each logged step (`StepMetrics.layers`) and a weight histogram per epoch
     (`EpochMetrics.histograms`); `RunEnded.dynamics_seconds` is what that cost.
+
+    `timeline` captures the weights before the first update, after the updates it plans
+    (`mnist_core.train.timeline`) and, for a run that finishes or stops, the final weights,
+    before RunEnded is yielded.
     """
     run = _prepare(config, data, model, control or TrainControl())
     run.probe = DynamicsProbe(run.model) if dynamics else None
+    run.timeline = timeline
+    if timeline is not None:
+        timeline.begin(run.model, run.total_steps, config.model, config.model_kwargs)
     yield _started(run)
     for epoch in range(1, config.epochs + 1):
         sums = yield from _train_epoch(run, epoch)
@@ -179,13 +189,25 @@ def fit(
         if ended is None:
             ended = yield from _evaluate_epoch(run, epoch, sums)
         if ended is not None:
-            yield ended
+            yield _final(run, ended)
             return
     if not run.test_is_current:  # the final weights' test accuracy is always reported
         t0 = time.perf_counter()
         run.last_test = evaluate(run.model, run.splits.test_x, run.splits.test_y).accuracy
         run.eval_s += time.perf_counter() - t0
-    yield run.ended("finished", f"Finished {count_of(config.epochs, 'epoch')}.", config.epochs)
+    ended = run.ended("finished", f"Finished {count_of(config.epochs, 'epoch')}.", config.epochs)
+    yield _final(run, ended)
+
+
+def _final(run: _Run, ended: RunEnded) -> RunEnded:
+    """`ended`, once the timeline holds the final weights of a run that keeps them (a diverged
+    run's weights are NaN: nothing of it is saved, its timeline neither)."""
+    if run.timeline is not None:
+        if ended.status == "diverged":
+            run.timeline.discard("No training timeline: the run diverged.")
+        else:
+            run.timeline.end(run.step, run.model)
+    return ended
 
 
 def _prepare(
@@ -297,6 +319,8 @@ def _train_epoch(
             run.opt.step()
         layers = run.probe.after_step(before) if (before is not None and run.probe) else ()
         run.step += 1
+        if run.timeline is not None:
+            run.timeline.after_step(run.step, run.model)
         loss_d = loss.detach()
         win.ep_loss += loss_d
         win.ep_correct += (logits.detach().argmax(1) == y).sum()

@@ -51,8 +51,10 @@ def _a_point_on_screen(st) -> tuple[int, float, float]:
 
 
 def _image_sources(st) -> list[str]:
-    return st.main.get_by_test_id("stImage").locator("img").evaluate_all(
-        "(imgs) => imgs.map((img) => img.getAttribute('src').slice(0, 40))"
+    return (
+        st.main.get_by_test_id("stImage")
+        .locator("img")
+        .evaluate_all("(imgs) => imgs.map((img) => img.getAttribute('src').slice(0, 40))")
     )
 
 

@@ -26,7 +26,7 @@ def _check_page(st, title: str) -> None:
 
 def test_every_page_loads_through_the_sidebar(st) -> None:
     st.open("/")
-    expect(st.main.locator("h1")).to_have_text("Train a model")  # Train is the default page
+    expect(st.main.locator("h1")).to_have_text("Start here")  # the landing page (issue 28)
     for title in PAGES:
         st.nav(title)
         _check_page(st, title)

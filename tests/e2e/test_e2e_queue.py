@@ -23,8 +23,8 @@ WATCH_QUEUED_S = 6.0  # several refreshes of both pages (Train's live part: ever
 
 def test_second_visitor_waits_in_the_queue_then_runs(new_st) -> None:
     first, second = new_st("first"), new_st("second")
-    first.open("/")
-    second.open("/")
+    first.open("/train")
+    second.open("/train")
 
     # 200 quick-look epochs: minutes even on a fast day, so the run cannot end before the
     # visitor pauses it a moment after it starts.

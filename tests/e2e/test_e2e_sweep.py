@@ -44,7 +44,7 @@ def _trace_names(st, key: str) -> set[str]:
 
 
 def test_a_sweep_then_compare_two_of_its_runs(st, streamlit_server) -> None:
-    st.open("/")
+    st.open("/train")
     st.select_option("Architecture", "MLP", within=st.sidebar)
     st.after_rerun(st.button("Quick look", within=st.sidebar).click)
     expect(st.sidebar).to_contain_text("Current settings: Quick look")

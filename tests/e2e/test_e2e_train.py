@@ -64,7 +64,7 @@ def _selected_segments(st) -> dict[str, list[str]]:
 
 def test_quick_lenet5_run_live_charts_then_model_everywhere(st) -> None:
     run_name = "e2e lenet5 quick"
-    st.open("/")
+    st.open("/train")
     # The quick look preset, with 10 epochs instead of 3: its 3 epochs end in ~2 s on a quiet
     # machine, about two 1-s chart refreshes, so "points gained twice while running" failed
     # 1 run in 3. 10 epochs (~0.7 s each) leave several refreshes.
@@ -186,7 +186,7 @@ def test_resnet_stops_mid_run_from_the_page(st) -> None:
 def test_links_under_a_finished_run_open_that_runs_model(st) -> None:
     """Issue 11, item 2: "See its mistakes" and "Draw for it" opened LeNet-5 (pretrained)."""
     run_name = "e2e links quick"
-    st.open("/")
+    st.open("/train")
     st.start_training("LeNet-5", quick=True, run_name=run_name)
     expect(st.job_heading).to_contain_text("Finished", timeout=TRAIN_TIMEOUT_S * 1000)
     st.wait_idle()

@@ -8,6 +8,7 @@ import time
 
 import numpy as np
 import streamlit as st
+from torch import nn
 
 from mnist_core.digits.preprocess import PreprocessResult
 from mnist_core.models import get_spec
@@ -19,18 +20,39 @@ from ui.errors import friendly_errors
 from ui.live import slots
 from ui.model_choice import Choice, model_for
 from ui.resources import get_model, get_store
+from ui.timeline import chosen_step, model_at, timeline_panel
 from ui.widgets import prediction_metric, square_preview
 
 PRETRAINED_ORDER = ("mlp", "lenet5", "resnet")
 
 
-def prediction(pre: PreprocessResult | None, choice: Choice | None) -> None:
-    """The headline prediction and its ten probabilities: the same four parts in every run
-    (a live model's panel polls: `ui.live`), each drawn or left empty."""
+def prediction_over_time(pre: PreprocessResult | None, choice: Choice | None) -> None:
+    """`prediction`; for a saved model with a training timeline, under its "Training step"
+    slider and Play button (`ui.timeline`), of the model at the chosen step."""
+    stored = choice.stored if choice is not None else None
+    (part,) = slots(1)  # the live panel's one part, timeline or not (`ui.live`)
+    with part:
+        timeline_panel(stored, "draw", lambda step: prediction(pre, choice, step))
+
+
+def _model_at_step(choice: Choice, step: int | None) -> tuple[nn.Module | None, str]:
+    """The chosen model (as `model_for` gives it), or its snapshot at `step` of its training
+    timeline when a step is chosen."""
+    if step is None or choice.stored is None:
+        return model_for(choice)
+    return model_at(choice.stored, step), ""
+
+
+def prediction(
+    pre: PreprocessResult | None, choice: Choice | None, step: int | None = None
+) -> None:
+    """The headline prediction and its ten probabilities (of the model at training step `step`
+    of its timeline, when one is chosen): the same four parts in every run (a live model's
+    panel polls: `ui.live`), each drawn or left empty."""
     warning, headline, bars, caption = slots(4)
     with headline, friendly_errors("predicting"):
         t0 = time.perf_counter()
-        model, note = model_for(choice) if choice is not None else (None, "")
+        model, note = _model_at_step(choice, step) if choice is not None else (None, "")
         if choice is None:
             warning.warning(
                 "There is no model to predict with: train one on the Train page or upload "
@@ -69,7 +91,7 @@ def phone_answer(pre: PreprocessResult | None, choice: Choice | None) -> None:
     if pre is None or pre.empty or pre.image is None or choice is None or choice.stored is None:
         return  # a live model's reading refreshes beside the canvas, not here
     with friendly_errors("predicting"):
-        model, _ = model_for(choice)
+        model, _ = _model_at_step(choice, chosen_step(choice.stored, "draw"))
         if model is None:
             return
         probs = predict(model, pre.image)

@@ -32,6 +32,7 @@ from mnist_core.explain import (
 from mnist_core.storage.store import StoredModel
 from ui.model_choice import Choice, model_for
 from ui.resources import get_store, model_version, pretrained_dir, runs_dir
+from ui.timeline import final_step, model_at
 
 # Test digits behind the map and the top digits of a unit. A model still training is looked at
 # again about once a second, so it gets smaller samples than a checkpoint, computed once.
@@ -81,10 +82,19 @@ def _stored_subject(stored: StoredModel) -> Subject:
     return Subject(model, live=False, note="", fingerprint=weights_fingerprint(model), lock=lock)
 
 
-def subject_for(choice: Choice) -> tuple[Subject | None, str]:
-    """The model of a choice to look into, or None and why (a job's model not built yet)."""
+def subject_for(choice: Choice, step: int | None = None) -> tuple[Subject | None, str]:
+    """The model of a choice to look into, or None and why (a job's model not built yet). With
+    `step`, a step of a saved model's training timeline other than its last (`ui.timeline`):
+    that snapshot, looked into the way a model still training is (sampled test digits, PCA
+    only), so that playing the timeline redraws each view within its second."""
     if choice.stored is not None:
-        return _stored_subject(choice.stored), ""
+        final = final_step(choice.stored)
+        if step is None or final is None or step == final:
+            return _stored_subject(choice.stored), ""
+        model = model_at(choice.stored, step)
+        note = f"The model after {step:,} of its {final:,} training steps."
+        # No note for the page: the timeline's own caption says which step this is.
+        return Subject(model, live=True, note=note, fingerprint=weights_fingerprint(model)), ""
     model, note = model_for(choice)
     if model is None:
         return None, note

@@ -18,7 +18,15 @@ from mnist_core.models import get_spec, list_models
 from mnist_core.train.config import TrainConfig
 from mnist_core.train.recipes import PRESETS, preset_settings, recipe
 from ui import keys
-from ui.train_form.labels import GROUPS, HELP, LABELS, in_form_words, option_label
+from ui.start import glossary
+from ui.train_form.labels import (
+    GLOSSARY_TERMS,
+    GROUPS,
+    HELP,
+    LABELS,
+    in_form_words,
+    option_label,
+)
 
 DEFAULT_MODEL = "lenet5"
 
@@ -84,6 +92,13 @@ def _kind(default: Any, meta: Mapping[str, Any]) -> str:
     return "text"
 
 
+def _with_glossary(name: str, text: str) -> str:
+    """The help `text`, with a link to the glossary's entry for the setting's word if it has
+    one."""
+    term = GLOSSARY_TERMS.get(name)
+    return f"{text}\n\n{glossary.link(term)}" if term else text
+
+
 def settings() -> list[Setting]:
     """The training settings in field order (model and model_kwargs have their own UI)."""
     out = []
@@ -99,7 +114,9 @@ def settings() -> list[Setting]:
             Setting(
                 name=f.name,
                 kind=_kind(f.default, meta),
-                help=HELP.get(f.name) or terse[:1].upper() + terse[1:] + ".",
+                help=_with_glossary(
+                    f.name, HELP.get(f.name) or terse[:1].upper() + terse[1:] + "."
+                ),
                 lo=meta.get("min"),
                 hi=meta.get("max"),
                 choices=choices,

@@ -183,6 +183,17 @@ HELP: dict[str, str] = {
         "slow: turn it off). A GPU always uses it."
     ),
 }
+# The glossary entry (Start here, `ui.start.glossary`) that each of these settings' help links
+# to, for the word a beginner meets in it (issue 28: no unexplained jargon on the main path).
+GLOSSARY_TERMS: dict[str, str] = {
+    "epochs": "epoch",
+    "batch_size": "batch",
+    "lr": "learning-rate",
+    "loss": "loss",
+    "train_subset": "overfitting",
+    "val_size": "validation",
+    "eval_test": "test",
+}
 CHOICE_LABELS: dict[str, dict[str, str]] = {
     "optimizer": {"sgd": "SGD with momentum", "adam": "Adam", "adamw": "AdamW"},
     "schedule": {
@@ -293,12 +304,14 @@ PRESET_LABELS: dict[str, str] = {
     "best accuracy": "Best accuracy",
     "speedrun": "Race to 99%",
     "speedrun 99.5": "Race to 99.5%",
+    "slow motion": "Slow motion",
 }
 PRESET_ICONS: dict[str, str] = {
     "quick look": ":material/bolt:",
     "best accuracy": ":material/target:",
     "speedrun": ":material/sprint:",
     "speedrun 99.5": ":material/trophy:",
+    "slow motion": ":material/slow_motion_video:",
 }
 PRESET_HELP: dict[str, str] = {
     "quick look": "A 1,000-image subset and a few epochs: results in seconds.",
@@ -311,6 +324,11 @@ PRESET_HELP: dict[str, str] = {
     "speedrun 99.5": (
         "A wider SpeedNet, 4 epochs with augmentation: the chart marks when test accuracy "
         "first reaches 99.5% (about a minute on a 2-core CPU)."
+    ),
+    "slow motion": (
+        "LeNet-5 learning slowly enough to watch (about a minute): choose it on Draw while it "
+        "trains and see its guess go from chance to sure. Replay it afterwards with the "
+        "Training step slider."
     ),
 }
 

@@ -12,8 +12,8 @@ app's process; an executor only decides where the training loop itself runs:
   dies fails its job with `WorkerLost` and is replaced; the next job gets a live one.
 
 `run(task)` yields the events of `fit` exactly as the thread executor does: when it yields
-`RunEnded`, `task.model` holds the final weights, so the runner saves the same checkpoint
-whichever executor trained it.
+`RunEnded`, `task.model` holds the final weights (and `task.timeline` the training timeline),
+so the runner saves the same checkpoint whichever executor trained it.
 """
 
 from __future__ import annotations
@@ -33,10 +33,12 @@ from mnist_core.jobs.executors.remote import Controls, state_from_bytes, state_t
 from mnist_core.jobs.failures import RemoteFailure, WorkerLost
 from mnist_core.settings import EXECUTOR_KINDS as EXECUTORS
 from mnist_core.storage.checkpoints import cpu_state_dict
+from mnist_core.storage.timelines import timeline_from_bytes
 from mnist_core.train.config import TrainConfig
 from mnist_core.train.control import TrainControl
 from mnist_core.train.events import Event, RunEnded
 from mnist_core.train.finetune import FineTuneData
+from mnist_core.train.timeline import TimelineRecorder
 
 __all__ = [
     "EXECUTORS",
@@ -58,7 +60,9 @@ POLL_S = 0.05  # the longest a relay waits for an event before it looks at the c
 @dataclass(frozen=True)
 class RunTask:
     """One job as an executor runs it. `model` holds the starting weights (CPU); the thread
-    executor trains it in place, remote ones train a copy and load the final weights into it."""
+    executor trains it in place, remote ones train a copy and load the final weights into it.
+    `timeline`: records the training timeline (remote ones record it there and hand it over
+    to this recorder when the run ends)."""
 
     job_id: str
     config: TrainConfig
@@ -67,6 +71,7 @@ class RunTask:
     control: TrainControl
     threads: int | None = None
     finetune: FineTuneData | None = None
+    timeline: TimelineRecorder | None = None
 
 
 @dataclass(frozen=True)
@@ -120,7 +125,9 @@ class ThreadExecutor(Executor):
         from mnist_core.train.loop import fit
 
         data = task.raw if task.finetune is None else task.finetune.splits(task.raw, task.config)
-        yield from fit(task.config, data, model=task.model, control=task.control)
+        yield from fit(
+            task.config, data, model=task.model, control=task.control, timeline=task.timeline
+        )
 
     def placement(self) -> Placement:
         summary = "threads of the app's own process"
@@ -191,7 +198,10 @@ class RemoteExecutor(Executor):
             if not worker.call("has_data", key):
                 worker.call("set_data", key, self._data_ref(key, task.raw))
             initial = state_to_bytes(cpu_state_dict(task.model))
-            worker.call("start", task.job_id, task.config, initial, task.threads, task.finetune)
+            cap = task.timeline.cap_bytes if task.timeline is not None else None
+            worker.call(
+                "start", task.job_id, task.config, initial, task.threads, task.finetune, cap
+            )
             with self._lock:  # only now: before, its weights were another job's
                 self._busy[task.job_id] = worker
             sent: Controls | None = None
@@ -206,6 +216,10 @@ class RemoteExecutor(Executor):
                     if isinstance(event, RunEnded):  # the weights are final now
                         final = worker.call("state", task.job_id)
                         task.model.load_state_dict(state_from_bytes(final))
+                        if task.timeline is not None:
+                            data, note = worker.call("timeline", task.job_id)
+                            timeline = timeline_from_bytes(data) if data is not None else None
+                            task.timeline.adopt(timeline, note)
                     yield event
                 if polled.done:
                     done = True

@@ -6,6 +6,9 @@ produced since the last poll, `control` (stop, pause, learning rate), and `state
 the current weights). One RemoteRun runs one job at a time and is reused for the next, so a
 warm worker keeps torch imported and the MNIST tensors it was sent.
 
+A run that keeps a training timeline (`start`'s `timeline_cap`) records it over there, and
+`timeline` hands it back once the run has ended, as bytes, with its note.
+
 Everything crossing the boundary is plain picklable data: configs, frozen events, strings,
 and weights as `torch.save` bytes (one buffer, rather than one shared-memory handle per
 tensor every time a drawn digit asks for the current model).
@@ -25,10 +28,12 @@ import torch
 from mnist_core.data.mnist import MnistRaw
 from mnist_core.models import create_model
 from mnist_core.storage.checkpoints import cpu_state_dict
+from mnist_core.storage.timelines import timeline_bytes
 from mnist_core.train.config import TrainConfig
 from mnist_core.train.control import TrainControl
 from mnist_core.train.events import Event
 from mnist_core.train.finetune import FineTuneData
+from mnist_core.train.timeline import TimelineRecorder
 
 __all__ = ["Controls", "Poll", "RemoteRun", "state_from_bytes", "state_to_bytes"]
 
@@ -70,6 +75,7 @@ class _Job:
     job_id: str
     control: TrainControl
     model: torch.nn.Module
+    timeline: TimelineRecorder | None = None
     events: list[Event] = field(default_factory=list)
     done: bool = False
     error: tuple[str, str, str] | None = None
@@ -103,9 +109,10 @@ class RemoteRun:
         initial_state: bytes,
         threads: int | None,
         finetune: FineTuneData | None = None,
+        timeline_cap: int | None = None,
     ) -> None:
         """Train `config` (job `job_id`) from `initial_state` on the data sent before, in a
-        thread."""
+        thread; with `timeline_cap`, keep its training timeline within that many bytes."""
         from mnist_core.machine import set_thread_count
 
         if self._data is None:
@@ -115,7 +122,8 @@ class RemoteRun:
                 raise RuntimeError("This worker is still running a job.")
             model = create_model(config.model, **config.model_kwargs)
             model.load_state_dict(state_from_bytes(initial_state))
-            self._job = job = _Job(job_id, TrainControl(), model)
+            recorder = None if timeline_cap is None else TimelineRecorder(timeline_cap)
+            self._job = job = _Job(job_id, TrainControl(), model, recorder)
         raw = self._data
 
         def work() -> None:
@@ -126,7 +134,8 @@ class RemoteRun:
                 if threads:
                     set_thread_count(threads)
                 data = raw if finetune is None else finetune.splits(raw, config)
-                for event in fit(config, data, model=model, control=job.control):
+                events = fit(config, data, model=model, control=job.control, timeline=recorder)
+                for event in events:
                     with self._cond:
                         job.events.append(event)
                         self._cond.notify_all()
@@ -180,6 +189,15 @@ class RemoteRun:
             state = cpu_state_dict(job.model)
         return state_to_bytes(state)
 
+    def timeline(self, job_id: str) -> tuple[bytes | None, str]:
+        """The training timeline of `job_id` once its run has ended, as `torch.save` bytes
+        (None when it keeps none), and its recorder's note (why fewer steps, or none)."""
+        job = self._job
+        if job is None or job.job_id != job_id or job.timeline is None:
+            return None, ""
+        timeline = job.timeline.timeline()
+        return (timeline_bytes(timeline) if timeline else None), job.timeline.note
+
     def call(self, method: str, *args: Any) -> Any:
         """One request by name (how a child process's command loop dispatches)."""
         if method not in _METHODS:
@@ -187,4 +205,6 @@ class RemoteRun:
         return getattr(self, method)(*args)
 
 
-_METHODS = frozenset({"ping", "has_data", "set_data", "start", "control", "poll", "state"})
+_METHODS = frozenset(
+    {"ping", "has_data", "set_data", "start", "control", "poll", "state", "timeline"}
+)
