@@ -325,12 +325,14 @@ class StApp:
 
         self.after_rerun(put)
 
-    def nav(self, title: str) -> None:
-        """Go to another page through the sidebar (keeps the Streamlit session)."""
+    def nav(self, title: str, path: str | None = None) -> None:
+        """Go to another page through the sidebar (keeps the Streamlit session); `path`: its
+        URL path when that is not the title in lower case ("" for Start here, at the root)."""
         link = self.page.get_by_test_id("stSidebarNav").get_by_role("link", name=title)
         self.after_rerun(link.click, timeout_ms=60_000)
         self.page.wait_for_function(
-            "(path) => window.location.pathname.endsWith(path)", arg=f"/{title.lower()}"
+            "(path) => window.location.pathname.endsWith(path)",
+            arg=f"/{title.lower() if path is None else path}",
         )
 
     # -- finding things --

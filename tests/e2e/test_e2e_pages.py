@@ -9,6 +9,7 @@ pytestmark = pytest.mark.e2e
 
 # sidebar title -> (url path, the page's st.title)
 PAGES = {
+    "Start here": ("", "Start here"),
     "Train": ("train", "Train a model"),
     "Mistakes": ("mistakes", "Mistakes"),
     "Draw": ("draw", "Draw a digit"),
@@ -27,8 +28,8 @@ def _check_page(st, title: str) -> None:
 def test_every_page_loads_through_the_sidebar(st) -> None:
     st.open("/")
     expect(st.main.locator("h1")).to_have_text("Start here")  # the landing page (issue 28)
-    for title in PAGES:
-        st.nav(title)
+    for title, (path, _) in PAGES.items():
+        st.nav(title, path)
         _check_page(st, title)
         st.shot(title)
 

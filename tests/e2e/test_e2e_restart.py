@@ -11,6 +11,7 @@ from playwright.sync_api import expect
 
 from mnist_core.storage.checkpoints import load_checkpoint
 from mnist_core.storage.owners import owner_key, owner_of
+from mnist_core.storage.timelines import is_timeline_file, timeline_path
 from ui.visitor import VISITOR_COOKIE
 
 FIRST_STEP_TIMEOUT_MS = 240_000  # a LeNet-5 step, after the worker starts, on a busy machine
@@ -40,10 +41,11 @@ def test_a_run_cut_short_by_a_server_stop_is_there_after_the_restart(start_serve
     assert cookie["value"] not in log
     folder = server.runs_dir / owner_of(cookie["value"], owner_key(server.runs_dir))
     assert folder.name not in log  # nor its folder
-    [saved] = list(folder.glob("*.pt"))
+    [saved] = [p for p in folder.glob("*.pt") if not is_timeline_file(p)]
     ckpt = load_checkpoint(saved)
     assert ckpt.name == "cut short" and ckpt.metrics["status"] == "stopped"
     assert ckpt.metrics["steps"] >= 1
+    assert timeline_path(saved).is_file()  # its training timeline, saved with it (issue 28)
 
     again = start_server("restart-again", runs_dir=server.runs_dir)
     try:
