@@ -11,8 +11,13 @@ from __future__ import annotations
 
 import math
 import os
+import signal
 import socket
+import subprocess
+import sys
+import time
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,6 +26,8 @@ from streamlit.proto.BackMsg_pb2 import BackMsg
 from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 
 from mnist_core.errors import MnistError
+
+START_TIMEOUT_S = 300.0  # a server's start-up on a busy 2-core machine: torch's import and more
 
 SYSTEM_CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -89,6 +96,55 @@ def health_ok(url: str) -> bool:
             return r.status == 200
     except OSError:
         return False
+
+
+class AppDidNotStart(MnistError):
+    """`streamlit run app.py` ended or stayed silent during start-up: its log says why."""
+
+
+def start_app(
+    repo: Path, runs: Path, log: Path, *, join: Callable[[int], None] | None = None
+) -> tuple[subprocess.Popen, str]:
+    """`streamlit run app.py` of `repo` on a free local port, its runs in `runs`, its output in
+    `log`; returns (process, url) once its health check answers (AppDidNotStart after 5 min).
+    It starts a session of its own, so `stop_app` stops its training workers with it; `join`
+    is called with its pid before it imports anything (a cgroup's `join`: bench/cgroup.py)."""
+    port = free_port()
+    env = {**os.environ, "MNIST_RUNS_DIR": str(runs), "PYTHONUNBUFFERED": "1"}
+    cmd = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
+           "--server.port", str(port), "--server.address", "127.0.0.1",
+           "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"]  # fmt: skip
+    with log.open("w") as out:
+        proc = subprocess.Popen(
+            cmd,
+            cwd=repo,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+            preexec_fn=(lambda: join(os.getpid())) if join is not None else None,
+        )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while not health_ok(url):
+        if proc.poll() is not None or time.monotonic() > deadline:
+            stop_app(proc)
+            raise AppDidNotStart(f"The app did not start: see {log}.")
+        time.sleep(0.3)
+    return proc, url
+
+
+def stop_app(proc: subprocess.Popen) -> None:
+    """Stop a server of `start_app` and its workers (SIGTERM, SIGKILL after 30 s)."""
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
+    except ProcessLookupError:
+        pass
 
 
 # What one browser tab and its Streamlit server say to each other, read from the websocket:

@@ -26,15 +26,12 @@ import argparse
 import math
 import os
 import re
-import signal
-import subprocess
-import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bench.browser import free_port, health_ok, launch_chromium
+from bench.browser import launch_chromium, start_app, stop_app
 from bench.cgroup import CappedGroup, MemorySampler
 from mnist_core.errors import ConfigError, MnistError
 
@@ -175,40 +172,6 @@ class Report:
     server_tracebacks: int = 0
 
 
-def _start_server(group: CappedGroup, runs: Path) -> tuple[subprocess.Popen, str]:
-    port = free_port()
-    env = {**os.environ, "MNIST_RUNS_DIR": str(runs), "PYTHONUNBUFFERED": "1"}
-    cmd = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
-           "--server.port", str(port), "--server.address", "127.0.0.1",
-           "--server.fileWatcherType", "none"]  # fmt: skip
-    log = open(runs.parent / "server.log", "w")  # noqa: SIM115 (open while the server runs)
-    proc = subprocess.Popen(
-        cmd,
-        cwd=REPO,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-        preexec_fn=lambda: group.join(os.getpid()),  # in the group before it imports anything
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 300
-    while not health_ok(url):
-        if proc.poll() is not None or time.monotonic() > deadline:
-            raise BenchFailed(f"The app did not start: see {runs.parent / 'server.log'}.")
-        time.sleep(0.5)
-    return proc, url
-
-
-def _stop_server(proc: subprocess.Popen) -> None:
-    try:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(timeout=30)
-    except (ProcessLookupError, subprocess.TimeoutExpired):
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=10)
-
-
 def _drive(url: str, race: bool, report: Report, shots: Path) -> None:
     from playwright.sync_api import sync_playwright
 
@@ -289,16 +252,16 @@ def run(args: argparse.Namespace) -> int:
     try:
         with MemorySampler(group) as sampler:
             t0 = time.perf_counter()
-            proc, url = _start_server(group, runs)
+            proc, url = start_app(REPO, runs, out / "server.log", join=group.join)
             start_s = time.perf_counter() - t0
             _drive(url, not args.no_race, report, out)
-            _stop_server(proc)
+            stop_app(proc)
             proc = None
         peaks = sampler.peaks
         hits, kills, group_peak = group.limit_hits(), group.oom_kills(), group.peak_mib()
     finally:
         if proc is not None:
-            _stop_server(proc)
+            stop_app(proc)
         group.remove()
     log = (out / "server.log").read_text(errors="replace")
     report.server_tracebacks = log.count("Traceback (most recent call last)")

@@ -39,7 +39,6 @@ import platform
 import re
 import secrets
 import shutil
-import signal
 import statistics
 import subprocess
 import sys
@@ -49,7 +48,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bench.browser import DIGIT_STROKES, RunLog, free_port, health_ok, launch_chromium
+from bench.browser import DIGIT_STROKES, RunLog, launch_chromium, start_app, stop_app
 from mnist_core.errors import ConfigError, MnistError
 
 REPO = Path(__file__).resolve().parents[1]
@@ -241,46 +240,6 @@ def machine(repo: Path) -> dict[str, object]:
 
 
 # --- the server ----------------------------------------------------------------------------
-
-
-def _start_server(repo: Path, runs: Path, log: Path, group=None) -> tuple[subprocess.Popen, str]:
-    """`streamlit run app.py` of `repo` on a free port (in `group`, a CappedGroup, if given);
-    returns once its health check answers."""
-    port = free_port()
-    env = {**os.environ, "MNIST_RUNS_DIR": str(runs), "PYTHONUNBUFFERED": "1"}
-    cmd = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
-           "--server.port", str(port), "--server.address", "127.0.0.1",
-           "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"]  # fmt: skip
-    with log.open("w") as out:
-        proc = subprocess.Popen(
-            cmd,
-            cwd=repo,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,  # its training workers are stopped with it (killpg)
-            preexec_fn=(lambda: group.join(os.getpid())) if group is not None else None,
-        )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 300
-    while not health_ok(url):
-        if proc.poll() is not None or time.monotonic() > deadline:
-            _stop_server(proc)
-            raise BenchFailed(f"The app did not start: see {log}.")
-        time.sleep(0.3)
-    return proc, url
-
-
-def _stop_server(proc: subprocess.Popen) -> None:
-    try:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=10)
-    except ProcessLookupError:
-        pass
 
 
 def _make_sweep(repo: Path, into: Path, log: Path) -> Path:
@@ -666,12 +625,14 @@ def run(args: argparse.Namespace) -> int:
                     cookie = secrets.token_hex(16)
                     with contextlib.suppress(NotInVersion):
                         _give_runs(repo, runs, cookie, sweep)
-                proc, url = _start_server(repo, runs, out / f"server{i}.log", group)
+                proc, url = start_app(
+                    repo, runs, out / f"server{i}.log", join=group.join if group else None
+                )
                 try:
                     print(f"round {i}/{args.repeats} ...", flush=True)
                     failed += _round(browser, url, sections, fig, i, cookie, out)
                 finally:
-                    _stop_server(proc)
+                    stop_app(proc)
             browser.close()
     finally:
         if group is not None:
