@@ -5,9 +5,12 @@ runs into a sentence with their own numbers.
 Every run is short on purpose: a lesson's runs, one after another through the job queue, end
 within two minutes on a 2-core CPU, yet still show what the lesson teaches (seed 0). The seconds
 each lesson says it takes (`Lesson.local_s`, `hosted_s`): `local_s` was measured in the browser
-on the 2-core machine, Run it to the check (tests/e2e/test_e2e_lessons.py prints it; measured
-while two other engineers' jobs shared the cores, load 4-8), and `hosted_s` is that times 1.4,
-the hosted demo's measured slow-down of a run on its one CPU (45 s vs 33 s, README: Settings).
+on the 2-core machine, Run it to the check (`python -m pytest -s tests/e2e/test_e2e_lessons.py`
+prints it; a quiet machine, 2026-12-07: 5, 10, 62, 3, 5 and 6 s), and `hosted_s` is that times
+1.4, the hosted demo's measured slow-down of a run on its one CPU (45 s vs 33 s, README:
+Settings): an estimate, not a measurement on the hosted demo itself. Training alone, pinned to
+one core (`taskset -c 0 python -m pytest -s tests/test_lessons.py`), took 3.3, 8.2, 0.6, 1.9 and
+3.2 s for the five short lessons.
 """
 
 from __future__ import annotations
@@ -402,8 +405,8 @@ LESSONS: tuple[Lesson, ...] = (
         ),
         check=_check_loss,
         more="mistakes",
-        local_s=10,
-        hosted_s=14,
+        local_s=5,
+        hosted_s=7,
     ),
     Lesson(
         key="overfitting",
@@ -434,8 +437,8 @@ LESSONS: tuple[Lesson, ...] = (
         ),
         check=_check_overfitting,
         more="compare",
-        local_s=40,
-        hosted_s=55,
+        local_s=10,
+        hosted_s=14,
     ),
     Lesson(
         key="resnet",
@@ -484,8 +487,8 @@ LESSONS: tuple[Lesson, ...] = (
         ),
         check=_check_resnet,
         more="compare",
-        local_s=135,
-        hosted_s=190,
+        local_s=62,
+        hosted_s=87,
     ),
     Lesson(
         key="module",
@@ -515,8 +518,8 @@ LESSONS: tuple[Lesson, ...] = (
         ),
         check=_check_module,
         more="inside",
-        local_s=6,
-        hosted_s=9,
+        local_s=3,
+        hosted_s=4,
     ),
     Lesson(
         key="learning-rate",
@@ -547,8 +550,8 @@ LESSONS: tuple[Lesson, ...] = (
         ),
         check=_check_lr,
         more="compare",
-        local_s=6,
-        hosted_s=9,
+        local_s=5,
+        hosted_s=7,
     ),
     Lesson(
         key="sees",
@@ -576,8 +579,8 @@ LESSONS: tuple[Lesson, ...] = (
         ),
         check=_check_sees,
         more="inside",
-        local_s=10,
-        hosted_s=14,
+        local_s=6,
+        hosted_s=8,
     ),
 )
 

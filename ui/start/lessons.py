@@ -286,8 +286,8 @@ def _lesson(lesson: Lesson) -> None:
         st.markdown(lesson.watch)
         runs = ", ".join(r.label for r in lesson.runs)
         st.caption(
-            f"From {lesson.source}. {len(lesson.runs)} run{'s' if len(lesson.runs) > 1 else ''} "
-            f"({runs}), one after another: about {fmt.duration(lesson.local_s)} on a 2-core "
+            f"From {lesson.source}. {count_of(len(lesson.runs), 'run')} ({runs}), "
+            f"one after another: about {fmt.duration(lesson.local_s)} on a 2-core "
             f"server, about {fmt.duration(lesson.hosted_s)} on the hosted demo's single CPU "
             "(longer while other visitors train)."
         )
