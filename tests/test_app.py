@@ -149,6 +149,7 @@ LIVE_PANEL_PARTS = {
     "live_draw": 1,
     "live_finetune": 1,
     "live_inside": 1,
+    "live_lesson": 3,  # each lesson's: live_lesson_<key>
 }
 
 
@@ -159,13 +160,17 @@ def _blocks(node: Any) -> Iterator[Any]:
             yield from _blocks(child)
 
 
+def _panel_kind(key: str) -> str:
+    return "live_lesson" if key.startswith("live_lesson_") else key
+
+
 def live_panels(at: AppTest) -> dict[str, list[str]]:
     """Each live panel on the page (by its key) -> the kinds of its top-level elements."""
     found: dict[str, list[str]] = {}
     for root in (at.main, at.sidebar):
         for block in _blocks(root):
             key = str(getattr(block.proto, "id", "")).rpartition("-")[2]
-            if key in LIVE_PANEL_PARTS:
+            if _panel_kind(key) in LIVE_PANEL_PARTS:
                 found[key] = [
                     "part" if type(c) is Block else c.type for c in block.children.values()
                 ]
@@ -179,7 +184,8 @@ def assert_clean(at: AppTest) -> None:
     generic = [e.value for e in at.error if GENERIC_ERROR in e.value]
     assert not generic, generic
     for key, kinds in live_panels(at).items():
-        assert kinds == ["part"] * LIVE_PANEL_PARTS[key], f"live panel {key}: {kinds}"
+        parts = LIVE_PANEL_PARTS[_panel_kind(key)]
+        assert kinds == ["part"] * parts, f"live panel {key}: {kinds} (`ui.live.slots`)"
 
 
 def texts(elements: Any) -> str:

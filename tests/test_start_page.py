@@ -11,6 +11,7 @@ from mnist_core.train.lessons import LESSONS
 from tests.test_app import (  # noqa: F401  (fixtures)
     app_env,
     assert_clean,
+    live_panels,
     new_app,
     pretrained_dir,
 )
@@ -47,11 +48,13 @@ def test_trains_help_links_each_word_to_its_glossary_entry() -> None:
 def test_a_lesson_runs_through_the_queue_to_its_check(app_env: Path) -> None:  # noqa: F811
     at = new_app(page=None).run()
     at.button(key="start_run_module").click().run()
+    assert_clean(at)  # the lesson's live panel's parts while it runs ...
+    assert "live_lesson_module" in live_panels(at)
     deadline = time.monotonic() + 120
     while not at.success and time.monotonic() < deadline:
         time.sleep(1)
         at.run()
-    assert_clean(at)
+    assert_clean(at)  # ... and once it has ended
     sentence = at.success[0].value
     assert "218,058 parameters" in sentence and "same" in sentence, sentence
     # The run is a model of this visitor's, named after the lesson.
