@@ -273,3 +273,29 @@ def test_map_figure_marks_mistakes_and_clicks_pick_test_images(
     assert fig.data[-1].marker.symbol == "star"
     assert picked_index([{"x": 0, "y": 0}, {"customdata": [int(idx[3]), 1, 1]}]) == int(idx[3])
     assert picked_index([{"x": 0.0, "y": 0.0}]) is None  # the star has no test index
+
+
+def test_the_training_step_slider_looks_inside_the_model_at_that_step(
+    app_env: Path, pretrained_dir: Path, mnist_raw: MnistRaw
+) -> None:
+    """Issue 28: a model with a training timeline (the shipped ones have one) shows it at the
+    chosen step: at step 0, chance (every digit about 10%); at the last, the saved model."""
+    key, _ = _pretrained_key(pretrained_dir, "lenet5")
+    at = new_app().run()
+    at.session_state["inside_model"] = key
+    at.session_state["inside_test_index"] = 0
+    _open_inside(at)
+    _show(at, "Layers")
+    saved = plotly_array(plotly_spec(at, "inside_probabilities")["data"][0]["y"])
+    slider = at.select_slider(key="inside_timeline_step")
+    final = int(slider.options[-1].replace(",", ""))  # the options as shown: "9,380"
+    assert slider.value == final, slider.options  # it starts at the saved model
+    slider.set_value(0).run()
+    assert_clean(at)
+    at_zero = plotly_array(plotly_spec(at, "inside_probabilities")["data"][0]["y"])
+    assert np.all(np.abs(at_zero / at_zero.sum() - 0.1) <= 0.05), at_zero
+    assert "before its first training step" in texts(at.caption)
+    at.select_slider(key="inside_timeline_step").set_value(final).run()
+    again = plotly_array(plotly_spec(at, "inside_probabilities")["data"][0]["y"])
+    np.testing.assert_array_equal(again, saved)
+    assert metric_value(at, "Prediction") == str(int(mnist_raw.test_labels[0]))
