@@ -73,7 +73,10 @@ def pretrained(tmp_path: Path) -> Path:
     """A copy of the shipped pretrained checkpoints (the tests must never touch the real ones)."""
     folder = tmp_path / "pretrained"
     shutil.copytree(PRETRAINED, folder, ignore=shutil.ignore_patterns("*.md"))
-    assert sorted(p.name for p in folder.iterdir()) == ["lenet5.pt", "mlp.pt", "resnet.pt"]
+    shipped = sorted(p.name for p in folder.iterdir())
+    assert shipped == sorted(
+        f"{m}{end}" for m in ("lenet5", "mlp", "resnet") for end in (".pt", ".timeline.pt")
+    )
     return folder
 
 
