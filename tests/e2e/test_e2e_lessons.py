@@ -86,6 +86,7 @@ def test_a_lesson_runs_to_its_end_and_checks_its_numbers(st, key: str) -> None:
     print(f"\n{key}: {seconds:.0f} s in the browser: {sentence}")
     assert len(PERCENT.findall(sentence)) >= (1 if key in ("module", "sees") else 2), sentence
     assert "run it again" not in sentence, sentence
+    st.wait_idle()
     expect(run_it).to_be_enabled()  # the runs ended: it can be run again
     expect(panel.get_by_text(MORE[key])).to_be_visible()
     if key == "overfitting":

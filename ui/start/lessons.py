@@ -299,7 +299,11 @@ def _lesson(lesson: Lesson) -> None:
             on_click=_on_run,
             args=(lesson.key,),
             disabled=pending,
-            help="Its runs are under way." if pending else None,
+            # A help text in both states: a button that gained or lost one between two runs
+            # was drawn anew, and for a moment the page held both (the e2e test saw two).
+            help="Its runs are under way."
+            if pending
+            else "Trains this lesson's runs in the job queue; they become models of yours.",
         )
         if started:
             live_panel(
