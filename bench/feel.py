@@ -23,10 +23,12 @@ In a round, in this order (`--only` picks sections):
 
 Every click waits for the script run that answers it (read on the websocket, as the browser
 tests do) and then for what a person looks for; a figure runs from just before the click (the
-mouse let go, on Draw) until both hold, to about 20 ms. Prints the machine, the app's commit,
-then a table (section, what, median, worst, n); a part that the measured app lacks (an older
-commit: `--repo /path/to/checkout`) reads "n/a (not in this version)". `--cloud` runs the
-server under the hosted demo's caps (bench/cgroup.py, as `bench cloud`; needs root).
+mouse let go, on Draw) until both hold, to about 20 ms; on Draw, until the new prediction shows
+(a run may go on drawing below it; the next stroke still waits for it to end). Prints the
+machine, the app's commit, then a table (section, what, median, worst, n); a part that the
+measured app lacks (an older commit: `--repo /path/to/checkout`) reads "n/a (not in this
+version)". `--cloud` runs the server under the hosted demo's caps (bench/cgroup.py, as
+`bench cloud`; needs root).
 """
 
 from __future__ import annotations
@@ -306,6 +308,18 @@ class Visitor:
     def sidebar(self):
         return self.page.get_by_test_id("stSidebar")
 
+    def press(self, target) -> Callable[[], object]:
+        """A click on `target` (a locator) as a person's: found, scrolled to and measured
+        now, so that the click later is one mouse event. Playwright's own `click` first waits
+        for the element to be visible and stable over animation frames, 50-150 ms here that no
+        person waits for, and that a timed step would count."""
+        target.scroll_into_view_if_needed()
+        box = target.bounding_box()
+        if box is None:
+            raise BenchFailed(f"{self.name}: {target} is not on the page.")
+        x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+        return lambda: self.page.mouse.click(x, y)
+
     def timed(self, action: Callable[[], object], ready_js: str, arg: object = None):
         """Do `action` (which makes the app rerun); wait for the run that answers it to end and
         for `ready_js(arg)` to hold. Returns (seconds from the action, what ready_js gave)."""
@@ -321,6 +335,23 @@ class Visitor:
         left_ms = max(1.0, deadline - time.perf_counter()) * 1000
         got = self.page.wait_for_function(ready_js, arg=arg, timeout=left_ms, polling=20)
         return time.perf_counter() - t0, got.json_value()
+
+    def shown(self, action: Callable[[], object], ready_js: str, arg: object = None) -> float:
+        """Do `action`; seconds until `ready_js(arg)` holds, whether or not the run that
+        answers it has ended (it may go on to draw what lies further down), which is then
+        waited for untimed. For a `ready_js` that only the answer can make true."""
+        self.page.evaluate("0")
+        since = len(self.runs.events)
+        t0 = time.perf_counter()
+        action()
+        self.page.wait_for_function(ready_js, arg=arg, timeout=STEP_TIMEOUT_S * 1000, polling=20)
+        seconds = time.perf_counter() - t0
+        deadline = time.perf_counter() + STEP_TIMEOUT_S
+        while self.runs.answered(since) != "answered":
+            if time.perf_counter() > deadline:
+                raise BenchFailed(f"{self.name}: no run answered within {STEP_TIMEOUT_S:.0f} s.")
+            self.page.wait_for_timeout(20)
+        return seconds
 
     def settle(self, action: Callable[[], object], ready_js: str = _idle_and("true"), arg=None):
         """`timed`, for a step that is not measured."""
@@ -339,7 +370,7 @@ class Visitor:
     def nav(self, title: str) -> float:
         """Click the page `title` in the sidebar; seconds until its title shows, idle."""
         link = self.link(title)
-        return self.timed(link.click, TITLE_SHOWN, PAGES[title])[0]
+        return self.timed(self.press(link), TITLE_SHOWN, PAGES[title])[0]
 
     def on_page(self, title: str) -> bool:
         h1 = self.main.locator("h1")
@@ -362,7 +393,7 @@ class Visitor:
             box.fill(name)
             self.settle(lambda: box.press("Enter"))
         start = self.button("Start training", self.main)
-        return self.timed(start.click, ready_js, name)
+        return self.timed(self.press(start), ready_js, name)
 
     def wait_run_end(self, name: str) -> None:
         """Until the run `name` has ended (one job at a time: the next must not queue)."""
@@ -374,7 +405,7 @@ class Visitor:
         """Choose `option` in the selectbox `label`; seconds until `ready_js` holds."""
         self.selectbox(label).get_by_role("combobox").click()
         choice = self.page.get_by_role("option").filter(has_text=option).first
-        return self.timed(choice.click, ready_js)[0]
+        return self.timed(self.press(choice), ready_js)[0]
 
     def selectbox(self, label: str):
         label_re = re.compile(rf"^\s*{re.escape(label)}\s*$")
@@ -417,8 +448,9 @@ def _draw(v: Visitor, digit: str) -> float:
             mouse.move(*pt, steps=6)
         if i < len(strokes) - 1:
             mouse.up()
-    # the canvas sends the drawing when the mouse is let go: the person's wait starts there
-    return v.timed(mouse.up, PREDICTION_CHANGED, old)[0]
+    # the canvas sends the drawing when the mouse is let go: the person's wait starts there,
+    # and ends when the new prediction shows (the run may go on below it)
+    return v.shown(mouse.up, PREDICTION_CHANGED, old)
 
 
 def section_draw(v: Visitor, fig: Figures) -> None:
@@ -439,7 +471,7 @@ def section_train(v: Visitor, fig: Figures, round_: int) -> None:
 
 
 def section_mistakes(v: Visitor, fig: Figures) -> None:
-    opened = v.timed(v.link("Mistakes").click, CONFUSION_SHOWN)[0]
+    opened = v.timed(v.press(v.link("Mistakes")), CONFUSION_SHOWN)[0]
     shown = v.selectbox("Model").get_by_role("combobox").input_value()
     options = v.options("Model")
     done = set()
@@ -470,16 +502,16 @@ def section_inside(v: Visitor, fig: Figures) -> None:
         if found.count() == 0:
             fig.missing("inside", what)
             return
-        fig.add("inside", what, v.timed(found.first.click, ready_js)[0])
+        fig.add("inside", what, v.timed(v.press(found.first), ready_js)[0])
 
     tab("Attributions", ATTRIBUTIONS_SHOWN, "Attributions")
     tab("Map", MAP_SHOWN, "Map, PCA (first on the server)")
     control = v.main.get_by_test_id("stButtonGroup").filter(has_text="PCA")
     tsne = control.locator("button", has_text="t-SNE")
     if tsne.count():
-        fig.add("inside", "Map, t-SNE (first)", v.timed(tsne.first.click, MAP_SHOWN)[0])
+        fig.add("inside", "Map, t-SNE (first)", v.timed(v.press(tsne.first), MAP_SHOWN)[0])
         pca = control.locator("button", has_text="PCA")
-        fig.add("inside", "Map, back to PCA", v.timed(pca.first.click, MAP_SHOWN)[0])
+        fig.add("inside", "Map, back to PCA", v.timed(v.press(pca.first), MAP_SHOWN)[0])
     else:
         fig.missing("inside", "Map, t-SNE (first)")
     tab("Layers", LAYERS_SHOWN, "Layers")
@@ -495,7 +527,7 @@ def section_switch(v: Visitor, fig: Figures) -> None:
             continue
         if v.on_page(title):  # a switch needs another page to start from
             v.nav("Models" if title != "Models" else "Draw")
-        fig.add("switch", what, v.timed(link.click, TITLE_SHOWN, PAGES[title])[0])
+        fig.add("switch", what, v.timed(v.press(link), TITLE_SHOWN, PAGES[title])[0])
 
 
 def section_compare(v: Visitor, fig: Figures) -> None:

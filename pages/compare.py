@@ -6,9 +6,10 @@ from __future__ import annotations
 import streamlit as st
 
 from mnist_core.errors import MnistError
-from ui import state
+from ui import keys, state
 from ui.compare.runs import Run, load_run
 from ui.compare.sections import run_actions, show_curves, show_sweeps, show_table
+from ui.compare.sweeps import find_sweeps
 from ui.errors import friendly_errors
 from ui.resources import get_store
 from ui.shell import page_guard
@@ -57,10 +58,25 @@ def main() -> None:
     chosen: list[Run] = []
     with friendly_errors("showing the table"):
         chosen = show_table(runs)
-    with friendly_errors("drawing the curves"):
-        show_curves(chosen)
-    with friendly_errors("showing the sweeps"):
-        show_sweeps(runs)
+    sweeps = find_sweeps(runs)
+    if not sweeps:
+        st.subheader("Curves", anchor=False)
+        with friendly_errors("drawing the curves"):
+            show_curves(chosen)
+    else:
+        # Tabs whose content is drawn for the open one only: the sweep's parallel coordinates
+        # are a WebGL chart that took ~1 s of the browser's time each time the page was drawn
+        # (`python -m bench feel --only compare`, 20 runs: 1.77 s with it, 0.73 s without, in
+        # headless Chromium on this 2-core machine), for a chart below the fold.
+        curves_tab, sweeps_tab = st.tabs(
+            ["Curves", "Sweeps"], key=keys.COMPARE_VIEW, on_change="rerun"
+        )
+        if curves_tab.open:
+            with curves_tab, friendly_errors("drawing the curves"):
+                show_curves(chosen)
+        if sweeps_tab.open:
+            with sweeps_tab, friendly_errors("showing the sweeps"):
+                show_sweeps(sweeps)
     with friendly_errors("preparing the selected run"):
         run_actions(chosen)
 

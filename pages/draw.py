@@ -20,8 +20,8 @@ from ui.draw.readings import (
 from ui.errors import friendly_errors, show_flashes
 from ui.inside.link import look_inside_button
 from ui.live import live_panel
-from ui.model_choice import choose_model
-from ui.shell import page_guard
+from ui.model_choice import Choice, choose_model
+from ui.shell import in_app_run, page_guard
 from ui.widgets import one_of
 
 LIVE_POLL_S = 1.0  # refresh of the prediction while the chosen model is still training
@@ -55,9 +55,28 @@ def main() -> None:
         "Draw a digit from 0 to 9, or upload a photo of one, and watch the models read it. "
         "Choose a model that is still training to see it learn."
     )
-    ss = st.session_state
-    choice = choose_model(keys.DRAW_MODEL)
+    drawing_pad(choose_model(keys.DRAW_MODEL))
+    _my_handwriting()
 
+
+# The pad is a fragment: a stroke reruns it alone, not the app (issue 29). Measured with
+# `python -m bench feel --only draw` (mouse let go -> the Prediction metric's new text): a
+# stroke that reran the whole app waited ~0.6 s on this 2-core machine, most of it the app's
+# sidebar, the page's other parts and My handwriting's tabs, drawn before and after the
+# prediction while the model itself takes 2-3 ms.
+@st.fragment
+def drawing_pad(choice: Choice | None) -> None:
+    """The input (canvas or upload) with what the models make of it: everything a stroke
+    changes. A label given to the drawing also changes My handwriting, outside the pad: the
+    run that follows such a click is the whole app's."""
+    with friendly_errors("showing the drawing pad"):  # a fragment's own run has no page around it
+        _pad(choice)
+
+
+def _pad(choice: Choice | None) -> None:
+    ss = st.session_state
+    if ss[keys.HW_FLASH] and not in_app_run():  # a label's message waits for My handwriting
+        st.rerun(scope="app")
     left, right = st.columns([1, 1.25], gap="large")
     pre: PreprocessResult | None = None
     with left:
@@ -92,7 +111,6 @@ def main() -> None:
         with friendly_errors("showing the preprocessing steps"):
             preprocessing_steps(pre)
             pretrained_readings(pre)
-    _my_handwriting()
 
 
 if page_guard():

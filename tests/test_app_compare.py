@@ -117,7 +117,12 @@ def test_runs_are_compared_by_table_curves_and_sweep(
     assert frame.iloc[:3]["Best epoch"].notna().all()  # the pretrained ones have curves too
     assert "Train two runs" not in texts(at.info)  # there are curves to compare
 
-    # The sweep: a parallel-coordinates chart of the learning rate against test accuracy.
+    # The sweep: a parallel-coordinates chart of the learning rate against test accuracy, drawn
+    # only once its tab is open (issue 29: a WebGL chart costs the browser ~1 s).
+    assert not [c for c in at.get("plotly_chart") if "compare_sweep_chart" in c.proto.id]
+    at.session_state["compare_view"] = "Sweeps"
+    at.run()
+    assert_clean(at)
     sweep = plotly_spec(at, "compare_sweep_chart")["data"]
     assert [t["type"] for t in sweep] == ["parcoords"]
     labels = [d["label"] for d in sweep[0]["dimensions"]]
@@ -126,6 +131,7 @@ def test_runs_are_compared_by_table_curves_and_sweep(
     assert f"Best: {best}, lr=" in texts(at.caption)
 
     # Two rows selected: both runs on both charts, named.
+    at.session_state["compare_view"] = "Curves"
     _select(at, sweep_runs)
     assert _trace_names(at, "compare_loss_chart") == sweep_runs
     accuracy = _trace_names(at, "compare_accuracy_chart")

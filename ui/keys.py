@@ -122,6 +122,7 @@ MODELS_FLASH = "models_flash"
 COMPARE_TABLE = "compare_table"  # widget: the table's row selection ({"selection": {"rows"}})
 COMPARE_TABLE_IDS = "compare_table_ids"  # checkpoint ids of the rows last shown, in order
 COMPARE_X = "compare_x_axis"  # widget: the curves' x axis (one of ui.compare.curves.X_AXES)
+COMPARE_VIEW = "compare_view"  # widget: the tab shown under the table, Curves or Sweeps
 COMPARE_SWEEP = "compare_sweep"  # widget: the sweep on the parallel-coordinates chart
 COMPARE_RUN = "compare_run"  # widget: the selected run to train again or download
 

@@ -71,10 +71,16 @@ def run_app() -> None:
         _local.depth -= 1
 
 
+def in_app_run() -> bool:
+    """True while the whole app runs (app.py, then a page); False in a fragment's rerun of its
+    own, which runs the fragment's function alone."""
+    return getattr(_local, "depth", 0) > 0
+
+
 def page_guard() -> bool:
     """True when the calling page runs inside the app's navigation. Otherwise runs the app
     (which runs the page) and returns False: the caller then does nothing more."""
-    if getattr(_local, "depth", 0) > 0:
+    if in_app_run():
         return True
     run_app()
     return False

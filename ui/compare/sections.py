@@ -10,7 +10,7 @@ from mnist_core.storage.store import slugify
 from ui import keys
 from ui.compare import charts, curves, table
 from ui.compare.runs import Run, history_json, param_label, train_again_params
-from ui.compare.sweeps import best_caption, find_sweeps, sweep_values
+from ui.compare.sweeps import Sweep, best_caption, sweep_values
 from ui.widgets import one_of
 
 PLOT_CONFIG = {"displaylogo": False}
@@ -87,7 +87,6 @@ def names(runs: list[Run]) -> str:
 
 
 def show_curves(chosen: list[Run]) -> None:
-    st.subheader("Curves", anchor=False)
     if not chosen:
         st.caption("Select rows in the table to overlay their curves here.")
         return
@@ -130,11 +129,11 @@ def show_curves(chosen: list[Run]) -> None:
         )
 
 
-def show_sweeps(runs: list[Run]) -> None:
-    sweeps = {s.key: s for s in find_sweeps(runs)}
+def show_sweeps(found: list[Sweep]) -> None:
+    """The sweeps (`find_sweeps`), one at a time, on parallel coordinates."""
+    sweeps = {s.key: s for s in found}
     if not sweeps:
         return
-    st.subheader("Sweeps", anchor=False)
     ss = st.session_state
     if ss.get(keys.COMPARE_SWEEP) not in sweeps:
         ss[keys.COMPARE_SWEEP] = next(iter(sweeps))
