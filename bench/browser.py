@@ -194,6 +194,11 @@ class RunLog:
         return "answered" if ended else "asked"
 
 
+# The Draw page's pad, which receives the pointer (ui/draw/pad.js); before issue 29 it was
+# streamlit-drawable-canvas's top layer, which `bench feel --repo` still finds in older commits.
+PAD = "canvas.mnist-pad"
+PAD_ANY_VERSION = f"{PAD}, canvas.dc-canvas.upper-canvas"
+
 # Digits as strokes in canvas fractions (x to the right, y down).
 DIGIT_STROKES: dict[str, list[list[tuple[float, float]]]] = {
     "1": [[(0.5, 0.15), (0.5, 0.85)]],

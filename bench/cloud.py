@@ -31,7 +31,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bench.browser import launch_chromium, start_app, stop_app
+from bench.browser import PAD, launch_chromium, start_app, stop_app
 from bench.cgroup import CappedGroup, MemorySampler
 from mnist_core.errors import ConfigError, MnistError
 
@@ -114,7 +114,7 @@ class Visitor:
         return time.perf_counter()
 
     def draw(self, strokes: list[list[tuple[float, float]]]) -> None:
-        canvas = self.page.locator("canvas.dc-canvas.upper-canvas").first
+        canvas = self.page.locator(PAD).first
         canvas.scroll_into_view_if_needed()
         box = canvas.bounding_box()
         if box is None:

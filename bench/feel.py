@@ -50,7 +50,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bench.browser import DIGIT_STROKES, RunLog, launch_chromium, start_app, stop_app
+from bench.browser import (
+    DIGIT_STROKES,
+    PAD_ANY_VERSION,
+    RunLog,
+    launch_chromium,
+    start_app,
+    stop_app,
+)
 from mnist_core.errors import ConfigError, MnistError
 
 REPO = Path(__file__).resolve().parents[1]
@@ -432,7 +439,7 @@ class Visitor:
 
 def _draw(v: Visitor, digit: str) -> float:
     """Draw `digit` on Draw's canvas; seconds from the mouse let go to a new prediction."""
-    canvas = v.main.locator("canvas.dc-canvas.upper-canvas").first
+    canvas = v.main.locator(PAD_ANY_VERSION).first
     canvas.scroll_into_view_if_needed()
     box = canvas.bounding_box()
     if box is None:
@@ -455,7 +462,7 @@ def _draw(v: Visitor, digit: str) -> float:
 
 def section_draw(v: Visitor, fig: Figures) -> None:
     v.nav("Draw")
-    v.main.locator("canvas.dc-canvas.upper-canvas").first.wait_for()
+    v.main.locator(PAD_ANY_VERSION).first.wait_for()
     for digit in DIGITS:
         fig.add("draw", "stroke -> prediction", _draw(v, digit))
         v.settle(v.button("Clear", v.main).click)

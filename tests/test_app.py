@@ -1,8 +1,8 @@
 """The Streamlit app, driven through `streamlit.testing.v1.AppTest` with the real engine.
 
-Only the drawing canvas is replaced, at its edge: `streamlit_drawable_canvas` becomes a module
-whose `st_canvas` returns what the browser component would, the RGBA pixels of a drawing (here
-a real MNIST test digit enlarged to the 280x280 canvas) and Fabric.js JSON with one object.
+Only the Draw page's pad is replaced, at its edge: its component (`ui.draw.pad.PAD`) returns
+what the browser would send, a PNG `data:` URL of the drawing (here a real MNIST test digit
+enlarged to the 280x280 pad).
 Everything else is real: MNIST from `mnist_dir`, training jobs in background threads, the
 checkpoint store in a temporary folder.
 
@@ -15,9 +15,7 @@ from __future__ import annotations
 import base64
 import io
 import json
-import sys
 import time
-import types
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -29,6 +27,7 @@ from streamlit.proto.WidgetStates_pb2 import WidgetStates
 from streamlit.testing.v1 import AppTest
 from streamlit.testing.v1.element_tree import Block
 
+import ui.draw.pad
 from mnist_core.data.mnist import MnistRaw
 from mnist_core.models import get_spec
 from mnist_core.storage.checkpoints import (
@@ -95,26 +94,27 @@ def app_env(
     return tmp_path
 
 
-class FakeCanvasResult:
-    """What `st_canvas(..., return_image_data=True)` returns after a drawing."""
+class FakePadResult:
+    """What the pad's component returns: its state, the drawing as a PNG `data:` URL."""
 
     def __init__(self, image: np.ndarray | None) -> None:
-        self.image_data = image
-        self.json_data = {"objects": [] if image is None else [{"type": "path"}]}
+        self.drawing = None
+        if image is not None:
+            png = io.BytesIO()
+            Image.fromarray(image, "RGBA").save(png, format="PNG")
+            self.drawing = "data:image/png;base64," + base64.b64encode(png.getvalue()).decode()
 
 
 @pytest.fixture
 def canvas(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
-    """Replace the canvas component; set `canvas["image"]` to what is drawn on it."""
+    """Replace the pad's component; set `canvas["image"]` to what is drawn on it."""
     holder: dict[str, Any] = {"image": None, "calls": []}
-    module = types.ModuleType("streamlit_drawable_canvas")
 
-    def st_canvas(**kwargs: Any) -> FakeCanvasResult:
+    def pad(**kwargs: Any) -> FakePadResult:
         holder["calls"].append(kwargs)
-        return FakeCanvasResult(holder["image"])
+        return FakePadResult(holder["image"])
 
-    module.st_canvas = st_canvas  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "streamlit_drawable_canvas", module)
+    monkeypatch.setattr(ui.draw.pad, "PAD", pad)
     return holder
 
 
@@ -325,8 +325,8 @@ def test_every_page_renders(app_env: Path) -> None:
         assert "live_sidebar_job" in live_panels(at)  # so assert_clean checked its parts
 
 
-def test_draw_page_with_the_real_canvas_component(app_env: Path) -> None:
-    """Under AppTest the real component imports and returns an empty drawing."""
+def test_draw_page_with_the_real_pad_component(app_env: Path) -> None:
+    """Under AppTest the real component mounts and returns an empty drawing."""
     at = new_app().run()
     at.switch_page("pages/draw.py").run()
     assert_clean(at)
@@ -641,7 +641,7 @@ def test_draw_predicts_a_drawn_test_digit(
     assert metric_value(at, "Prediction") == "–"
     kwargs = canvas["calls"][-1]
     assert kwargs["width"] == kwargs["height"] == 280
-    assert kwargs["background_color"] == "#000000" and kwargs["return_image_data"] is True
+    assert kwargs["data"] == {"pen": 18, "size": 280}  # the pen's default width
 
     for index in range(4):  # 7, 2, 1, 0
         label = int(mnist_raw.test_labels[index])

@@ -28,6 +28,7 @@ from pathlib import Path
 import pytest
 from e2e_browser import (
     DIGIT_STROKES,
+    PAD,
     BrowserNotFound,
     RunLog,
     free_port,
@@ -469,8 +470,8 @@ class StApp:
 
     @property
     def canvas(self):
-        """fabric.js's top canvas, which receives the mouse (streamlit-drawable-canvas)."""
-        return self.main.locator("canvas.dc-canvas.upper-canvas").first
+        """The Draw page's pad (ui/draw/pad.js)."""
+        return self.main.locator(PAD).first
 
     def draw(self, strokes: Sequence[Sequence[tuple[float, float]]], steps: int = 6) -> None:
         """Draw strokes given as points in [0, 1]² of the canvas, with mouse moves."""
@@ -493,9 +494,9 @@ class StApp:
         self.draw(DIGIT_STROKES[digit])
 
     def ink_pixels(self) -> int:
-        """Bright pixels on the canvas's drawing layer (0 for an empty canvas)."""
+        """Bright pixels on the pad (0 for an empty one: white ink on black)."""
         return int(
-            self.main.locator("canvas.dc-canvas.lower-canvas").first.evaluate(
+            self.main.locator(PAD).first.evaluate(
                 """(c) => {
                     const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
                     let n = 0;

@@ -4,6 +4,7 @@ so that the e2e modules import it as before)."""
 
 from bench.browser import (
     DIGIT_STROKES,
+    PAD,
     BrowserNotFound,
     RunLog,
     free_port,
@@ -13,6 +14,7 @@ from bench.browser import (
 
 __all__ = [
     "DIGIT_STROKES",
+    "PAD",
     "BrowserNotFound",
     "RunLog",
     "free_port",

@@ -9,40 +9,23 @@ from mnist_core.digits.decode import load_image_bytes
 from mnist_core.errors import MnistError
 from ui import keys
 from ui.draw.crop import crop_controls
+from ui.draw.pad import draw_pad
 
-CANVAS_PX = 280
 UPLOAD_TYPES = ["png", "jpg", "jpeg", "gif", "bmp", "webp", "tif", "tiff"]
 
 
 def canvas_image() -> np.ndarray | None:
     """The drawing as (280, 280, 4) uint8 RGBA, or None when nothing is drawn."""
-    from streamlit_drawable_canvas import st_canvas  # raises outside a Streamlit run: import here
-
     ss = st.session_state
     st.slider("Pen width", min_value=6, max_value=40, key=keys.DRAW_STROKE, persist_state="session")
-    result = st_canvas(
-        fill_color="rgba(255, 255, 255, 0.0)",
-        stroke_width=int(ss[keys.DRAW_STROKE]),
-        stroke_color="#FFFFFF",
-        background_color="#000000",
-        update_streamlit=True,
-        height=CANVAS_PX,
-        width=CANVAS_PX,
-        drawing_mode="freedraw",
-        return_image_data=True,
-        key=f"draw_canvas_{ss[keys.DRAW_CANVAS_N]}",
-    )
+    image = draw_pad(int(ss[keys.DRAW_STROKE]), key=f"draw_canvas_{ss[keys.DRAW_CANVAS_N]}")
     st.button(
         "Clear",
         key="draw_clear",
         icon=":material/ink_eraser:",
         on_click=lambda: ss.update({keys.DRAW_CANVAS_N: ss[keys.DRAW_CANVAS_N] + 1}),
     )
-    objects = (result.json_data or {}).get("objects") if result is not None else None
-    image = result.image_data if result is not None else None
-    if not objects or image is None:
-        return None
-    return np.asarray(image)
+    return image
 
 
 def uploaded_image() -> tuple[object | None, tuple[float, float, float, float] | None]:
