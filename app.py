@@ -41,6 +41,8 @@ else:  # imported by `streamlit run` (or an ASGI server) to serve the app
         logging.getLogger("mnist_playground").info(
             ui.preload.startup_line(time.perf_counter() - started)
         )
+        ui.preload.freeze_imported_objects()
+        ui.preload.start_background_work()
 
         yield
         await asyncio.to_thread(shutdown)

@@ -22,10 +22,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import functools
 import math
 import os
+import threading
 import time
 from pathlib import Path
 
@@ -271,3 +273,15 @@ def trim_heap() -> bool:
         return False
     libc.malloc_trim(0)
     return True
+
+
+def yield_cpu_to_visitors() -> None:
+    """Lower the calling thread's CPU priority (nice 10), and so that of the threads it starts
+    (OpenMP teams inherit it): work computed ahead in the background (a t-SNE map, shown as
+    PCA meanwhile) then takes only the CPU that visitors' pages leave idle, on a 1-CPU host
+    too. Not for work a visitor waits for: it would wait longer. Linux only (elsewhere, and
+    if refused, nothing happens)."""
+    if not hasattr(os, "setpriority") or not hasattr(threading, "get_native_id"):
+        return
+    with contextlib.suppress(OSError):
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)

@@ -149,6 +149,7 @@ LIVE_PANEL_PARTS = {
     "live_draw": 1,
     "live_finetune": 1,
     "live_inside": 1,
+    "live_inside_map": 3,
     "live_lesson": 3,  # each lesson's: live_lesson_<key>
 }
 

@@ -343,3 +343,24 @@ def test_tsne_map_is_cached_per_checkpoint(mnist):
     assert again.points is first.points  # the slow projection ran once
     with pytest.raises(ExplainError, match="PCA"):
         E.place_digit(model, first, mnist.test_images[0])
+
+
+def test_tsne_in_the_background_once_per_checkpoint(mnist):
+    """Issue 29: the t-SNE map computed in a background thread, shared by later calls for the
+    same weights and digits, is the map `embedding_map` gives (its cache: the same points)."""
+    model = _model("mlp")
+    idx = E.sample_indices(len(mnist.test_images), 80)
+    task = E.tsne_in_background(model, mnist.test_images, mnist.test_labels, indices=idx)
+    assert E.tsne_in_background(model, mnist.test_images, mnist.test_labels, indices=idx) is task
+    assert task.expected_s > 0
+    emap = task.future.result(timeout=120)
+    assert emap.projection == "tsne" and emap.points.shape == (80, 2)
+    np.testing.assert_array_equal(emap.indices, idx)
+    direct = E.embedding_map(
+        model, mnist.test_images, mnist.test_labels, projection="tsne", indices=idx
+    )
+    assert direct.points is emap.points  # computed once, in the background
+    lenet = _model("lenet5")
+    other = E.tsne_in_background(lenet, mnist.test_images, mnist.test_labels, indices=idx)
+    assert other is not task
+    other.future.result(timeout=120)

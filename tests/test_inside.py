@@ -11,6 +11,7 @@ AppTest suite's own, from tests/test_app.py.
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -19,8 +20,9 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from mnist_core.data.mnist import MnistRaw
-from mnist_core.explain import describe_layers, embedding_map, sample_indices
-from mnist_core.storage.checkpoints import load_checkpoint
+from mnist_core.explain import describe_layers, embedding_map, sample_indices, tsne_in_background
+from mnist_core.explain.embedding import TSNE_SLOT
+from mnist_core.storage.checkpoints import load_checkpoint, save_checkpoint
 from mnist_core.storage.store import ModelStore
 from tests.test_app import (  # noqa: F401  (fixtures)
     PRETRAINED,
@@ -299,3 +301,43 @@ def test_the_training_step_slider_looks_inside_the_model_at_that_step(
     again = plotly_array(plotly_spec(at, "inside_probabilities")["data"][0]["y"])
     np.testing.assert_array_equal(again, saved)
     assert metric_value(at, "Prediction") == str(int(mnist_raw.test_labels[0]))
+
+
+def test_the_tsne_map_shows_pca_until_it_is_computed_in_the_background(
+    app_env: Path, pretrained_dir: Path, mnist_raw: MnistRaw, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 29: t-SNE took 5.2 s after the click. It is now started in the background when
+    the page opens on a model; until it exists the map panel shows the PCA map of the same
+    2,000 digits with a note, and looks again every second; then the t-SNE map itself."""
+    # Weights no other test has opened (its t-SNE would be computed already): the shipped MLP
+    # with one bias moved.
+    folder = app_env / "pretrained"
+    folder.mkdir()
+    ckpt = load_checkpoint(pretrained_dir / "mlp.pt")
+    state = {k: v.clone() for k, v in ckpt.state_dict.items()}
+    state[[k for k in state if k.endswith("bias")][-1]][0] += 0.5
+    save_checkpoint(dataclasses.replace(ckpt, state_dict=state), folder / "mlp.pt")
+    monkeypatch.setenv("MNIST_CHECKPOINTS_DIR", str(folder))
+    key, stored = _pretrained_key(folder, "mlp")
+    at = new_app().run()
+    at.session_state["inside_model"] = key
+    at.session_state["inside_test_index"] = 0
+    at.session_state["inside_view"] = "Map"
+    at.session_state["inside_projection"] = "tsne"
+    with TSNE_SLOT:  # no background t-SNE can run meanwhile
+        _open_inside(at)
+        assert "t-SNE of these 2,000 test digits is being computed" in texts(at.info)
+        assert "2,000 test digits by the model's penultimate layer (PCA)" in texts(at.caption)
+        placeholder = _check_map(at, star=True)
+    model = load_checkpoint(Path(stored.path)).build_model()
+    idx = sample_indices(10_000, 2000)
+    task = tsne_in_background(model, mnist_raw.test_images, mnist_raw.test_labels, indices=idx)
+    wait_for(task.future.done, at, 300, "the t-SNE map")
+    assert_clean(at)
+    assert "being computed" not in texts(at.info)
+    assert "2,000 test digits by the model's penultimate layer (t-SNE)" in texts(at.caption)
+    spec = plotly_spec(at, "inside_map")
+    assert spec["data"] != placeholder["data"]
+    digits = [t for t in spec["data"] if t.get("name") != "this digit"]
+    xs = np.concatenate([plotly_array(t["x"]) for t in digits])
+    assert np.isin(xs, task.future.result().points[:, 0]).all()  # the t-SNE map's own points

@@ -19,8 +19,9 @@ from mnist_core.jobs.executors.base import Executor
 from mnist_core.jobs.executors.choose import create_executor
 from mnist_core.machine import device_name
 from mnist_core.settings import settings
+from mnist_core.storage.evaluations import SHIPPED_FOLDER, EvaluationCache
 from mnist_core.storage.store import ModelStore, StoredModel
-from mnist_core.train.evaluation import EvalResult, evaluate
+from mnist_core.train.evaluation import EvalResult
 
 # What `shutdown` stops when the server stops, as they are made (one of each per server process;
 # more only where the folders or the executor change, as in the tests).
@@ -134,15 +135,38 @@ def get_model(stored: StoredModel) -> nn.Module:
     return _model(stored.id, model_version(stored), str(pretrained_dir()), str(runs_dir()))
 
 
+@st.cache_resource(show_spinner=False)
+def _evaluations(runs: str, pretrained: str) -> EvaluationCache:
+    return EvaluationCache(
+        Path(runs) / EVALUATIONS_FOLDER, shipped=[Path(pretrained) / SHIPPED_FOLDER]
+    )
+
+
+def get_evaluations() -> EvaluationCache:
+    """The evaluations stored on disk, beside the runs (`mnist_core.storage.evaluations`)."""
+    return _evaluations(str(runs_dir()), str(pretrained_dir()))
+
+
+# Under the runs folder; a name no owner's folder can have (owners are slugs: no dot).
+EVALUATIONS_FOLDER = ".evaluations"
+
+
 @st.cache_resource(show_spinner=False, max_entries=16)
 def _evaluation(model_id: str, version: float, data_folder: str, pre: str, runs: str) -> EvalResult:
+    del version, data_folder  # cache keys: a rewritten checkpoint, other data
     raw = get_data_source()()
-    model = _model(model_id, version, pre, runs)
-    return evaluate(model, raw.test_images, raw.test_labels)
+    stored = _store(pre, runs).get(model_id)
+    return _evaluations(runs, pre).evaluate(
+        Path(stored.path),
+        lambda: _store(pre, runs).load(model_id).build_model(),
+        raw.test_images,
+        raw.test_labels,
+    )
 
 
 def get_evaluation(stored: StoredModel) -> EvalResult:
-    """The checkpoint's evaluation on the 10,000 MNIST test images, cached per checkpoint."""
+    """The checkpoint's evaluation on the 10,000 MNIST test images, cached per checkpoint in
+    memory and on disk (read back in milliseconds by a later server process)."""
     folder = find_data_dir()
     return _evaluation(
         stored.id,
@@ -151,3 +175,23 @@ def get_evaluation(stored: StoredModel) -> EvalResult:
         str(pretrained_dir()),
         str(runs_dir()),
     )
+
+
+def warm_pretrained_evaluations() -> None:
+    """Compute the pretrained models' evaluations not stored yet, in a daemon thread (no
+    Streamlit call there), so the Mistakes page finds them: called once as the server starts
+    (`ui.preload`). Nothing when MNIST is not here (it is not downloaded for this)."""
+    if find_data_dir() is None:
+        return
+    pre, runs = str(pretrained_dir()), str(runs_dir())
+    store, source = _store(pre, runs), get_data_source()
+
+    def build(model_id: str) -> nn.Module:
+        return store.load(model_id).build_model()
+
+    def data() -> tuple[torch.Tensor, torch.Tensor]:
+        raw = source()
+        return raw.test_images, raw.test_labels
+
+    models = store.list()
+    _evaluations(runs, pre).warm([(Path(m.path), lambda i=m.id: build(i)) for m in models], data)

@@ -8,7 +8,8 @@ call and restores its modes, and leaves no hook behind. One module per job:
 - `weights`: `first_conv_kernels`, `first_layer_templates`, `unit_index`, `top_activating`
 - `attributions`: `attribute`, `attribute_batch` (saliency, integrated_gradients, occlusion,
   gradcam), with captum
-- `embedding`: `embedding_map` (PCA or t-SNE), `place_digit`, `penultimate_features`
+- `embedding`: `embedding_map` (PCA or t-SNE), `tsne_in_background`, `place_digit`,
+  `penultimate_features`
 """
 
 from mnist_core.explain.attributions import (
@@ -23,11 +24,13 @@ from mnist_core.explain.common import hook_count, weights_fingerprint
 from mnist_core.explain.embedding import (
     EmbeddingMap,
     Pca,
+    TsneTask,
     embedding_map,
     fit_pca,
     penultimate_features,
     place_digit,
     sample_indices,
+    tsne_in_background,
 )
 from mnist_core.explain.layers import Activations, LayerInfo, activations, describe_layers
 from mnist_core.explain.weights import (
@@ -45,6 +48,7 @@ __all__ = [
     "EmbeddingMap",
     "LayerInfo",
     "Pca",
+    "TsneTask",
     "UnitIndex",
     "activations",
     "attribute",
@@ -61,6 +65,7 @@ __all__ = [
     "place_digit",
     "sample_indices",
     "top_activating",
+    "tsne_in_background",
     "unit_index",
     "weights_fingerprint",
 ]

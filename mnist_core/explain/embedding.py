@@ -3,11 +3,18 @@
 The features are the input of the model's last layer (the classifier), e.g. the resnet's 64
 pooled channels or LeNet-5's 84 units. PCA (exact, via the D x D covariance: a few ms) is fast
 enough to redo while a model trains; t-SNE (scikit-learn) takes seconds and is cached per
-checkpoint and sample. A new digit is placed on a PCA map with the same fitted projection.
+checkpoint and sample, and can be computed in a background thread (`tsne_in_background`)
+while a page shows the PCA map. A new digit is placed on a PCA map with the same fitted
+projection.
 """
 
 from __future__ import annotations
 
+import atexit
+import copy
+import threading
+import time
+from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Literal
 
@@ -23,6 +30,7 @@ from mnist_core.explain.common import (
     leaf_modules,
     weights_fingerprint,
 )
+from mnist_core.machine import yield_cpu_to_visitors
 from mnist_core.models.inference import logits
 
 Projection = Literal["pca", "tsne"]
@@ -30,6 +38,9 @@ DEFAULT_SAMPLE = 2000
 # t-SNE iterations: sklearn's default is 1000; a few thousand points settle by 500 (the first
 # 250 are early exaggeration), at half the time.
 TSNE_ITERATIONS = 500
+# What a t-SNE of DEFAULT_SAMPLE digits takes before one has been timed in this process: 5.2 s
+# after the click on a 2-core CPU (ResNet, `python -m bench feel --only inside`, issue 29).
+TSNE_SECONDS_GUESS = 5.0
 
 
 def sample_indices(n_total: int, n: int = DEFAULT_SAMPLE, seed: int = 0) -> np.ndarray:
@@ -214,3 +225,99 @@ def place_digit(
         )
     feats, _ = penultimate_features(model, as_batch(image))
     return emap.pca.transform(feats)[0]
+
+
+@dataclass(frozen=True)
+class TsneTask:
+    """A t-SNE map being computed in the background: `future` (its `EmbeddingMap`, or the
+    error), `started` (time.monotonic()), `expected_s` (how long it should take in all: the
+    last t-SNE timed in this process, scaled to this many digits, else a guess)."""
+
+    future: Future[EmbeddingMap]
+    started: float
+    expected_s: float
+
+    def seconds_left(self) -> float:
+        return max(0.0, self.expected_s - (time.monotonic() - self.started))
+
+
+_TASKS_LOCK = threading.Lock()
+_TASKS: dict[tuple[str, str, int], TsneTask] = {}
+_TASKS_KEEP = 6  # as many as _TSNE_CACHE keeps
+_timed: list[tuple[int, float]] = []  # (digits, seconds) of the last t-SNE timed here
+# One background t-SNE uses the CPU at a time (the others wait); holding it holds them back.
+TSNE_SLOT = threading.Semaphore(1)
+_threads: list[threading.Thread] = []  # the background t-SNEs started and not yet ended
+_closing = threading.Event()
+
+
+@atexit.register
+def _wait_at_exit() -> None:
+    """Let a background t-SNE end before the interpreter does: a process that exited while one
+    ran aborted ("terminate called without an active exception", exit status 134). The queued
+    ones are dropped; the running one has at most its few seconds left."""
+    _closing.set()
+    for thread in list(_threads):
+        thread.join(timeout=60)
+
+
+def _expected_seconds(n: int) -> float:
+    if not _timed:
+        return TSNE_SECONDS_GUESS * n / DEFAULT_SAMPLE
+    done, seconds = _timed[-1]
+    return seconds * n / max(done, 1)
+
+
+def tsne_in_background(
+    model: nn.Module,
+    images: np.ndarray | torch.Tensor,
+    labels: np.ndarray | torch.Tensor,
+    *,
+    indices: np.ndarray | None = None,
+    seed: int = 0,
+) -> TsneTask:
+    """Start computing `embedding_map(..., projection="tsne")` in a daemon thread at a low CPU
+    priority (`yield_cpu_to_visitors`), once per model weights, digits and seed: a second call
+    with the same ones returns the same task (a failed one is started again). The model is
+    copied first, so the caller keeps using its own: hold whatever lock guards it against
+    hooks while calling this."""
+    # Imported here, not in the thread: an import half done in one thread is handed to the
+    # others as is (sklearn's pulls in pandas, which plotly then found without `Series`).
+    import sklearn.manifold  # noqa: F401
+
+    imgs = torch.as_tensor(images)
+    idx = sample_indices(len(imgs)) if indices is None else np.asarray(indices, np.int64)
+    key = (weights_fingerprint(model), array_fingerprint(imgs[torch.from_numpy(idx)]), seed)
+    with _TASKS_LOCK:
+        task = _TASKS.get(key)
+        failed = task is not None and task.future.done() and task.future.exception() is not None
+        if task is not None and not failed:
+            return task
+        private = copy.deepcopy(model)
+        task = TsneTask(Future(), time.monotonic(), _expected_seconds(len(idx)))
+        _TASKS[key] = task
+        while len(_TASKS) > _TASKS_KEEP:
+            del _TASKS[next(iter(_TASKS))]
+
+    def run() -> None:
+        yield_cpu_to_visitors()
+        with TSNE_SLOT:
+            if _closing.is_set():
+                task.future.set_exception(ExplainError("The process is stopping."))
+                return
+            started = time.monotonic()
+            try:
+                emap = embedding_map(
+                    private, imgs, labels, projection="tsne", indices=idx, seed=seed
+                )
+            except BaseException as e:
+                task.future.set_exception(e)
+                return
+            _timed[:] = [(len(idx), time.monotonic() - started)]
+        task.future.set_result(emap)
+
+    thread = threading.Thread(target=run, name="tsne", daemon=True)
+    with _TASKS_LOCK:
+        _threads[:] = [t for t in _threads if t.is_alive()] + [thread]
+    thread.start()
+    return task

@@ -84,7 +84,17 @@ def evaluate(
     labels_d = labels.to(logits.device)
     loss = float(F.cross_entropy(logits, labels_d)) if len(labels) else float("nan")
     probs = torch.softmax(logits, 1).float().cpu().numpy()
-    y = labels.cpu().numpy().astype(np.int64)
+    return result_from_probabilities(probs, labels.cpu().numpy(), loss)
+
+
+def result_from_probabilities(
+    probabilities: np.ndarray, labels: np.ndarray, loss: float
+) -> EvalResult:
+    """The `EvalResult` of (N,10) class probabilities against (N,) labels, with the mean
+    cross-entropy `loss` measured alongside: what `evaluate` returns, and what a stored
+    evaluation (`mnist_core.storage.evaluations`) is read back into."""
+    probs = np.asarray(probabilities, dtype=np.float32)
+    y = np.asarray(labels).astype(np.int64)
     pred = probs.argmax(1).astype(np.int64)
     conf = probs[np.arange(len(pred)), pred].astype(np.float32)
     confusion = np.zeros((NUM_CLASSES, NUM_CLASSES), dtype=np.int64)
@@ -95,12 +105,12 @@ def evaluate(
     )
     return EvalResult(
         accuracy=float((pred == y).mean()) if len(y) else float("nan"),
-        loss=loss,
+        loss=float(loss),
         n=len(y),
         per_class_accuracy=per_class,
         confusion=confusion,
         predicted=pred,
         confidence=conf,
-        probabilities=probs.astype(np.float32),
+        probabilities=probs,
         labels=y,
     )

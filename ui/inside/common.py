@@ -23,9 +23,11 @@ from torch import nn
 from mnist_core.data.mnist import MnistRaw
 from mnist_core.explain import (
     EmbeddingMap,
+    TsneTask,
     UnitIndex,
     embedding_map,
     sample_indices,
+    tsne_in_background,
     unit_index,
     weights_fingerprint,
 )
@@ -134,3 +136,15 @@ def map_of(subject: Subject, raw: MnistRaw, projection: str) -> EmbeddingMap:
     points = LIVE_MAP_POINTS if subject.live else MAP_POINTS
     with subject.lock:
         return _map(subject.fingerprint, projection, points, subject.model, raw)
+
+
+def tsne_task(subject: Subject, raw: MnistRaw) -> TsneTask | None:
+    """The t-SNE map of a saved model's MAP_POINTS test digits, computed in the background
+    (started by the first call for those weights, then shared by every visitor); None for a
+    model still training or a timeline's earlier step (PCA only). The Inside page calls this
+    as soon as it opens on a model, so the map is often ready before it is asked for."""
+    if subject.live:
+        return None
+    idx = sample_indices(len(raw.test_images), MAP_POINTS)
+    with subject.lock:  # the model is copied: no other visitor's hook may be on it meanwhile
+        return tsne_in_background(subject.model, raw.test_images, raw.test_labels, indices=idx)

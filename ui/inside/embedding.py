@@ -11,9 +11,11 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from mnist_core.data.mnist import MnistRaw
-from mnist_core.explain import EmbeddingMap, place_digit
+from mnist_core.explain import EmbeddingMap, TsneTask, place_digit
 from ui import keys
-from ui.inside.common import Digit, Subject, map_of
+from ui.errors import friendly_errors
+from ui.inside.common import Digit, Subject, map_of, tsne_task
+from ui.live import live_panel, slots
 from ui.widgets import one_of
 
 # One colour per true label (Plotly's D3 palette, ten distinct hues).
@@ -22,6 +24,10 @@ LABEL_COLORS = (
     "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf",
 )  # fmt: skip
 PROJECTIONS = {"pca": "PCA (fast)", "tsne": "t-SNE (slower, once per checkpoint)"}
+# While a t-SNE map is computed in the background the panel shows the PCA map and looks again
+# this often; the t-SNE of 2,000 digits took 5.2 s after the click on a 2-core CPU, drawn in the
+# foreground (`python -m bench feel --only inside`, issue 29).
+TSNE_POLL_S = 1.0
 HOVER = "test image #%{customdata[0]}<br>true %{customdata[1]} · read as %{customdata[2]}"
 
 
@@ -131,19 +137,61 @@ def render(subject: Subject, raw: MnistRaw | None, digit: Digit | None) -> None:
         help="PCA keeps the two directions of largest spread; t-SNE keeps neighbours together. "
         "A model still training is mapped with PCA, redone as it learns.",
     )
-    with st.spinner("Mapping the test digits …"):
-        emap = map_of(subject, raw, projection)
-    star = _star(subject, emap, digit)
-    st.plotly_chart(
-        map_figure(emap, star),
-        key=keys.INSIDE_MAP,
-        on_select=_on_select,
-        selection_mode="points",
-        config={"displayModeBar": False, "scrollZoom": True},
+    task = tsne_task(subject, raw) if projection == "tsne" else None
+    pending = task is not None and not task.future.done()
+    live_panel(
+        _map_panel,
+        subject,
+        raw,
+        digit,
+        task,
+        pending,
+        every=TSNE_POLL_S if pending else None,
+        key="live_inside_map",
     )
-    wrong = int(emap.mistakes.sum())
-    where = "" if star is not None else " This digit is not on this map."
-    st.caption(
-        f"{len(emap.points):,} test digits by the model's penultimate layer, {wrong} of them "
-        f"misread (squares). Hover a point for its labels; click one to look at it.{where}"
-    )
+
+
+def _map_panel(
+    subject: Subject, raw: MnistRaw, digit: Digit | None, task: TsneTask | None, pending: bool
+) -> None:
+    """The map (a live panel while its t-SNE is computed: the PCA map meanwhile, then one full
+    run of the page once the t-SNE map exists, which draws it still); the same three parts in
+    every run (a note, the chart, its caption)."""
+    note, chart, caption = slots(3)
+    with note, friendly_errors("mapping the test digits"):
+        ss = st.session_state
+        shown = digit.test_index if digit is not None else None
+        picked = ss.get(keys.INSIDE_SOURCE) == "Test image" and ss.get(keys.INSIDE_TEST_INDEX)
+        if pending and (task.future.done() or (picked is not None and picked != shown)):
+            # The t-SNE map is there, or a clicked point picked another digit (which the page
+            # around this panel draws): the whole page again, without the timer.
+            st.rerun(scope="app")
+        if task is not None and task.future.done():
+            emap = task.future.result()  # an error in the background is raised here
+        else:
+            with st.spinner("Mapping the test digits …"):
+                emap = map_of(subject, raw, "pca")
+        if task is not None and emap.projection != "tsne":
+            st.info(
+                f"t-SNE of these {len(emap.points):,} test digits is being computed in the "
+                f"background: about {max(1, round(task.seconds_left()))} s more. Meanwhile, "
+                "their PCA map; the t-SNE map replaces it by itself.",
+                icon=":material/hourglass_top:",
+            )
+        star = _star(subject, emap, digit)
+        with chart:
+            st.plotly_chart(
+                map_figure(emap, star),
+                key=keys.INSIDE_MAP,
+                on_select=_on_select,
+                selection_mode="points",
+                config={"displayModeBar": False, "scrollZoom": True},
+            )
+        wrong = int(emap.mistakes.sum())
+        where = "" if star is not None else " This digit is not on this map."
+        how = "t-SNE" if emap.projection == "tsne" else "PCA"
+        caption.caption(
+            f"{len(emap.points):,} test digits by the model's penultimate layer ({how}), {wrong} "
+            f"of them misread (squares). Hover a point for its labels; click one to look at "
+            f"it.{where}"
+        )
