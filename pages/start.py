@@ -8,6 +8,7 @@ import streamlit as st
 from ui.errors import friendly_errors
 from ui.shell import page_guard
 from ui.start import intro, lessons
+from ui.widgets import load_chart_code
 
 
 def main() -> None:
@@ -18,6 +19,7 @@ def main() -> None:
     intro.intro()
     lessons.render()
     intro.glossary()
+    load_chart_code()
 
 
 if page_guard():
