@@ -15,7 +15,7 @@ from ui.resources import get_data_source, get_manager
 from ui.shell import page_guard
 from ui.train import form_state, sidebar, sweep
 from ui.train.controls import controls, link_notes
-from ui.train.jobs import current_job, snapshot
+from ui.train.jobs import current_job, snapshot, with_first_point
 from ui.train.live_charts import compare_picker, live_charts
 from ui.train.run_view import run_outcome, run_status
 from ui.widgets import one_of
@@ -51,6 +51,7 @@ def _live(job_id: str, compare: list[str]) -> None:
             return
         if not snap.done:
             get_manager().heartbeat(job_id)
+            snap = with_first_point(snap)  # Start's own rerun draws the first point
         race_best.record(snap)  # before a rerun below, so the sidebar shows a new best
         if snap.done != st.session_state[keys.TRAIN_SEEN_DONE]:
             # It ended in the background: the whole page again, so that Start is enabled and

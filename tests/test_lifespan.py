@@ -52,3 +52,37 @@ def test_the_lifespan_stops_the_jobs_when_the_server_stops(
     with pytest.raises(JobError):
         manager.submit(config, "visitor")
     assert get_manager() is not manager  # forgotten: a new server would start afresh
+
+
+def test_the_warm_training_process_starts_with_the_server(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, mnist_dir: Path
+) -> None:
+    # A fresh server's first Start waited for the training process to import torch (issue 29):
+    # it starts while the server waits for its first visitor, before any page asks for jobs,
+    # and stops with the server.
+    import multiprocessing
+
+    monkeypatch.setenv("MNIST_RUNS_DIR", str(tmp_path / "runs"))
+    monkeypatch.setenv("MNIST_CHECKPOINTS_DIR", str(tmp_path / "pretrained"))
+    monkeypatch.setenv("MNIST_DATA_DIR", str(mnist_dir))
+    monkeypatch.setenv("MNIST_EXECUTOR", "process")
+    app = importlib.import_module("app")
+
+    def workers() -> list[str]:
+        return [p.name for p in multiprocessing.active_children() if p.is_alive()]
+
+    async def serve() -> list[str]:
+        async with app.lifespan(app.app):
+            deadline = time.monotonic() + 60  # the child is started by a thread of its own
+            while "mnist-training-worker" not in workers() and time.monotonic() < deadline:
+                await asyncio.sleep(0.05)
+            return workers()
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        during = pool.submit(asyncio.run, serve()).result()
+    assert "mnist-training-worker" in during
+    # Closed with the server (one still importing torch closes itself once it answers).
+    deadline = time.monotonic() + 60
+    while "mnist-training-worker" in workers() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert "mnist-training-worker" not in workers()

@@ -171,6 +171,62 @@ def test_test_checks_inside_epochs_are_timed_apart_from_training(raw):
     assert model.training  # back in train mode after each check
 
 
+@pytest.fixture
+def torch_threads():
+    """Puts torch's thread count back after a test that sets it (`TrainConfig.threads`)."""
+    before = torch.get_num_threads()
+    yield
+    torch.set_num_threads(before)
+
+
+def test_test_checks_beside_training_measure_the_weights_of_their_step(
+    raw, monkeypatch, torch_threads
+):
+    # A run with a CPU left over (the app trains with 1 thread on 2 cores) checks in a thread
+    # of its own while training goes on; the machine's CPUs are the edge faked here, so that
+    # both ways run on any machine.
+    from mnist_core.train import loop
+
+    config = small("speednet", epochs=2, eval_every=6, val_size=0, threads=1)
+    where: list[str] = []
+
+    def spy(*args, **kwargs):
+        where.append(threading.current_thread().name)
+        return predict_logits(*args, **kwargs)
+
+    predict_logits = loop.predict_logits
+    monkeypatch.setattr(loop, "predict_logits", spy)
+    monkeypatch.setattr(loop, "usable_cpus", lambda: 1)
+    inline = run(config, raw)
+    assert where and not any(n.startswith("mnist-test-check") for n in where)
+    where.clear()
+    monkeypatch.setattr(loop, "usable_cpus", lambda: 2)
+    beside = run(config, raw)
+    assert where and all(n.startswith("mnist-test-check") for n in where)
+
+    def checks(events):
+        return [(c.step, c.epoch, c.test_accuracy) for c in events if isinstance(c, AccuracyCheck)]
+
+    # The same checks, on all 10,000 test digits, with the same weights: training never
+    # waits for one to start, and none sees a later step's weights.
+    assert checks(beside) == checks(inline)
+    assert [c[0] for c in checks(beside)] == [6, 12, 18, 24, 30, 36]
+    assert beside[-1].status == "finished"
+    assert beside[-1].test_accuracy == inline[-1].test_accuracy
+    # Each check is stamped with the training seconds up to its step: in step order they
+    # only grow, and every check arrives before its epoch's end.
+    timed = sorted(
+        (e.step, e.train_seconds)
+        for e in beside
+        if isinstance(e, StepMetrics | AccuracyCheck | EpochMetrics)
+    )
+    assert [t for _, t in timed] == sorted(t for _, t in timed)
+    ends = [i for i, e in enumerate(beside) if isinstance(e, EpochMetrics)]
+    last_check = max(i for i, e in enumerate(beside) if isinstance(e, AccuracyCheck))
+    assert last_check < ends[-1]
+    assert beside[-1].eval_seconds > 0
+
+
 def test_channels_last_on_the_cpu_trains_the_same_model(raw):
     plain = run(small("speednet", epochs=1, channels_last=False), raw)[-1]
     nhwc = run(small("speednet", epochs=1, channels_last=True), raw)[-1]

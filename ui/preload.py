@@ -47,7 +47,15 @@ def start_background_work() -> None:
     threads: the pretrained models' evaluations on the test set (`ui.resources`), which the
     Mistakes page otherwise computed on a visitor's first look (ResNet 4.6 s, LeNet-5 2.6 s on
     a 2-core CPU, `python -m bench feel --only mistakes`; issue 29). Stored on disk, so a
-    restarted server reads them back instead."""
+    restarted server reads them back instead.
+
+    And the job manager, whose executor starts its warm training process now (torch
+    imported there, `mnist_core.jobs.executors.process`) rather than on the first page: a
+    fresh server's first Start waited for it, 4.95-5.26 s to the chart's first point, 0.65 s
+    once started here (`python -m bench feel --only train --repeats 1`, 2-core CPU, busy).
+    Under the hosted demo's memory caps "auto" trains in the server's own threads
+    (`mnist_core.machine.small_container`): nothing is started there."""
+    ui.resources.get_manager()
     ui.resources.warm_pretrained_evaluations()
 
 

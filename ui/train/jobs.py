@@ -3,6 +3,8 @@ before the script; errors are queued as messages)."""
 
 from __future__ import annotations
 
+import time
+
 import streamlit as st
 
 from mnist_core.errors import ConfigError, MnistError
@@ -13,6 +15,12 @@ from ui.resources import get_manager
 from ui.train import form_state
 
 STOP_WAIT_S = 1.0  # the Stop button waits this long for the run to end before redrawing
+# A run that has just started is waited for until its first loss point, this long at most
+# from its start, so that the Start button's own rerun draws the chart's first point: the
+# next refresh comes a second later (`pages/train.py`'s LIVE_POLL_S), and a warm worker
+# logs step 1 about 0.15 s after the job starts (a script beside `JobManager` + the process
+# executor, busy 2-core machine). Bounded by the run's age, so that no later refresh waits.
+FIRST_POINT_WAIT_S = 1.5
 
 
 def snapshot(job_id: str | None) -> JobSnapshot | None:
@@ -23,6 +31,16 @@ def snapshot(job_id: str | None) -> JobSnapshot | None:
         return get_manager().snapshot(job_id)
     except (KeyError, MnistError):
         return None
+
+
+def with_first_point(snap: JobSnapshot) -> JobSnapshot:
+    """`snap`, or for a run under FIRST_POINT_WAIT_S old with no loss point yet, its snapshot
+    once it has one or is that old."""
+    manager = get_manager()
+    while snap.status == "running" and not snap.steps and snap.elapsed_s < FIRST_POINT_WAIT_S:
+        time.sleep(0.02)
+        snap = manager.snapshot(snap.job_id)
+    return snap
 
 
 def current_job() -> JobSnapshot | None:
