@@ -23,8 +23,9 @@ In a round, in this order (`--only` picks sections):
 
 Every click waits for the script run that answers it (read on the websocket, as the browser
 tests do) and then for what a person looks for; a figure runs from just before the click (the
-mouse let go, on Draw) until both hold, to about 20 ms; on Draw, until the new prediction shows
-(a run may go on drawing below it; the next stroke still waits for it to end). Prints the
+mouse let go, on Draw) until both hold, to about 20 ms. A stroke is timed in the page itself,
+from its pointerup to the new prediction's text (STROKE_WATCH; the run may go on drawing below
+it, and the next stroke still waits for it to end). Prints the
 machine, the app's commit, then a table (section, what, median, worst, n); a part that the
 measured app lacks (an older commit: `--repo /path/to/checkout`) reads "n/a (not in this
 version)". `--cloud` runs the server under the hosted demo's caps (bench/cgroup.py, as
@@ -122,6 +123,28 @@ TITLE_SHOWN = _idle_and(
     "(() => { const h = document.querySelector('[data-testid=\"stMain\"] h1');"
     " return !!h && h.textContent.includes(arg); })()"
 )
+# Timed in the page, in its own clock: the last pointerup (the person's pen lifted) to the first
+# change of the Prediction metric's text in the DOM after it (a MutationObserver). Read from
+# Python instead, the figure held Playwright's own round trips, the mouse event's dispatch and
+# the polling of the page, 40-150 ms here that no person waits for.
+STROKE_WATCH = """() => {
+    if (window.__feelStroke) return;
+    const read = () => {
+        const m = [...document.querySelectorAll('[data-testid="stMetric"]')].find((e) =>
+            e.querySelector('[data-testid="stMetricLabel"]').innerText.trim() === 'Prediction');
+        return m ? m.querySelector('[data-testid="stMetricValue"]').innerText.trim() : null;
+    };
+    const w = window.__feelStroke = {up: 0, shown: 0, at: null};
+    document.addEventListener('pointerup', () => {
+        w.up = performance.now(); w.shown = 0; w.at = read();
+    }, true);
+    new MutationObserver(() => {
+        if (!w.up || w.shown) return;
+        const now = read();
+        if (now && now !== w.at) w.shown = performance.now();
+    }).observe(document, {subtree: true, childList: true, characterData: true});
+}"""
+STROKE_SECONDS = "() => (window.__feelStroke.shown - window.__feelStroke.up) / 1000"
 PREDICTION_CHANGED = """(old) => {
     const m = [...document.querySelectorAll('[data-testid="stMetric"]')].find((e) =>
         e.querySelector('[data-testid="stMetricLabel"]').innerText.trim() === 'Prediction');
@@ -438,7 +461,8 @@ class Visitor:
 
 
 def _draw(v: Visitor, digit: str) -> float:
-    """Draw `digit` on Draw's canvas; seconds from the mouse let go to a new prediction."""
+    """Draw `digit` on Draw's canvas; seconds from the mouse let go to a new prediction, in the
+    page's clock (STROKE_WATCH)."""
     canvas = v.main.locator(PAD_ANY_VERSION).first
     canvas.scroll_into_view_if_needed()
     box = canvas.bounding_box()
@@ -457,7 +481,9 @@ def _draw(v: Visitor, digit: str) -> float:
             mouse.up()
     # the canvas sends the drawing when the mouse is let go: the person's wait starts there,
     # and ends when the new prediction shows (the run may go on below it)
-    return v.shown(mouse.up, PREDICTION_CHANGED, old)
+    v.page.evaluate(STROKE_WATCH)
+    v.shown(mouse.up, PREDICTION_CHANGED, old)
+    return float(v.page.evaluate(STROKE_SECONDS))
 
 
 def section_draw(v: Visitor, fig: Figures) -> None:

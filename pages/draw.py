@@ -87,8 +87,6 @@ def _pad(choice: Choice | None) -> None:
             if image is not None:
                 pre = preprocess(image, crop=crop)
                 ss[keys.INSIDE_DRAWING] = pre.image if not pre.empty else ss[keys.INSIDE_DRAWING]
-        with answer.container():
-            phone_answer(pre, choice)
     with right:
         live = choice is not None and choice.job_id is not None
         every = LIVE_POLL_S if live else None
@@ -107,6 +105,8 @@ def _pad(choice: Choice | None) -> None:
             choice.key if choice else None,
             drawing=pre.image if pre is not None and not pre.empty else None,
         )
+    with answer.container():  # after the prediction beside the pad, which a stroke waits for
+        phone_answer(pre, choice)
     if pre is not None:
         with friendly_errors("showing the preprocessing steps"):
             preprocessing_steps(pre)
