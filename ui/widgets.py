@@ -127,18 +127,22 @@ def square_preview(pixels: np.ndarray, size: int = 140) -> np.ndarray:
     return out
 
 
-# A hidden, empty chart on the landing page: the browser fetches and compiles Plotly's code
-# (a chunk of megabytes that Streamlit loads on a page's first chart) while the person reads,
-# not on the first page with a chart they open. Measured in headless Chromium on this 2-core
-# machine (`python -m bench feel`): a visitor's first page with a chart took
-# ~1.3 s longer than the same page later (Draw: 1.89 s, its script done after 0.60 s).
-_WARM_UP_CSS = "<style>.st-key-chart_warm_up { display: none; }</style>"
+# A hidden, empty chart and table on the landing page: the browser fetches and compiles the code
+# of Plotly and of Streamlit's data grid (chunks that Streamlit loads on a page's first chart or
+# table) while the person reads, not on the first page with one that they open. Measured in
+# headless Chromium on this 2-core machine (`python -m bench feel`): a visitor's first page with
+# a chart took ~1.3 s longer than the same page later (Draw: 1.89 s, its script done after
+# 0.60 s), and their first page with a table ~0.6 s longer (Models: 0.83 s, then 0.25 s).
+_WARM_UP_CSS = "<style>.st-key-code_warm_up { display: none; }</style>"
 
 
 def load_chart_code() -> None:
-    """Draw the hidden chart that has the browser load Plotly ahead of the first real one."""
+    """Draw the hidden chart and table that have the browser load their code ahead of the first
+    real ones."""
+    import pandas as pd
     import plotly.graph_objects as go
 
     st.html(_WARM_UP_CSS)
-    with st.container(key="chart_warm_up", height=1):
-        st.plotly_chart(go.Figure(), key="chart_warm_up_figure", config={"staticPlot": True})
+    with st.container(key="code_warm_up", height=1):
+        st.plotly_chart(go.Figure(), key="code_warm_up_chart", config={"staticPlot": True})
+        st.dataframe(pd.DataFrame({"": []}), key="code_warm_up_table")
