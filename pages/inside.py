@@ -14,7 +14,7 @@ from mnist_core.jobs import JobSnapshot
 from ui import keys
 from ui.errors import friendly_errors
 from ui.inside import attributions, dynamics, embedding, filters, layers
-from ui.inside.common import Digit, Subject, subject_for, tsne_task
+from ui.inside.common import Digit, Subject, subject_for
 from ui.inside.digit import choose_digit, show_digit
 from ui.live import live_panel, slots
 from ui.model_choice import Choice, choose_model
@@ -65,8 +65,6 @@ def _body(choice: Choice, step: int | None) -> None:
         if note:
             st.caption(note)
         raw = _test_data()
-        if raw is not None:  # t-SNE takes seconds: start it now, for when Map is opened
-            tsne_task(subject, raw)
         with top:
             left, right = st.columns([1.6, 2], gap="large")
         with left:

@@ -141,8 +141,8 @@ def map_of(subject: Subject, raw: MnistRaw, projection: str) -> EmbeddingMap:
 def tsne_task(subject: Subject, raw: MnistRaw) -> TsneTask | None:
     """The t-SNE map of a saved model's MAP_POINTS test digits, computed in the background
     (started by the first call for those weights, then shared by every visitor); None for a
-    model still training or a timeline's earlier step (PCA only). The Inside page calls this
-    as soon as it opens on a model, so the map is often ready before it is asked for."""
+    model still training or a timeline's earlier step (PCA only). The Map view calls this as
+    soon as it opens, on PCA too, so the t-SNE map is often ready before it is asked for."""
     if subject.live:
         return None
     idx = sample_indices(len(raw.test_images), MAP_POINTS)

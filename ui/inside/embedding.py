@@ -137,7 +137,13 @@ def render(subject: Subject, raw: MnistRaw | None, digit: Digit | None) -> None:
         help="PCA keeps the two directions of largest spread; t-SNE keeps neighbours together. "
         "A model still training is mapped with PCA, redone as it learns.",
     )
-    task = tsne_task(subject, raw) if projection == "tsne" else None
+    # The t-SNE map starts in the background as soon as the Map view opens, on PCA too, so that
+    # it is often ready when asked for. Not when Inside opens: computed in the server's own
+    # process (at a lower priority, but sharing its interpreter) it slowed every page run
+    # meanwhile (Attributions 1.05 -> 1.73 s, the next page switch 0.47 -> 0.75 s; `python -m
+    # bench feel`, issue 29).
+    started = tsne_task(subject, raw)
+    task = started if projection == "tsne" else None
     pending = task is not None and not task.future.done()
     live_panel(
         _map_panel,
