@@ -142,3 +142,19 @@ def serve_folder(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[Path], s
         httpd.shutdown()
         httpd.server_close()
         thread.join()
+
+
+@pytest.fixture
+def server_folders(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, mnist_dir: Path
+) -> Callable[[str], None]:
+    """Point the app at folders of its own, as a server's environment does: runs and pretrained
+    models under `tmp_path`, the real MNIST. Call it with the executor its jobs train in."""
+
+    def use(executor: str) -> None:
+        monkeypatch.setenv("MNIST_RUNS_DIR", str(tmp_path / "runs"))
+        monkeypatch.setenv("MNIST_CHECKPOINTS_DIR", str(tmp_path / "pretrained"))
+        monkeypatch.setenv("MNIST_DATA_DIR", str(mnist_dir))
+        monkeypatch.setenv("MNIST_EXECUTOR", executor)
+
+    return use

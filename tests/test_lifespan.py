@@ -7,8 +7,8 @@ from __future__ import annotations
 import asyncio
 import importlib
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import pytest
 
@@ -17,12 +17,9 @@ from mnist_core.train.config import TrainConfig
 
 
 def test_the_lifespan_stops_the_jobs_when_the_server_stops(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, mnist_dir: Path
+    server_folders: Callable[[str], None],
 ) -> None:
-    monkeypatch.setenv("MNIST_RUNS_DIR", str(tmp_path / "runs"))
-    monkeypatch.setenv("MNIST_CHECKPOINTS_DIR", str(tmp_path / "pretrained"))
-    monkeypatch.setenv("MNIST_DATA_DIR", str(mnist_dir))
-    monkeypatch.setenv("MNIST_EXECUTOR", "thread")
+    server_folders("thread")
     app = importlib.import_module("app")  # as `streamlit run app.py` imports it to serve it
     from ui.resources import get_manager
 
@@ -55,17 +52,14 @@ def test_the_lifespan_stops_the_jobs_when_the_server_stops(
 
 
 def test_the_warm_training_process_starts_with_the_server(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, mnist_dir: Path
+    server_folders: Callable[[str], None],
 ) -> None:
     # A fresh server's first Start waited for the training process to import torch (issue 29):
     # it starts while the server waits for its first visitor, before any page asks for jobs,
     # and stops with the server.
     import multiprocessing
 
-    monkeypatch.setenv("MNIST_RUNS_DIR", str(tmp_path / "runs"))
-    monkeypatch.setenv("MNIST_CHECKPOINTS_DIR", str(tmp_path / "pretrained"))
-    monkeypatch.setenv("MNIST_DATA_DIR", str(mnist_dir))
-    monkeypatch.setenv("MNIST_EXECUTOR", "process")
+    server_folders("process")
     app = importlib.import_module("app")
 
     def workers() -> list[str]:

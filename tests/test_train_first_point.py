@@ -3,20 +3,15 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import pytest
+from collections.abc import Callable
 
 from mnist_core.train.config import TrainConfig
 
 
 def test_a_run_just_started_is_shown_with_its_first_loss_point(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, mnist_dir: Path
+    server_folders: Callable[[str], None],
 ) -> None:
-    monkeypatch.setenv("MNIST_RUNS_DIR", str(tmp_path / "runs"))
-    monkeypatch.setenv("MNIST_CHECKPOINTS_DIR", str(tmp_path / "pretrained"))
-    monkeypatch.setenv("MNIST_DATA_DIR", str(mnist_dir))
-    monkeypatch.setenv("MNIST_EXECUTOR", "thread")
+    server_folders("thread")
     from ui.resources import get_manager, shutdown
     from ui.train.jobs import FIRST_POINT_WAIT_S, with_first_point
 

@@ -116,12 +116,19 @@ def test_the_cycle_check_finds_a_cycle() -> None:
     assert _cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == [["a", "b", "c", "a"]]
 
 
-def test_the_server_preloads_what_the_first_training_run_imports() -> None:
-    """Issue 11, item 23: the first optimiser of a process imported torch._dynamo (3-5 s on a
-    busy 2-core CPU) after Start; ui/preload.py (the server's start-up hook) imports it."""
+def _python(code: str) -> str:
+    """What a fresh Python process running `code` in the repository prints."""
     import subprocess
     import sys
 
+    return subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True
+    ).stdout
+
+
+def test_the_server_preloads_what_the_first_training_run_imports() -> None:
+    """Issue 11, item 23: the first optimiser of a process imported torch._dynamo (3-5 s on a
+    busy 2-core CPU) after Start; ui/preload.py (the server's start-up hook) imports it."""
     code = (
         "import sys, ui.preload, torch\n"
         "before = set(sys.modules)\n"
@@ -131,9 +138,7 @@ def test_the_server_preloads_what_the_first_training_run_imports() -> None:
         "make_optimizer(config, build_model(config))\n"
         "print(sorted(m for m in set(sys.modules) - before if m.startswith('torch'))[:5])\n"
     )
-    out = subprocess.run(
-        [sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True
-    ).stdout
+    out = _python(code)
     assert out.strip() == "[]", f"imported only when the first run starts: {out}"
 
 
@@ -142,9 +147,6 @@ def test_after_the_preload_a_figure_built_while_another_thread_imports_pandas_wo
     it, hands others the half-imported module: "partially initialized module 'pandas' has no
     attribute 'Series'" (9,000 of 11,000 figures built meanwhile failed before the preload
     imported pandas; 5 live-chart errors with four visitors, python -m bench cloud)."""
-    import subprocess
-    import sys
-
     code = (
         "import threading, ui.preload, plotly.graph_objects as go\n"
         "done, errors, built = threading.Event(), [], 0\n"
@@ -159,9 +161,7 @@ def test_after_the_preload_a_figure_built_while_another_thread_imports_pandas_wo
         "    built += 1\n"
         "print(len(errors), errors[:1])\n"
     )
-    out = subprocess.run(
-        [sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True
-    ).stdout
+    out = _python(code)
     assert out.startswith("0 "), out
 
 
@@ -169,9 +169,6 @@ def test_after_the_preload_a_full_collection_leaves_the_imported_modules_alone()
     """Streamlit runs `gc.collect(2)` after every script run; over the preloaded modules' objects
     that took ~0.16 s a run (issue 29). Frozen by the start-up hook, the collection walks
     only what came after them, and still frees a cycle made later."""
-    import subprocess
-    import sys
-
     code = (
         "import gc, weakref, ui.preload\n"
         "ui.preload.freeze_imported_objects()\n"
@@ -181,9 +178,7 @@ def test_after_the_preload_a_full_collection_leaves_the_imported_modules_alone()
         "gc.collect(2)\n"
         "print(gc.get_freeze_count(), alive() is None)\n"
     )
-    out = subprocess.run(
-        [sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True
-    ).stdout.split()
+    out = _python(code).split()
     frozen, freed = int(out[0]), out[1] == "True"
     assert frozen > 100_000, f"only {frozen} objects frozen: the imports are not in the freeze"
     assert freed, "a cycle made after the freeze was not collected"
