@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
 
+from mnist_core.storage.owners import owner_key, owner_of
+from mnist_core.storage.store import ModelStore
+from ui.visitor import VISITOR_COOKIE
+
 pytestmark = pytest.mark.e2e
+
+REPO = Path(__file__).resolve().parents[2]
+OWN_RESNET = "ResNet of mine"
 
 # The off-diagonal cell with the most images: its centre in page pixels, from plotly's own
 # axes (the chart is a scatter of square markers; customdata = [true, predicted, count]).
@@ -85,10 +94,21 @@ _PAGE_NOW_JS = """() => {
 }"""
 
 
+def _give_own_resnet(st, runs_dir: Path) -> None:
+    """Save the pretrained ResNet's weights anew as the visitor's own "ResNet of mine": another
+    file, so no evaluation of it is stored, shipped or computed at start-up (issue 29), and
+    choosing it evaluates it while the visitor waits."""
+    [cookie] = [c for c in st.page.context.cookies() if c["name"] == VISITOR_COOKIE]
+    owner = owner_of(cookie["value"], owner_key(runs_dir))
+    store = ModelStore(pretrained_dir=REPO / "checkpoints", runs_dir=runs_dir)
+    ckpt = dataclasses.replace(store.load("pretrained/resnet"), name=OWN_RESNET)
+    store.save(ckpt, owner, OWN_RESNET)
+
+
 def test_a_newly_chosen_model_never_shows_the_previous_ones_figures(start_server, new_st) -> None:
     """Issue 27, item 11: while a newly chosen ResNet was evaluated (4-5 s), the browser went on
-    showing the previous model's figures under the new model's name. A server of its own, so
-    that the ResNet's evaluation is not cached from another test."""
+    showing the previous model's figures under the new model's name. The visitor's own ResNet,
+    whose evaluation nothing has stored yet."""
     import time
 
     server = start_server("mistakes-switch")
@@ -96,10 +116,15 @@ def test_a_newly_chosen_model_never_shows_the_previous_ones_figures(start_server
     st.open("mistakes")
     expect(st.metric("Mistakes")).to_be_visible(timeout=60_000)
     st.wait_idle()
+    _give_own_resnet(st, server.runs_dir)
+    st.nav("Draw")
+    st.nav("Mistakes")  # the picker lists it now; the model shown is still the one before
+    expect(st.metric("Mistakes")).to_be_visible(timeout=60_000)
+    st.wait_idle()
     before = st.metric("Mistakes").inner_text()
     assert "ResNet" not in st.selected("Model")
     st.selectbox("Model").get_by_role("combobox").click()
-    st.page.get_by_role("option").filter(has_text="ResNet").first.click()
+    st.page.get_by_role("option").filter(has_text=OWN_RESNET).first.click()
     # From the click until the server's answer arrives the browser shows the page as it was;
     # from then on ("Evaluating ResNet ...": the spinner before the fix, the slot's line
     # after it) the previous model's figures must be gone.
