@@ -75,7 +75,8 @@ def pretrained(tmp_path: Path) -> Path:
     shutil.copytree(PRETRAINED, folder, ignore=shutil.ignore_patterns("*.md"))
     shipped = sorted(p.name for p in folder.iterdir())
     assert shipped == sorted(
-        f"{m}{end}" for m in ("lenet5", "mlp", "resnet") for end in (".pt", ".timeline.pt")
+        ["evaluations"]  # their evaluations on the test set (issue 29)
+        + [f"{m}{end}" for m in ("lenet5", "mlp", "resnet") for end in (".pt", ".timeline.pt")]
     )
     return folder
 
