@@ -167,7 +167,13 @@ def _map_panel(
     with note, friendly_errors("mapping the test digits"):
         ss = st.session_state
         shown = digit.test_index if digit is not None else None
-        picked = ss.get(keys.INSIDE_SOURCE) == "Test image" and ss.get(keys.INSIDE_TEST_INDEX)
+        # The test digit a click on the map chose (None while Inside shows a drawing or an upload:
+        # then nothing was picked, and the panel must not ask for a run of the page on each tick)
+        picked = (
+            ss.get(keys.INSIDE_TEST_INDEX)
+            if ss.get(keys.INSIDE_SOURCE) == keys.INSIDE_SOURCES[0]
+            else None
+        )
         if pending and (task.future.done() or (picked is not None and picked != shown)):
             # The t-SNE map is there, or a clicked point picked another digit (which the page
             # around this panel draws): the whole page again, without the timer.
