@@ -101,7 +101,10 @@ class EvaluationCache:
     ) -> EvalResult | None:
         """The stored evaluation of `checkpoint` on this test set, or None when there is none
         (or it cannot be read)."""
-        path = self.path_for(checkpoint, images, labels)
+        return self._stored_at(self.path_for(checkpoint, images, labels), labels)
+
+    def _stored_at(self, path: Path, labels: torch.Tensor) -> EvalResult | None:
+        """`stored`, by the file name `path_for` gave (both hashes are computed once a call)."""
         for folder in self.shipped:
             if (result := self._read(folder / path.name, labels, touch=False)) is not None:
                 return result
@@ -121,7 +124,7 @@ class EvaluationCache:
         with self._lock:
             key_lock = self._key_locks.setdefault(path.name, threading.Lock())
         with key_lock:
-            result = self.stored(checkpoint, images, labels)
+            result = self._stored_at(path, labels)
             if result is None:
                 result = evaluate(build(), images, labels)
                 self._write(path, result)
@@ -213,12 +216,13 @@ def main() -> None:
     from mnist_core.data.mnist import load_mnist
     from mnist_core.settings import settings
     from mnist_core.storage.checkpoints import load_checkpoint
+    from mnist_core.storage.timelines import is_timeline_file
 
     folder = settings().pretrained_dir
     raw = load_mnist()
     cache = EvaluationCache(folder / SHIPPED_FOLDER, keep=len(list(folder.glob("*.pt"))))
     for path in sorted(folder.glob("*.pt")):
-        if path.name.endswith(".timeline.pt"):
+        if is_timeline_file(path):
             continue
         x, y = raw.test_images, raw.test_labels
         result = cache.evaluate(path, lambda p=path: load_checkpoint(p).build_model(), x, y)
